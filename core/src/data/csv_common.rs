@@ -1,0 +1,132 @@
+//! Helpers shared by the bar and panel parsers: reading records with their line numbers, and the
+//! cell-level checks whose messages name file, line and column.
+
+use chrono::NaiveDate;
+use csv::StringRecord;
+
+use crate::{Error, Result};
+
+pub(super) struct Table {
+    pub headers: Vec<String>,
+    /// (1-based line number in the file, record)
+    pub rows: Vec<(u64, StringRecord)>,
+}
+
+pub(super) fn read_table(file: &str, text: &str) -> Result<Table> {
+    let file_err = |message: String| Error::DataFile {
+        file: file.to_string(),
+        message,
+    };
+    if text.trim().is_empty() {
+        return Err(file_err("empty file (no header, no rows)".into()));
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| file_err(format!("cannot read header: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for h in &headers {
+        if h.is_empty() {
+            return Err(file_err("header has an empty column name".into()));
+        }
+        if !seen.insert(h.to_ascii_lowercase()) {
+            return Err(file_err(format!("header names column `{h}` twice")));
+        }
+    }
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => Error::DataCell {
+                    file: file.to_string(),
+                    line,
+                    column: "*".into(),
+                    message: format!("row has {len} fields, the header has {expected_len}"),
+                },
+                _ => file_err(format!("line {line}: {e}")),
+            }
+        })?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.iter().all(|c| c.is_empty()) {
+            continue; // a blank trailing line is not data
+        }
+        rows.push((line, rec));
+    }
+    if rows.is_empty() {
+        return Err(file_err("no data rows after the header".into()));
+    }
+    Ok(Table { headers, rows })
+}
+
+pub(super) fn cell_err(file: &str, line: u64, column: &str, message: String) -> Error {
+    Error::DataCell {
+        file: file.to_string(),
+        line,
+        column: column.to_string(),
+        message,
+    }
+}
+
+pub(super) fn parse_date(file: &str, line: u64, column: &str, s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        cell_err(
+            file,
+            line,
+            column,
+            format!("`{s}` is not a date (expected YYYY-MM-DD)"),
+        )
+    })
+}
+
+/// A finite number; NaN, inf and blanks are errors.
+pub(super) fn parse_finite(file: &str, line: u64, column: &str, s: &str) -> Result<f64> {
+    if s.is_empty() {
+        return Err(cell_err(file, line, column, "empty value".into()));
+    }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| cell_err(file, line, column, format!("`{s}` is not a number")))?;
+    if !v.is_finite() {
+        return Err(cell_err(
+            file,
+            line,
+            column,
+            format!("`{s}` is not finite (NaN and infinity are not allowed)"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Dates must be strictly increasing: a repeat or a step back is an error at the later line.
+pub(super) fn check_order(
+    file: &str,
+    line: u64,
+    column: &str,
+    prev: Option<NaiveDate>,
+    cur: NaiveDate,
+) -> Result<()> {
+    match prev {
+        Some(p) if p == cur => Err(cell_err(
+            file,
+            line,
+            column,
+            format!("duplicate date {cur}"),
+        )),
+        Some(p) if p > cur => Err(cell_err(
+            file,
+            line,
+            column,
+            format!("date {cur} comes after {p}: dates must be sorted ascending"),
+        )),
+        _ => Ok(()),
+    }
+}

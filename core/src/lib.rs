@@ -1,0 +1,24 @@
+//! Strider's platform-agnostic core.
+//!
+//! Architecture invariant: this crate does no I/O (no files, no network, no threads, no clock).
+//! Everything it needs arrives as values (CSV text, config text, a seed) so the very same code runs
+//! natively in the CLI and inside wasm32 in the browser.
+
+pub mod backtest;
+pub mod config;
+pub mod data;
+pub mod dataset;
+pub mod error;
+pub mod features;
+pub mod labels;
+pub mod metrics;
+pub mod model;
+pub mod pipeline;
+pub mod ranges;
+pub mod seed;
+pub mod splits;
+
+pub use error::{Error, Result};
+
+/// Version of the core, recorded in every run manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

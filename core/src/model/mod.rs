@@ -1,0 +1,170 @@
+//! One model shape for every family, after linfa's `Fit`: hyper-parameters are a plain struct;
+//! `fit(data, rows, ctx)` returns a fitted model; the fitted model predicts.
+//!
+//! Models receive the whole [`Dataset`] plus the row indices they may use, not a copied matrix:
+//! sequence models (LSTM) need the rows before a sample as its input window, and the row indices
+//! keep the rule "fit on training rows only" explicit at every call.
+
+mod logistic;
+mod ridge;
+mod scaler;
+
+pub use logistic::{Logistic, LogisticParams};
+pub use ridge::{Ridge, RidgeParams};
+pub use scaler::StandardScaler;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::labels::Task;
+use crate::{Error, Result};
+
+/// Events a model reports while it trains (per-epoch losses, per-iteration metrics). The CLI turns
+/// them into progress bars and tracking calls; the browser into live charts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainEvent {
+    pub step: usize,
+    pub name: String,
+    pub value: f64,
+}
+
+/// What a fit may use besides the data: the derived seed, and a sink for training events.
+pub struct FitContext<'a> {
+    pub seed: u64,
+    pub on_event: &'a mut dyn FnMut(TrainEvent),
+}
+
+impl FitContext<'_> {
+    pub fn emit(&mut self, step: usize, name: &str, value: f64) {
+        (self.on_event)(TrainEvent {
+            step,
+            name: name.to_string(),
+            value,
+        });
+    }
+}
+
+/// Hyper-parameters that can be fitted.
+pub trait Fit {
+    type Fitted: Predict;
+    fn fit(&self, data: &Dataset, rows: &[usize], ctx: &mut FitContext) -> Result<Self::Fitted>;
+}
+
+/// A fitted model. `predict` returns the regression value, or the probability of the positive
+/// class for classification.
+pub trait Predict {
+    fn predict(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>>;
+    /// A JSON description of the fitted parameters (coefficients, trees, ...) for the run directory.
+    fn describe(&self) -> serde_json::Value;
+}
+
+/// A fitted model of any family.
+pub type BoxedModel = Box<dyn Predict>;
+
+/// A `[[models]]` entry: a name and the family's hyper-parameters, e.g.
+/// `{ name = "ridge", kind = "ridge", alpha = 10.0 }`. The name defaults to the kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub name: String,
+    pub params: ModelParams,
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(&self.params).map_err(serde::ser::Error::custom)?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("name".into(), self.name.clone().into());
+        }
+        v.serialize(s)
+    }
+}
+
+// `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`, so the name is split off by
+// hand and the rest goes to the strict, internally tagged `ModelParams`.
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut v = serde_json::Value::deserialize(d)?;
+        let obj = v
+            .as_object_mut()
+            .ok_or_else(|| D::Error::custom("a model must be a table"))?;
+        let name = match obj.remove("name") {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(_) => return Err(D::Error::custom("model `name` must be a string")),
+            None => None,
+        };
+        let params = ModelParams::deserialize(v).map_err(D::Error::custom)?;
+        let name = name.unwrap_or_else(|| params.kind().to_string());
+        Ok(ModelSpec { name, params })
+    }
+}
+
+/// The families. New ones (gbdt, lstm, ensembles) are new variants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelParams {
+    Ridge(RidgeParams),
+    Logistic(LogisticParams),
+}
+
+impl ModelParams {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelParams::Ridge(_) => "ridge",
+            ModelParams::Logistic(_) => "logistic",
+        }
+    }
+}
+
+impl ModelSpec {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn validate(&self, task: Task) -> Result<()> {
+        let bad = |message: &str| {
+            Err(Error::Model {
+                model: self.name.clone(),
+                message: message.into(),
+            })
+        };
+        match (&self.params, task) {
+            (ModelParams::Ridge(p), Task::Regression) if p.alpha >= 0.0 => Ok(()),
+            (ModelParams::Ridge(_), Task::Regression) => bad("alpha must be >= 0"),
+            (ModelParams::Ridge(_), Task::Classification) => bad(
+                "ridge is a regression model; use kind = \"logistic\" for label.kind = \"direction\"",
+            ),
+            (ModelParams::Logistic(p), Task::Classification) if p.c > 0.0 => Ok(()),
+            (ModelParams::Logistic(_), Task::Classification) => bad("c must be > 0"),
+            (ModelParams::Logistic(_), Task::Regression) => {
+                bad("logistic is a classifier; use label.kind = \"direction\"")
+            }
+        }
+    }
+
+    pub fn fit(&self, data: &Dataset, rows: &[usize], ctx: &mut FitContext) -> Result<BoxedModel> {
+        if rows.is_empty() {
+            return Err(Error::Model {
+                model: self.name.clone(),
+                message: "no training rows".into(),
+            });
+        }
+        let fitted: BoxedModel = match &self.params {
+            ModelParams::Ridge(p) => Box::new(p.fit(data, rows, ctx)?),
+            ModelParams::Logistic(p) => Box::new(p.fit(data, rows, ctx)?),
+        };
+        Ok(fitted)
+    }
+}
+
+/// Gather the standardised design matrix of `rows` (scaler fit elsewhere, on training rows only).
+pub(crate) fn design(
+    data: &Dataset,
+    rows: &[usize],
+    scaler: &StandardScaler,
+) -> nalgebra::DMatrix<f64> {
+    let k = data.n_features();
+    nalgebra::DMatrix::from_fn(rows.len(), k, |i, j| {
+        scaler.transform_one(j, data.row(rows[i])[j])
+    })
+}

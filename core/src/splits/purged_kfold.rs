@@ -1,0 +1,44 @@
+//! Purged k-fold with embargo, López de Prado, *Advances in Financial Machine Learning*, snippet
+//! 7.3 (`PurgedKFold.split`), on positions:
+//! - test folds are `np.array_split(arange(n), k)` (the first `n % k` folds one longer);
+//! - left training set: samples whose label ends at or before the test start (`t1 <= t0`);
+//! - right training set: `[maxT1Idx + embargo, n)` where `maxT1Idx` is the position of the
+//!   latest label end among the test samples. The embargo applies only after the test fold.
+
+use super::Split;
+use crate::{Error, Result};
+
+/// `label_end[i]` is the position where sample `i`'s label ends (`>= i`, may be `>= n`).
+pub fn purged_kfold(
+    n: usize,
+    n_splits: usize,
+    label_end: &[usize],
+    embargo: usize,
+) -> Result<Vec<Split>> {
+    if n_splits < 2 {
+        return Err(Error::Split(format!(
+            "k-fold cross-validation requires at least one train/test split by setting \
+             n_splits=2 or more, got n_splits={n_splits}"
+        )));
+    }
+    if n_splits > n {
+        return Err(Error::Split(format!(
+            "Cannot have number of splits n_splits={n_splits} greater than the number of samples: n_samples={n}."
+        )));
+    }
+    debug_assert_eq!(label_end.len(), n);
+    let (base, extra) = (n / n_splits, n % n_splits);
+    let mut out = Vec::with_capacity(n_splits);
+    let mut start = 0;
+    for k in 0..n_splits {
+        let end = start + base + usize::from(k < extra);
+        let max_t1 = label_end[start..end].iter().copied().max().unwrap_or(start);
+        let mut train: Vec<usize> = (0..n).filter(|&j| label_end[j] <= start).collect();
+        if max_t1 < n {
+            train.extend((max_t1 + embargo).min(n)..n);
+        }
+        out.push(Split::single(train, (start..end).collect()));
+        start = end;
+    }
+    Ok(out)
+}

@@ -1,0 +1,298 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use strider_core::config::Config;
+use strider_core::pipeline::{self, Event, RunOutput};
+
+use crate::bundled;
+use crate::manifest::{InputFile, Manifest};
+use crate::rundir::{self, RunDir};
+use crate::table::{Table, num};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Run configuration (TOML). Without it, the bundled example runs.
+    config: Option<PathBuf>,
+    /// Run directory to create (must not exist). Default: runs/<name>-<UTC time>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed for every random choice (overrides the config's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print a JSON summary on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The config text, where it came from, and how to read the data paths it names.
+struct Source {
+    label: String,
+    text: String,
+    base: Option<PathBuf>,
+}
+
+impl Source {
+    fn load(config: Option<&Path>) -> Result<Self> {
+        Ok(match config {
+            None => Source {
+                label: format!("bundled:{}", bundled::CONFIG_PATH),
+                text: bundled::CONFIG.to_string(),
+                base: None,
+            },
+            Some(p) => Source {
+                label: p.display().to_string(),
+                text: std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?,
+                base: Some(p.parent().map(Path::to_path_buf).unwrap_or_default()),
+            },
+        })
+    }
+
+    fn read(&self, path: &str) -> std::result::Result<String, String> {
+        match &self.base {
+            None => bundled::file(path)
+                .map(str::to_string)
+                .ok_or_else(|| "not a bundled file".to_string()),
+            Some(base) => {
+                let full = base.join(path);
+                std::fs::read_to_string(&full)
+                    .map_err(|e| format!("cannot read {}: {e}", full.display()))
+            }
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let source = Source::load(args.config.as_deref())?;
+    let mut config = Config::from_toml(&source.text).with_context(|| source.label.clone())?;
+    let seed = args.seed.unwrap_or(config.seed_or_default());
+    config.seed = Some(seed);
+
+    let mut inputs = Vec::new();
+    let instruments = strider_core::data::load(&config.data, &mut |path| {
+        let text = source.read(path)?;
+        inputs.push(InputFile::new(path, &text));
+        Ok(text)
+    })?;
+
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:24} [{bar:30}] {pos}/{len} folds {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let n_models = config.models.len() as u64;
+    let output = pipeline::run(&config, &instruments, seed, &mut |e| match e {
+        Event::Stage { name } => bar.set_message(name),
+        Event::FoldDone { n_splits, .. } => {
+            bar.set_length(n_splits as u64 * n_models);
+            bar.inc(1);
+        }
+        Event::Train { .. } => {}
+    })?;
+    bar.finish_and_clear();
+
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| rundir::default_dir(&config.name));
+    let manifest = Manifest::new(
+        seed,
+        source.label.clone(),
+        output.summary.data_fingerprint.clone(),
+        inputs,
+    );
+    write_run(&dir, &config, &manifest, &output)?;
+
+    if args.json {
+        let json = serde_json::json!({ "run_dir": dir, "summary": output.summary });
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print_tables(&output, &dir);
+    }
+    Ok(())
+}
+
+fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(&r)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+fn write_run(dir: &Path, config: &Config, manifest: &Manifest, out: &RunOutput) -> Result<()> {
+    let mut rd = RunDir::new();
+    rd.add("config.toml", config.to_toml());
+    rd.add_json("manifest.json", manifest)?;
+    rd.add_json("summary.json", &out.summary)?;
+    rd.add(
+        "folds.csv",
+        csv_bytes(
+            &[
+                "model",
+                "split",
+                "train_start",
+                "train_end",
+                "test_start",
+                "test_end",
+                "train_dates",
+                "test_dates",
+                "train_rows",
+                "test_rows",
+                "ic",
+                "directional_accuracy",
+                "rmse",
+                "strategy_sharpe",
+                "strategy_return",
+            ],
+            out.summary.folds.iter().map(|f| {
+                let m = &f.metrics;
+                vec![
+                    f.model.clone(),
+                    f.split.to_string(),
+                    f.train[0][0].to_string(),
+                    f.train[f.train.len() - 1][1].to_string(),
+                    f.test[0][0].to_string(),
+                    f.test[f.test.len() - 1][1].to_string(),
+                    f.train_dates.to_string(),
+                    f.test_dates.to_string(),
+                    f.train_rows.to_string(),
+                    f.test_rows.to_string(),
+                    m.ic.to_string(),
+                    m.directional_accuracy.to_string(),
+                    m.rmse.to_string(),
+                    m.strategy_sharpe.to_string(),
+                    m.strategy_return.to_string(),
+                ]
+            }),
+        )?,
+    );
+    rd.add(
+        "predictions.csv",
+        csv_bytes(
+            &[
+                "model",
+                "path",
+                "split",
+                "date",
+                "instrument",
+                "prediction",
+                "label",
+                "forward_return",
+            ],
+            out.models.iter().flat_map(|m| {
+                m.predictions.iter().map(|p| {
+                    vec![
+                        m.name.clone(),
+                        p.path.to_string(),
+                        p.split.to_string(),
+                        p.date.to_string(),
+                        p.instrument.clone(),
+                        p.prediction.to_string(),
+                        p.label.to_string(),
+                        p.forward_return.to_string(),
+                    ]
+                })
+            }),
+        )?,
+    );
+    rd.add(
+        "returns.csv",
+        csv_bytes(
+            &[
+                "model",
+                "date",
+                "strategy",
+                "gross",
+                "cost",
+                "benchmark",
+                "exposure",
+                "turnover",
+            ],
+            out.models.iter().flat_map(|m| {
+                m.backtest.portfolio.iter().map(|d| {
+                    vec![
+                        m.name.clone(),
+                        d.date.to_string(),
+                        d.strategy.to_string(),
+                        d.gross.to_string(),
+                        d.cost.to_string(),
+                        d.benchmark.to_string(),
+                        d.exposure.to_string(),
+                        d.turnover.to_string(),
+                    ]
+                })
+            }),
+        )?,
+    );
+    for m in &out.models {
+        for (k, f) in m.fitted.iter().enumerate() {
+            rd.add_json(&format!("models/{}/split-{k}.json", m.name), f)?;
+        }
+    }
+    rd.commit(dir)
+}
+
+fn print_tables(out: &RunOutput, dir: &Path) {
+    let s = &out.summary;
+    println!(
+        "{}: {} instruments, {} rows on {} dates ({} .. {}), {} features, {} splits",
+        s.name,
+        s.dataset.instruments.len(),
+        s.dataset.rows,
+        s.dataset.dates,
+        s.dataset.first_date,
+        s.dataset.last_date,
+        s.dataset.features.len(),
+        s.split.n_splits
+    );
+    let mut t = Table::new(&[
+        "model", "split", "train", "test", "rows", "IC", "dir.acc", "sharpe", "return",
+    ]);
+    for f in &s.folds {
+        t.row(vec![
+            f.model.clone(),
+            f.split.to_string(),
+            format!("{}..{}", f.train[0][0], f.train[f.train.len() - 1][1]),
+            format!("{}..{}", f.test[0][0], f.test[f.test.len() - 1][1]),
+            format!("{}/{}", f.train_rows, f.test_rows),
+            num(f.metrics.ic, 3),
+            num(f.metrics.directional_accuracy, 3),
+            num(f.metrics.strategy_sharpe, 2),
+            num(f.metrics.strategy_return * 100.0, 1) + "%",
+        ]);
+    }
+    print!("{}", t.render());
+    println!();
+    let mut t = Table::new(&[
+        "model", "series", "sharpe", "sortino", "cagr", "max_dd", "hit_rate", "total",
+    ]);
+    for m in &s.models {
+        for (label, x) in [
+            ("net", &m.strategy),
+            ("gross", &m.gross),
+            ("buy&hold", &m.benchmark),
+        ] {
+            t.row(vec![
+                m.name.clone(),
+                label.into(),
+                num(x.sharpe, 3),
+                num(x.sortino, 3),
+                num(x.cagr * 100.0, 2) + "%",
+                num(x.max_drawdown * 100.0, 2) + "%",
+                num(x.hit_rate, 3),
+                num(x.total_return * 100.0, 1) + "%",
+            ]);
+        }
+    }
+    print!("{}", t.render());
+    println!("\nrun directory: {}", dir.display());
+}

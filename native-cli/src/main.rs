@@ -1,0 +1,41 @@
+//! `strider`: the command-line edge of Strider. Reads files, writes run directories, shows
+//! progress; all computation is in `strider-core`.
+
+mod bundled;
+mod cmd_run;
+mod cmd_splits;
+mod manifest;
+mod rundir;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "strider", version, about = "Train, validate and backtest trading models", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load data, build features and labels, walk forward, backtest, write a run directory.
+    Run(cmd_run::RunArgs),
+    /// Print the train/test index sets of a splitting scheme.
+    Splits(cmd_splits::SplitsArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd_run::run(a),
+        Command::Splits(a) => cmd_splits::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -179,6 +179,14 @@ pub fn run(
         .max()
         .unwrap_or(config.label.horizon);
     let plan: SplitPlan = config.split.plan(n_times, Some(&label_end), default_gap)?;
+    if let Some(i) = plan.first_empty() {
+        return Err(Error::Fold {
+            fold: i,
+            message: format!(
+                "empty training or test set on {n_times} dates; use fewer splits, smaller gaps or more data"
+            ),
+        });
+    }
     let row_of: HashMap<(usize, usize), usize> = data
         .rows
         .iter()

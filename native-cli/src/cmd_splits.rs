@@ -142,6 +142,11 @@ pub fn run(args: SplitsArgs) -> Result<()> {
     let spec = args.spec()?;
     let plan = spec.plan(args.n_samples, None, 0)?;
     let out = plan.to_json(args.scheme == Scheme::Cpcv);
+    if let Some(i) = plan.first_empty() {
+        eprintln!(
+            "warning: split {i} has an empty training or test set (as the reference library yields it)"
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
         return Ok(());

@@ -1,1 +1,105 @@
+//! Strider in the browser: a thin wasm-bindgen facade over `strider-core` (after ruff's
+//! `ruff_wasm`). No logic lives here: each export parses its input, calls the core, and returns
+//! JSON produced by serde.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use strider_core::config::Config;
+use strider_core::splits::SplitSpec;
+use wasm_bindgen::prelude::*;
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_json(v: &impl Serialize) -> Result<String, JsError> {
+    serde_json::to_string(v).map_err(js_err)
+}
+
+/// The core's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    strider_core::VERSION.to_string()
+}
+
+/// Split `n_samples` positions. `spec_json` is a `[split]` table as JSON, e.g.
+/// `{"scheme": "tss", "n_splits": 5}`. Returns the same JSON as `strider splits --json`.
+#[wasm_bindgen]
+pub fn splits(spec_json: &str, n_samples: usize) -> Result<String, JsError> {
+    let spec: SplitSpec = serde_json::from_str(spec_json).map_err(js_err)?;
+    let plan = spec.plan(n_samples, None, 0).map_err(js_err)?;
+    to_json(&plan.to_json(matches!(spec, SplitSpec::Cpcv { .. })))
+}
+
+/// The data paths a config reads, so the page knows what to fetch.
+#[wasm_bindgen]
+pub fn config_inputs(config_toml: &str) -> Result<String, JsError> {
+    let cfg = Config::from_toml(config_toml).map_err(js_err)?;
+    to_json(&[cfg.data.files, cfg.data.panels].concat())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RunOptions {
+    seed: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct EquityPoint {
+    date: String,
+    strategy: f64,
+    benchmark: f64,
+}
+
+#[derive(Serialize)]
+struct BrowserRun<'a> {
+    summary: &'a strider_core::pipeline::RunSummary,
+    /// Daily net strategy and benchmark returns of each model (path 0).
+    returns: BTreeMap<&'a str, Vec<EquityPoint>>,
+}
+
+/// Run a whole config in memory. `files_json` maps each data path of the config to its CSV text;
+/// `options_json` may set `{"seed": 7}`. Returns `{summary, returns}`; `summary` is the same
+/// object `strider run` writes to `summary.json`.
+#[wasm_bindgen]
+pub fn run(config_toml: &str, files_json: &str, options_json: &str) -> Result<String, JsError> {
+    let mut cfg = Config::from_toml(config_toml).map_err(js_err)?;
+    let files: BTreeMap<String, String> = serde_json::from_str(files_json).map_err(js_err)?;
+    let opts: RunOptions = if options_json.trim().is_empty() {
+        RunOptions::default()
+    } else {
+        serde_json::from_str(options_json).map_err(js_err)?
+    };
+    let seed = opts.seed.unwrap_or(cfg.seed_or_default());
+    cfg.seed = Some(seed);
+    let instruments = strider_core::data::load(&cfg.data, &mut |path| {
+        files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "not provided to the browser run".to_string())
+    })
+    .map_err(js_err)?;
+    let out = strider_core::pipeline::run(&cfg, &instruments, seed, &mut |_| {}).map_err(js_err)?;
+    let returns = out
+        .models
+        .iter()
+        .map(|m| {
+            let pts = m
+                .backtest
+                .portfolio
+                .iter()
+                .map(|d| EquityPoint {
+                    date: d.date.to_string(),
+                    strategy: d.strategy,
+                    benchmark: d.benchmark,
+                })
+                .collect();
+            (m.name.as_str(), pts)
+        })
+        .collect();
+    to_json(&BrowserRun {
+        summary: &out.summary,
+        returns,
+    })
+}

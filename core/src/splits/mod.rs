@@ -134,6 +134,10 @@ impl SplitSpec {
     /// Build every split for `n` samples. `label_end[i]` is the position where sample `i`'s label
     /// information ends (may be `>= n`); `None` means labels end where they start (+ `purge`).
     /// `default_gap` fills `gap` / `purge` when the spec leaves them unset.
+    ///
+    /// Like the references, a split may come out with an empty training set (e.g. CPCV with
+    /// many test folds and a large purge); [`SplitPlan::first_empty`] finds one, and a run
+    /// refuses it.
     pub fn plan(
         &self,
         n: usize,
@@ -198,24 +202,6 @@ impl SplitSpec {
                 embargo,
             )?,
         };
-        if let Some((i, s)) = plan
-            .splits
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.train.is_empty() || s.test.is_empty())
-        {
-            return Err(Error::Fold {
-                fold: i,
-                message: format!(
-                    "empty {} set with n_samples={n}; use fewer splits or smaller gaps",
-                    if s.train.is_empty() {
-                        "training"
-                    } else {
-                        "test"
-                    }
-                ),
-            });
-        }
         Ok(plan)
     }
 }
@@ -239,6 +225,13 @@ pub struct SplitJson {
 }
 
 impl SplitPlan {
+    /// The first split with no training or no test samples, if any.
+    pub fn first_empty(&self) -> Option<usize> {
+        self.splits
+            .iter()
+            .position(|s| s.train.is_empty() || s.test.is_empty())
+    }
+
     /// Ranges for JSON; `with_groups` adds `test_groups` and `path_ids` (CPCV).
     pub fn to_json(&self, with_groups: bool) -> SplitPlanJson {
         SplitPlanJson {

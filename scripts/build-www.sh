@@ -3,12 +3,12 @@
 # the static page, and the bundled example. Serve target/www over http(s) or localhost to use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=target/www
+out=${CARGO_TARGET_DIR:-target}/www
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 rm -rf "$out"
 mkdir -p "$out/example"
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
-  target/wasm32-unknown-unknown/release/strider_wasm.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/strider_wasm.wasm"
 cp www/index.html www/app.js www/style.css "$out/"
 cp -r examples/default.toml examples/data "$out/example/"
 echo "built $out ($(du -sh "$out/pkg" | cut -f1) of wasm + glue)"

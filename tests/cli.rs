@@ -1,1 +1,361 @@
+//! End-to-end tests of the `strider` binary on real files.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_strider");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn strider(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("strider runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn run_without_arguments_runs_the_bundled_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = strider(&["run"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("bokeh-3: 3 instruments"), "{stdout}");
+    assert!(stdout.contains("buy&hold"), "{stdout}");
+    let runs: Vec<_> = std::fs::read_dir(tmp.path().join("runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let dir = runs[0].as_ref().unwrap().path();
+    for f in [
+        "config.toml",
+        "manifest.json",
+        "summary.json",
+        "folds.csv",
+        "predictions.csv",
+        "returns.csv",
+        "models/ridge/split-0.json",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 42);
+    assert_eq!(manifest["data_fingerprint"].as_str().unwrap().len(), 64);
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    for out in ["a", "b"] {
+        let o = strider(&["run", "--seed", "9", "--out", out, "--json"], tmp.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["summary"]["seed"], 9);
+    }
+    let (a, b) = (
+        files_under(&tmp.path().join("a")),
+        files_under(&tmp.path().join("b")),
+    );
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() >= 7);
+    for (fa, fb) in a.iter().zip(&b) {
+        assert_eq!(fa.file_name(), fb.file_name());
+        assert!(
+            std::fs::read(fa).unwrap() == std::fs::read(fb).unwrap(),
+            "{} differs",
+            fa.display()
+        );
+    }
+}
+
+/// A config in `dir` over copies of the bundled data, with `edit` applied to the TOML.
+fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for t in ["aapl", "msft", "ibm"] {
+        std::fs::copy(
+            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            dir.join(format!("data/bokeh_{t}.csv")),
+        )
+        .unwrap();
+    }
+    let cfg = edit(std::fs::read_to_string(repo().join("examples/default.toml")).unwrap());
+    let path = dir.join("config.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn corrupt_line(path: &Path, line: usize, col: usize, value: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cells: Vec<&str> = lines[line - 1].split(',').collect();
+    cells[col] = value;
+    lines[line - 1] = cells.join(",");
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn bad_data_is_an_error_naming_file_line_and_column_and_writes_nothing() {
+    let cases: [(&str, usize, usize, &str, &str); 4] = [
+        (
+            "abc",
+            100,
+            4,
+            "abc",
+            "line 100, column `close`: `abc` is not a number",
+        ),
+        (
+            "nan",
+            57,
+            6,
+            "NaN",
+            "line 57, column `adj_close`: `NaN` is not finite",
+        ),
+        (
+            "inf",
+            12,
+            1,
+            "inf",
+            "line 12, column `open`: `inf` is not finite",
+        ),
+        (
+            "date",
+            30,
+            0,
+            "2000-03-02",
+            "line 30, column `date`: date 2000-03-02 comes after",
+        ),
+    ];
+    for (name, line, col, value, want) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = project(tmp.path(), |c| c);
+        corrupt_line(&tmp.path().join("data/bokeh_msft.csv"), line, col, value);
+        let o = strider(&["run", cfg.to_str().unwrap(), "--out", "out"], tmp.path());
+        assert!(!o.status.success(), "{name}: should fail");
+        let err = stderr(&o);
+        assert!(
+            err.contains("data/bokeh_msft.csv") && err.contains(want),
+            "{name}: {err}"
+        );
+        assert!(
+            !tmp.path().join("out").exists(),
+            "{name}: nothing may be written"
+        );
+        assert!(
+            !tmp.path().join("runs").exists(),
+            "{name}: nothing may be written"
+        );
+    }
+    // A duplicated row.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| c);
+    let p = tmp.path().join("data/bokeh_ibm.csv");
+    let mut lines: Vec<String> = std::fs::read_to_string(&p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.insert(20, lines[19].clone());
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let o = strider(&["run", cfg.to_str().unwrap(), "--out", "out"], tmp.path());
+    assert!(
+        stderr(&o).contains("line 21, column `date`: duplicate date"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_config_keys_are_errors_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| {
+        c.replace("cost_bps = 1.0", "cost_bps = 1.0\ncost_bsp = 2.0")
+    });
+    let o = strider(&["run", cfg.to_str().unwrap()], tmp.path());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown field `cost_bsp`"),
+        "{}",
+        stderr(&o)
+    );
+    let cfg = project(tmp.path(), |c| {
+        c.replace("alpha = 10.0", "alpha = 10.0\nalpah = 1")
+    });
+    let o = strider(&["run", cfg.to_str().unwrap()], tmp.path());
+    assert!(
+        stderr(&o).contains("unknown field `alpah`"),
+        "{}",
+        stderr(&o)
+    );
+    let cfg = project(tmp.path(), |c| {
+        c.replace(
+            "window = \"expanding\"",
+            "window = \"expanding\"\nwindw = 3",
+        )
+    });
+    let o = strider(&["run", cfg.to_str().unwrap()], tmp.path());
+    assert!(
+        stderr(&o).contains("unknown field `windw`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_existing_run_directory_is_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    std::fs::write(tmp.path().join("out/keep.txt"), "mine").unwrap();
+    let o = strider(&["run", "--out", "out"], tmp.path());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/keep.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("out")).unwrap().count(),
+        1
+    );
+}
+
+#[test]
+fn other_schemes_models_and_a_wide_panel_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("tests/data/panel_3assets.csv"),
+        tmp.path().join("panel.csv"),
+    )
+    .unwrap();
+    let configs = [
+        (
+            "cpcv",
+            "[split]\nscheme = \"cpcv\"\nn_folds = 6\nn_test_folds = 2\nembargo = 5\n",
+            "ridge",
+            "forward_return",
+        ),
+        (
+            "pkf",
+            "[split]\nscheme = \"purged-kfold\"\nn_splits = 5\nembargo = 5\n",
+            "logistic",
+            "direction",
+        ),
+        (
+            "tss",
+            "[split]\nscheme = \"tss\"\nn_splits = 4\n",
+            "ridge",
+            "forward_return",
+        ),
+    ];
+    for (name, split, model, label) in configs {
+        let cfg = format!(
+            "name = \"{name}\"\n[data]\npanels = [\"panel.csv\"]\n\
+             [[features]]\nkind = \"returns\"\nperiods = [1, 5]\n\
+             [[features]]\nkind = \"rsi\"\n\
+             [label]\nkind = \"{label}\"\nhorizon = 5\n{split}\
+             [[models]]\nkind = \"{model}\"\n"
+        );
+        std::fs::write(tmp.path().join(format!("{name}.toml")), cfg).unwrap();
+        let o = strider(
+            &["run", &format!("{name}.toml"), "--json", "--out", name],
+            tmp.path(),
+        );
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let s = &v["summary"];
+        assert_eq!(
+            s["dataset"]["instruments"],
+            serde_json::json!(["JNJ", "KO", "XOM"])
+        );
+        assert_eq!(s["models"][0]["kind"], model);
+        // Gaps and purges default to the label horizon.
+        assert_eq!(s["split"]["default_gap"], 5);
+        if name == "cpcv" {
+            assert_eq!(s["split"]["n_paths"], 5);
+            assert_eq!(s["models"][0]["paths"].as_array().unwrap().len(), 5);
+        }
+        assert!(s["models"][0]["strategy"]["n_periods"].as_u64().unwrap() > 500);
+    }
+}
+
+/// `strider splits --json` over a sample of the golden cases (the full set runs in core's test).
+#[test]
+fn splits_cli_matches_the_reference_libraries() {
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/golden/splits.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    let mut checked = 0;
+    for case in cases.iter().step_by(7) {
+        let mut args: Vec<String> = vec!["splits".into(), "--json".into()];
+        let obj = case.as_object().unwrap();
+        for (k, v) in obj {
+            if matches!(k.as_str(), "splits" | "error" | "n_paths") || v.is_null() {
+                continue;
+            }
+            match (k.as_str(), v) {
+                ("reduce_test", Value::Bool(true)) => args.push("--reduce-test".into()),
+                ("reduce_test", _) => {}
+                (_, Value::String(s)) => {
+                    args.extend([format!("--{}", k.replace('_', "-")), s.clone()])
+                }
+                (_, v) => args.extend([format!("--{}", k.replace('_', "-")), v.to_string()]),
+            }
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = strider(&argv, &repo());
+        if case.get("error").is_some() {
+            assert!(!o.status.success(), "{args:?} should fail");
+            assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+        } else {
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(got["splits"], case["splits"], "{args:?}");
+            assert_eq!(got["n_paths"], case["n_paths"], "{args:?}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 100);
+    let o = strider(
+        &[
+            "splits",
+            "--scheme",
+            "tss",
+            "--n-samples",
+            "100",
+            "--n-folds",
+            "3",
+        ],
+        &repo(),
+    );
+    assert!(
+        stderr(&o).contains("--n-folds does not apply to --scheme tss"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -117,8 +117,8 @@ proptest! {
         }
         // Scaler fit on the dataset rows dated up to the cut.
         let label = LabelSpec::default();
-        let da = Dataset::build(&[a.clone()], &specs, &label).unwrap();
-        let db = Dataset::build(&[b.clone()], &specs, &label).unwrap();
+        let da = Dataset::build(std::slice::from_ref(&a), &specs, &label).unwrap();
+        let db = Dataset::build(std::slice::from_ref(&b), &specs, &label).unwrap();
         let rows = |d: &Dataset| -> Vec<usize> {
             (0..d.rows.len()).filter(|&i| d.rows[i].bar <= cut).collect()
         };
@@ -187,11 +187,13 @@ fn training_labels_end_before_the_test_window() {
                 }
             }
         }
-        // Purged k-fold: no training label overlaps the test fold's span.
+        // Purged k-fold (AFML 7.3): labels of earlier training samples end at or before the
+        // test start; later training samples start after the test labels end plus the embargo.
+        let embargo = 10;
         let plan = SplitSpec::PurgedKfold {
             n_splits: 6,
             purge: None,
-            embargo: 10,
+            embargo,
         }
         .plan(n, Some(&ends), horizon)
         .unwrap();
@@ -199,11 +201,22 @@ fn training_labels_end_before_the_test_window() {
             let (a, b) = (s.test[0], *s.test.last().unwrap());
             let test_end = s.test.iter().map(|&t| ends[t]).max().unwrap();
             for &t in &s.train {
-                let overlaps = t <= test_end && ends[t] > a && t <= b;
                 assert!(
-                    !overlaps && !(t > b && t < test_end),
-                    "purged k-fold: train {t} overlaps test [{a}, {b}]"
+                    t < a || t > b,
+                    "purged k-fold: train {t} inside test [{a}, {b}]"
                 );
+                if t < a {
+                    assert!(
+                        ends[t] <= a,
+                        "train {t} label ends at {} after test start {a}",
+                        ends[t]
+                    );
+                } else {
+                    assert!(
+                        t >= test_end + embargo,
+                        "train {t} within the embargo after {test_end}"
+                    );
+                }
             }
         }
     }

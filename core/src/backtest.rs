@@ -71,13 +71,13 @@ impl Default for StrategySpec {
 impl StrategySpec {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(format!("strategy: {m}")));
-        if !(self.threshold >= 0.0) {
+        if self.threshold.is_nan() || self.threshold < 0.0 {
             return bad("threshold must be >= 0");
         }
-        if !(self.leverage > 0.0) {
+        if self.leverage.is_nan() || self.leverage <= 0.0 {
             return bad("leverage must be > 0");
         }
-        if !(self.cost_bps >= 0.0) {
+        if self.cost_bps.is_nan() || self.cost_bps < 0.0 {
             return bad("cost_bps must be >= 0");
         }
         if !self.scale.is_finite() {
@@ -163,7 +163,7 @@ pub fn run(
     for (i, (inst, sc)) in instruments.iter().zip(scores).enumerate() {
         let r = inst.returns();
         let mut prev: Option<(usize, f64)> = None; // (bar, position) of the previous held day
-        for j in shift..inst.len() {
+        for (j, &asset_return) in r.iter().enumerate().skip(shift) {
             let t = j - shift;
             let Some(score) = sc[t] else { continue };
             let position = spec.position(score);
@@ -171,7 +171,7 @@ pub fn run(
                 Some((b, p)) if b + 1 == j => p,
                 _ => 0.0, // after a gap the book was flat
             };
-            let gross = position * r[j];
+            let gross = position * asset_return;
             let trade = (position - before).abs();
             let cost = spec.cost_bps * 1e-4 * trade;
             days.push(InstrumentDay {
@@ -180,7 +180,7 @@ pub fn run(
                 signal_bar: t,
                 position,
                 trade,
-                asset_return: r[j],
+                asset_return,
                 gross,
                 cost,
                 net: gross - cost,

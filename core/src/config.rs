@@ -108,7 +108,7 @@ impl Config {
                 w[0]
             )));
         }
-        if !(self.metrics.periods_per_year > 0.0) {
+        if self.metrics.periods_per_year.is_nan() || self.metrics.periods_per_year <= 0.0 {
             return Err(Error::Config("metrics.periods_per_year must be > 0".into()));
         }
         self.label.validate()?;

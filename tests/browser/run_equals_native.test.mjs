@@ -10,9 +10,9 @@ import { serve } from "./serve.mjs";
 import { launch } from "./chromium.mjs";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const WWW = join(ROOT, "target/www");
+const WWW = process.env.STRIDER_WWW ?? join(ROOT, "target/www");
 const STRIDER = process.env.STRIDER_BIN ?? join(ROOT, "target/release/strider");
-const ARTIFACTS = join(ROOT, "target/test-artifacts");
+const ARTIFACTS = process.env.STRIDER_ARTIFACTS ?? join(ROOT, "target/test-artifacts");
 
 // Numbers may differ in the last bits where libm differs (powf in CAGR); everything else is exact.
 function assertClose(got, want, path = "summary") {

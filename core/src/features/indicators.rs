@@ -13,8 +13,8 @@ pub fn pct_change(x: &[f64], k: usize) -> Vec<f64> {
 /// Value at `t - lag` (NaN for the first `lag` rows).
 pub fn lag(x: &[f64], lag: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; x.len()];
-    for t in lag..x.len() {
-        out[t] = x[t - lag];
+    if lag < x.len() {
+        out[lag..].copy_from_slice(&x[..x.len() - lag]);
     }
     out
 }

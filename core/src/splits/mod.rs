@@ -15,8 +15,8 @@ pub use walk_forward::walk_forward;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::ranges::to_ranges;
-use crate::{Error, Result};
 
 /// One train/test split. Indices are sorted positions.
 #[derive(Debug, Clone, PartialEq, Eq)]

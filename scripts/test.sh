@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Run every test of Strider on a fresh machine: installs what the tests need when it is missing
+# (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core),
+# then: format and lint checks, the Rust test suites (unit, property, golden, CLI end-to-end),
+# the wasm build, and the headless-Chromium tests that compare the browser with the native CLI.
+# Idempotent: a rerun skips what is installed and reuses build caches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+step() { printf '\n==> %s\n' "$*"; }
+
+# CI clones into a new folder every run: keep cargo's build cache outside the clone so a rerun on
+# the same machine reuses compiled dependencies.
+if [[ -n "${CI:-}" && -z "${CARGO_TARGET_DIR:-}" ]]; then
+  export CARGO_TARGET_DIR="$HOME/.cache/strider/target"
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
+
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+
+step "toolchain"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+  # Not --locked: wasm-bindgen-cli's own lockfile pins a yanked crate.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+if [[ ! -x /usr/bin/chromium ]]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if ! command -v node >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "wasm32 build of the core"
+cargo build --release -p strider-wasm --target wasm32-unknown-unknown
+
+step "cargo test"
+cargo test --workspace
+
+step "browser tests (headless Chromium vs native CLI)"
+cargo build --release -p strider-cli
+CARGO_TARGET_DIR=$TARGET_DIR ./scripts/build-www.sh
+export STRIDER_BIN="$TARGET_DIR/release/strider" STRIDER_WWW="$TARGET_DIR/www"
+export STRIDER_ARTIFACTS="$ROOT/target/test-artifacts"
+(cd tests/browser && node --test)

@@ -359,3 +359,129 @@ fn splits_cli_matches_the_reference_libraries() {
         stderr(&o)
     );
 }
+
+#[test]
+fn metrics_command_matches_the_golden_references() {
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/golden/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let o = strider(
+        &[
+            "metrics",
+            "tests/golden/metrics_input_stocks.csv",
+            "--benchmark",
+            "INDEX",
+            "--json",
+        ],
+        &repo(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for col in ["AAPL", "KO", "INDEX"] {
+        let want = &golden["series"][format!("stocks/{col}")];
+        for key in [
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "cvar_95",
+            "psr",
+            "longest_drawdown_days",
+        ] {
+            let (g, w) = (
+                v["columns"][col][key].as_f64().unwrap(),
+                want[key].as_f64().unwrap(),
+            );
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "{col}.{key}: {g} vs {w}"
+            );
+        }
+    }
+    let beta = v["columns"]["AAPL"]["vs_benchmark"]["beta"]
+        .as_f64()
+        .unwrap();
+    let want = golden["benchmark"]["stocks/AAPL~INDEX"]["beta"]
+        .as_f64()
+        .unwrap();
+    assert!((beta - want).abs() < 1e-9);
+    assert!(v["columns"]["INDEX"].get("vs_benchmark").is_none());
+    let tests = &v["tests"];
+    for t in ["dsr", "pbo", "spa", "mcs", "dm"] {
+        assert!(
+            tests[t].is_object() && tests[t].get("error").is_none(),
+            "{t}: {}",
+            tests[t]
+        );
+    }
+    assert_eq!(tests["spa"]["benchmark"], "INDEX");
+    assert_eq!(tests["dsr"]["n_trials"], 6);
+    // Same seed, same bootstrap p-values; another seed may differ.
+    let again = strider(
+        &[
+            "metrics",
+            "tests/golden/metrics_input_stocks.csv",
+            "--benchmark",
+            "INDEX",
+            "--json",
+        ],
+        &repo(),
+    );
+    assert_eq!(o.stdout, again.stdout);
+    // The readable table.
+    let o = strider(
+        &["metrics", "tests/golden/metrics_input_indices.csv"],
+        &repo(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("sharpe") && text.contains("SPA p") && text.contains("NASDAQ"),
+        "{text}"
+    );
+}
+
+#[test]
+fn metrics_command_reports_bad_input_precisely() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("r.csv"),
+        "date,a,b\n2020-01-02,0.01,0.02\n2020-01-03,x,0.01\n",
+    )
+    .unwrap();
+    let o = strider(&["metrics", "r.csv"], tmp.path());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("r.csv: line 3, column `a`: `x` is not a number"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        tmp.path().join("p.csv"),
+        "date,a\n2020-01-02,101.5\n2020-01-03,-1.5\n",
+    )
+    .unwrap();
+    let o = strider(&["metrics", "p.csv"], tmp.path());
+    assert!(
+        stderr(&o).contains("line 3, column `a`") && stderr(&o).contains("price column"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        tmp.path().join("one.csv"),
+        "date,a\n2020-01-02,0.01\n2020-01-03,0.02\n2020-01-06,-0.01\n2020-01-07,0.0\n",
+    )
+    .unwrap();
+    let o = strider(&["metrics", "one.csv", "--json"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["tests"]["dsr"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("at least 2"),
+        "{}",
+        v["tests"]["dsr"]
+    );
+    let o = strider(&["metrics", "one.csv", "--benchmark", "zzz"], tmp.path());
+    assert!(stderr(&o).contains("no column `zzz`"), "{}", stderr(&o));
+}

@@ -9,14 +9,17 @@ pub mod config;
 pub mod data;
 pub mod dataset;
 pub mod error;
+pub mod evaluation;
 pub mod features;
 pub mod labels;
 pub mod metrics;
+pub mod metrics_report;
 pub mod model;
 pub mod pipeline;
 pub mod ranges;
 pub mod seed;
 pub mod splits;
+pub mod stats;
 
 pub use error::{Error, Result};
 

@@ -10,10 +10,12 @@ use crate::backtest::{self, Backtest, InstrumentDay};
 use crate::config::Config;
 use crate::data::{Instrument, fingerprint};
 use crate::dataset::{Dataset, DropReport};
+use crate::evaluation::{Evaluation, evaluate};
 use crate::labels::Task;
-use crate::metrics::{self, Summary, mean};
+use crate::metrics::{self, mean};
 use crate::model::{FitContext, TrainEvent};
 use crate::splits::{SplitPlan, SplitSpec};
+use crate::stats::{DeflatedSharpe, deflated_sharpe};
 use crate::{Error, Result, seed};
 
 /// Progress of a run, for progress bars and live charts.
@@ -94,12 +96,9 @@ pub struct PathSummary {
 pub struct ModelSummary {
     pub name: String,
     pub kind: String,
-    /// Net of costs, on path 0 (the only path except for CPCV).
-    pub strategy: Summary,
-    pub gross: Summary,
-    pub benchmark: Summary,
-    pub mean_exposure: f64,
-    pub mean_turnover: f64,
+    /// Metrics, benchmark comparison and attribution on path 0 (the only path except for CPCV).
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
     pub paths: Vec<PathSummary>,
 }
 
@@ -112,6 +111,8 @@ pub struct RunSummary {
     pub dataset: DatasetSummary,
     pub split: SplitSummary,
     pub models: Vec<ModelSummary>,
+    /// Deflated Sharpe ratio of the best model against every model the run tried.
+    pub deflated_sharpe: DeflatedSharpe,
     pub folds: Vec<FoldRecord>,
 }
 
@@ -197,6 +198,7 @@ pub fn run(
     let mut folds = Vec::new();
     let mut model_summaries = Vec::new();
     let mut outputs = Vec::new();
+    let (mut trial_sharpes, mut trial_returns) = (Vec::new(), Vec::new());
     for (mi, spec) in config.models.iter().enumerate() {
         on_event(Event::Stage {
             name: format!("model {}", spec.name),
@@ -311,7 +313,11 @@ pub fn run(
                 .iter()
                 .map(|d| d.strategy)
                 .collect();
-            let s = metrics::summarize(&strat, &config.metrics);
+
+            let (fold_sharpe, fold_return) = (
+                metrics::sharpe(&strat, &config.metrics),
+                strat.iter().map(|x| 1.0 + x).product::<f64>() - 1.0,
+            );
             let train_rows = data.rows_at(&split.train).len();
             folds.push(FoldRecord {
                 model: spec.name.clone(),
@@ -328,38 +334,33 @@ pub fn run(
                     rmse: (p.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
                         / n_pred as f64)
                         .sqrt(),
-                    strategy_sharpe: s.sharpe,
-                    strategy_return: s.total_return,
-                    strategy_days: s.n_periods,
+                    strategy_sharpe: fold_sharpe,
+                    strategy_return: fold_return,
+                    strategy_days: strat.len(),
                 },
             });
         }
-        let series = |b: &Backtest, f: fn(&backtest::PortfolioDay) -> f64| -> Vec<f64> {
-            b.portfolio.iter().map(f).collect()
-        };
-        let main = &backtests[0];
         let paths = backtests
             .iter()
             .enumerate()
             .map(|(path, b)| {
-                let s = metrics::summarize(&series(b, |d| d.strategy), &config.metrics);
+                let r: Vec<f64> = b.portfolio.iter().map(|d| d.strategy).collect();
                 PathSummary {
                     path,
-                    n_periods: s.n_periods,
-                    sharpe: s.sharpe,
-                    total_return: s.total_return,
-                    max_drawdown: s.max_drawdown,
+                    n_periods: r.len(),
+                    sharpe: metrics::sharpe(&r, &config.metrics),
+                    total_return: r.iter().map(|x| 1.0 + x).product::<f64>() - 1.0,
+                    max_drawdown: metrics::max_drawdown(&r),
                 }
             })
             .collect();
+        let net: Vec<f64> = backtests[0].portfolio.iter().map(|d| d.strategy).collect();
+        trial_sharpes.push(metrics::sharpe_per_period(&net, &config.metrics));
+        trial_returns.push(net);
         model_summaries.push(ModelSummary {
             name: spec.name.clone(),
             kind: spec.params.kind().to_string(),
-            strategy: metrics::summarize(&series(main, |d| d.strategy), &config.metrics),
-            gross: metrics::summarize(&series(main, |d| d.gross), &config.metrics),
-            benchmark: metrics::summarize(&series(main, |d| d.benchmark), &config.metrics),
-            mean_exposure: mean(&series(main, |d| d.exposure)),
-            mean_turnover: mean(&series(main, |d| d.turnover)),
+            evaluation: evaluate(&backtests[0], &data.instruments, &config.metrics),
             paths,
         });
         predictions
@@ -392,6 +393,16 @@ pub fn run(
             n_paths: plan.n_paths,
         },
         models: model_summaries,
+        deflated_sharpe: {
+            let best = (0..trial_sharpes.len()).fold(0, |b, i| {
+                if trial_sharpes[i] > trial_sharpes[b] {
+                    i
+                } else {
+                    b
+                }
+            });
+            deflated_sharpe(&trial_returns[best], &trial_sharpes, &config.metrics)
+        },
         folds,
     };
     Ok(RunOutput {

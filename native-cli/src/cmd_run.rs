@@ -277,9 +277,9 @@ fn print_tables(out: &RunOutput, dir: &Path) {
     ]);
     for m in &s.models {
         for (label, x) in [
-            ("net", &m.strategy),
-            ("gross", &m.gross),
-            ("buy&hold", &m.benchmark),
+            ("net", &m.evaluation.strategy),
+            ("gross", &m.evaluation.gross),
+            ("buy&hold", &m.evaluation.benchmark),
         ] {
             t.row(vec![
                 m.name.clone(),
@@ -294,5 +294,37 @@ fn print_tables(out: &RunOutput, dir: &Path) {
         }
     }
     print!("{}", t.render());
+    println!();
+    let mut t = Table::new(&[
+        "model",
+        "slice",
+        "periods",
+        "sharpe",
+        "return",
+        "contribution",
+    ]);
+    for m in &s.models {
+        let a = &m.evaluation.attribution;
+        for g in a.by_instrument.iter().chain(&a.by_side) {
+            t.row(vec![
+                m.name.clone(),
+                g.group.clone(),
+                g.n_periods.to_string(),
+                num(g.sharpe, 3),
+                num(g.total_return * 100.0, 1) + "%",
+                num(g.contribution * 100.0, 1) + "%",
+            ]);
+        }
+    }
+    print!("{}", t.render());
+    let d = &s.deflated_sharpe;
+    if d.n_trials >= 2 {
+        println!(
+            "\ndeflated Sharpe of the best of {} models: {} (PSR against SR0 = {} per period)",
+            d.n_trials,
+            num(d.dsr, 3),
+            num(d.expected_max_sharpe, 4)
+        );
+    }
     println!("\nrun directory: {}", dir.display());
 }

@@ -2,6 +2,7 @@
 //! progress; all computation is in `strider-core`.
 
 mod bundled;
+mod cmd_metrics;
 mod cmd_run;
 mod cmd_splits;
 mod manifest;
@@ -23,6 +24,8 @@ enum Command {
     Run(cmd_run::RunArgs),
     /// Print the train/test index sets of a splitting scheme.
     Splits(cmd_splits::SplitsArgs),
+    /// Performance metrics and overfitting statistics of a returns CSV.
+    Metrics(cmd_metrics::MetricsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd_run::run(a),
         Command::Splits(a) => cmd_splits::run(a),
+        Command::Metrics(a) => cmd_metrics::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

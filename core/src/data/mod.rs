@@ -6,11 +6,13 @@
 mod csv_bars;
 mod csv_common;
 mod csv_panel;
+mod csv_returns;
 mod fingerprint;
 mod instrument;
 
 pub use csv_bars::parse_bars;
 pub use csv_panel::parse_panel;
+pub use csv_returns::{ReturnsTable, parse_returns};
 pub use fingerprint::fingerprint;
 pub use instrument::{Column, Instrument};
 

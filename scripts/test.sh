@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test of Strider on a fresh machine: installs what the tests need when it is missing
-# (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core),
+# (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core, MLflow),
 # then: format and lint checks, the Rust test suites (unit, property, golden, CLI end-to-end),
-# the wasm build, and the headless-Chromium tests that compare the browser with the native CLI.
+# tracking against real MLflow servers, the wasm build, and the headless-Chromium tests that
+# compare the browser with the native CLI.
 # Idempotent: a rerun skips what is installed and reuses build caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,16 @@ if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
   (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+# A real MLflow for the tracking tests, in a venv cached per version (about 850 MB, 90 s to build).
+MLFLOW_VERSION=3.17.2
+MLFLOW_VENV=${STRIDER_CACHE:-$HOME/.cache/strider}/mlflow-venv-$MLFLOW_VERSION
+if [[ ! -x $MLFLOW_VENV/bin/mlflow ]]; then
+  rm -rf "$MLFLOW_VENV"
+  python3 -m venv "$MLFLOW_VENV"
+  "$MLFLOW_VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
+fi
+export MLFLOW="$MLFLOW_VENV/bin/mlflow" STRIDER_MLFLOW_PYTHON="$MLFLOW_VENV/bin/python"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -51,6 +62,9 @@ cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 
 step "cargo test"
 cargo test --workspace
+
+step "tracking tests against real MLflow $MLFLOW_VERSION servers"
+cargo test -p strider-cli --test mlflow -- --ignored --test-threads=1
 
 step "browser tests (headless Chromium vs native CLI)"
 cargo build --release -p strider-cli

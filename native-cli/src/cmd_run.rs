@@ -10,6 +10,9 @@ use crate::bundled;
 use crate::manifest::{InputFile, Manifest};
 use crate::rundir::{self, RunDir};
 use crate::table::{Table, num};
+use crate::track_run::RunTracking;
+use crate::tracking::TrackingUri;
+use crate::tracking::tracker::Tracker;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -24,6 +27,19 @@ pub struct RunArgs {
     /// Print a JSON summary on stdout instead of tables.
     #[arg(long)]
     json: bool,
+    /// Where to track the run: an MLflow server (`http(s)://...`), or a local `mlruns`
+    /// directory (`file://PATH` or a path). Default: `$MLFLOW_TRACKING_URI`, else `./mlruns`.
+    #[arg(long)]
+    tracking_uri: Option<String>,
+    /// MLflow experiment name (default: the config's `name`).
+    #[arg(long)]
+    experiment: Option<String>,
+    /// Do not track the run (the run directory is still written).
+    #[arg(long)]
+    no_track: bool,
+    /// Seconds to wait for an unreachable tracking server before leaving the run buffered locally.
+    #[arg(long, default_value_t = 60)]
+    tracking_wait: u64,
 }
 
 /// The config text, where it came from, and how to read the data paths it names.
@@ -77,6 +93,30 @@ pub fn run(args: RunArgs) -> Result<()> {
         Ok(text)
     })?;
 
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| rundir::default_dir(&config.name));
+    if dir.exists() {
+        anyhow::bail!(
+            "{} already exists; choose another --out (nothing was written)",
+            dir.display()
+        );
+    }
+    let fingerprint = strider_core::data::fingerprint(&instruments);
+    let manifest = Manifest::new(seed, source.label.clone(), fingerprint, inputs);
+    let mut tracking = if args.no_track {
+        None
+    } else {
+        let uri = TrackingUri::resolve(args.tracking_uri.as_deref());
+        let tracker = Tracker::open(uri, args.experiment.as_deref().unwrap_or(&config.name))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| config.name.clone());
+        Some(RunTracking::start(tracker, &name, &config, &manifest)?)
+    };
+
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -88,30 +128,78 @@ pub fn run(args: RunArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let n_models = config.models.len() as u64;
-    let output = pipeline::run(&config, &instruments, seed, &mut |e| match e {
-        Event::Stage { name } => bar.set_message(name),
-        Event::FoldDone { n_splits, .. } => {
-            bar.set_length(n_splits as u64 * n_models);
-            bar.inc(1);
+    let mut tracking_error: Option<anyhow::Error> = None;
+    let output = pipeline::run(&config, &instruments, seed, &mut |e| {
+        let tracked = match (&e, tracking.as_mut()) {
+            (
+                Event::Train {
+                    model,
+                    split,
+                    train,
+                },
+                Some(t),
+            ) => t.train_event(model, *split, train),
+            (Event::FoldDone { model, split, .. }, Some(t)) => t.fold_done(model, *split),
+            _ => Ok(()),
+        };
+        if let Err(err) = tracked {
+            tracking_error.get_or_insert(err);
         }
-        Event::Train { .. } => {}
+        match e {
+            Event::Stage { name } => bar.set_message(name),
+            Event::FoldDone { n_splits, .. } => {
+                bar.set_length(n_splits as u64 * n_models);
+                bar.inc(1);
+            }
+            Event::Train { .. } => {}
+        }
     })?;
     bar.finish_and_clear();
-
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| rundir::default_dir(&config.name));
-    let manifest = Manifest::new(
-        seed,
-        source.label.clone(),
-        output.summary.data_fingerprint.clone(),
-        inputs,
-    );
+    if let Some(e) = tracking_error {
+        return Err(e.context("tracking the run"));
+    }
+    assert_eq!(manifest.data_fingerprint, output.summary.data_fingerprint);
     write_run(&dir, &config, &manifest, &output)?;
 
+    let report = match tracking.as_mut() {
+        Some(t) => {
+            t.complete(&config, &output, &dir)?;
+            let parent = t.parent.clone();
+            let r = t
+                .tracker
+                .finish(std::time::Duration::from_secs(args.tracking_wait));
+            Some((parent, r))
+        }
+        None => None,
+    };
+    let tracking_json = report.as_ref().map(|(parent, r)| {
+        serde_json::json!({
+            "run_id": parent,
+            "server_run_id": r.server_run_ids.get(parent),
+            "report": r,
+        })
+    });
+    if let Some((parent, r)) = &report {
+        match r.synced {
+            Some(false) => eprintln!(
+                "warning: the tracking server did not answer ({}); run {parent} is buffered in {} - \
+                 replay it with `strider mlflow sync --from {} --to {}`",
+                r.error.as_deref().unwrap_or("unreachable"),
+                r.local_store.display(),
+                r.local_store.display(),
+                r.tracking_uri
+            ),
+            _ if !args.json => eprintln!(
+                "tracked as run {} in {}",
+                r.server_run_ids.get(parent).unwrap_or(parent),
+                r.tracking_uri
+            ),
+            _ => {}
+        }
+    }
+
     if args.json {
-        let json = serde_json::json!({ "run_dir": dir, "summary": output.summary });
+        let json = serde_json::json!({ "run_dir": dir, "tracking": tracking_json, "summary": output.summary });
         println!("{}", serde_json::to_string(&json)?);
     } else {
         print_tables(&output, &dir);

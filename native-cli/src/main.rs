@@ -3,11 +3,15 @@
 
 mod bundled;
 mod cmd_metrics;
+mod cmd_mlflow;
+mod cmd_models;
 mod cmd_run;
 mod cmd_splits;
 mod manifest;
 mod rundir;
 mod table;
+mod track_run;
+mod tracking;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +30,10 @@ enum Command {
     Splits(cmd_splits::SplitsArgs),
     /// Performance metrics and overfitting statistics of a returns CSV.
     Metrics(cmd_metrics::MetricsArgs),
+    /// The model registry: register runs, move aliases (recorded), roll back, show lineage.
+    Models(cmd_models::ModelsArgs),
+    /// MLflow utilities: sync a local store to a server.
+    Mlflow(cmd_mlflow::MlflowArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +42,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd_run::run(a),
         Command::Splits(a) => cmd_splits::run(a),
         Command::Metrics(a) => cmd_metrics::run(a),
+        Command::Models(a) => cmd_models::run(a),
+        Command::Mlflow(a) => cmd_mlflow::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,363 @@
+//! A client for MLflow's REST API (checked against MLflow 3.17): JSON bodies, retries with
+//! exponential backoff on 408 / 429 / 5xx and on connection failures, Basic or Bearer auth from
+//! `MLFLOW_TRACKING_USERNAME` / `_PASSWORD` / `_TOKEN`, and error bodies that may not be JSON.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::{DatasetInput, Metric, RunStatus};
+
+/// How hard to try before giving up on a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A failed call: the HTTP status and MLflow's `error_code`, if the server answered.
+#[derive(Debug)]
+pub struct RestError {
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.status, &self.error_code) {
+            (Some(s), Some(c)) => write!(f, "HTTP {s} {c}: {}", self.message),
+            (Some(s), None) => write!(f, "HTTP {s}: {}", self.message),
+            _ => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for RestError {}
+
+impl RestError {
+    /// The server could not be reached, or answered with a transient error.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.status, None | Some(408 | 429 | 500..=599))
+    }
+}
+
+pub struct RestClient {
+    base: String,
+    agent: ureq::Agent,
+    auth: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+/// JSON for a metric value: NaN and infinities travel as strings.
+fn metric_value(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v.is_infinite() {
+        json!(if v > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(v)
+    }
+}
+
+fn kv_list(m: &BTreeMap<String, String>) -> Vec<Value> {
+    m.iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect()
+}
+
+impl RestClient {
+    pub fn new(base: &str) -> Self {
+        let auth = if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
+            Some(format!("Bearer {token}"))
+        } else if let (Ok(u), Ok(p)) = (
+            std::env::var("MLFLOW_TRACKING_USERNAME"),
+            std::env::var("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            ))
+        } else {
+            None
+        };
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(60))
+                .build(),
+            auth,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn once(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        json_body: bool,
+    ) -> Result<Vec<u8>, RestError> {
+        let mut req = self.agent.request(method, url);
+        if let Some(a) = &self.auth {
+            req = req.set("Authorization", a);
+        }
+        if json_body {
+            req = req.set("Content-Type", "application/json");
+        }
+        let res = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let read = |r: ureq::Response| -> Vec<u8> {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut r.into_reader(), &mut buf);
+            buf
+        };
+        match res {
+            Ok(r) => Ok(read(r)),
+            Err(ureq::Error::Status(code, r)) => {
+                let bytes = read(r);
+                let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+                Err(RestError {
+                    status: Some(code),
+                    error_code: parsed
+                        .as_ref()
+                        .and_then(|v| v["error_code"].as_str())
+                        .map(String::from),
+                    message: parsed
+                        .as_ref()
+                        .and_then(|v| v["message"].as_str())
+                        .map(String::from)
+                        .unwrap_or_else(|| {
+                            String::from_utf8_lossy(&bytes).chars().take(300).collect()
+                        }),
+                })
+            }
+            Err(e) => Err(RestError {
+                status: None,
+                error_code: None,
+                message: format!("{url}: {e}"),
+            }),
+        }
+    }
+
+    /// One request with retries on transient failures.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        json_body: bool,
+    ) -> Result<Vec<u8>, RestError> {
+        let url = format!("{}{path}", self.base);
+        let mut delay = self.retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.once(method, &url, body, json_body) {
+                Err(e) if e.is_unavailable() && attempt < self.retry.attempts => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(self.retry.max_delay);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        endpoint: &str,
+        body: Option<Value>,
+    ) -> Result<Value, RestError> {
+        let path = format!("/api/2.0/mlflow/{endpoint}");
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        let out = self.raw(method, &path, bytes.as_deref(), bytes.is_some())?;
+        if out.is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&out).map_err(|e| RestError {
+            status: None,
+            error_code: None,
+            message: format!("bad JSON from {endpoint}: {e}"),
+        })
+    }
+
+    pub fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, RestError> {
+        let q: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        self.call("GET", &format!("{endpoint}?{}", q.join("&")), None)
+    }
+
+    pub fn post(&self, endpoint: &str, body: Value) -> Result<Value, RestError> {
+        self.call("POST", endpoint, Some(body))
+    }
+
+    pub fn health(&self) -> bool {
+        self.once("GET", &format!("{}/health", self.base), None, false)
+            .is_ok()
+    }
+
+    pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
+            Ok(v) => {
+                return Ok(v["experiment"]["experiment_id"]
+                    .as_str()
+                    .context("experiment id")?
+                    .to_string());
+            }
+            Err(e) if e.status == Some(404) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match self.post("experiments/create", json!({"name": name})) {
+            Ok(v) => Ok(v["experiment_id"]
+                .as_str()
+                .context("experiment id")?
+                .to_string()),
+            // Another client created it meanwhile.
+            Err(e) if e.error_code.as_deref() == Some("RESOURCE_ALREADY_EXISTS") => {
+                let v = self.get("experiments/get-by-name", &[("experiment_name", name)])?;
+                Ok(v["experiment"]["experiment_id"]
+                    .as_str()
+                    .context("experiment id")?
+                    .to_string())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn create_run(
+        &self,
+        exp: &str,
+        name: &str,
+        start: i64,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Value> {
+        let v = self.post(
+            "runs/create",
+            json!({"experiment_id": exp, "run_name": name, "start_time": start, "tags": kv_list(tags),
+                   "user_id": std::env::var("USER").unwrap_or_else(|_| "strider".into())}),
+        )?;
+        Ok(v["run"].clone())
+    }
+
+    /// Runs of an experiment carrying tag `key = value`.
+    pub fn search_runs_by_tag(&self, exp: &str, key: &str, value: &str) -> Result<Vec<Value>> {
+        let v = self.post(
+            "runs/search",
+            json!({"experiment_ids": [exp], "filter": format!("tags.`{key}` = '{}'", value.replace('\'', "\\'")),
+                   "run_view_type": "ALL", "max_results": 10}),
+        )?;
+        Ok(v["runs"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Log in batches within MLflow's limits: <= 1000 entities, <= 100 params, <= 100 tags.
+    pub fn log_batch(
+        &self,
+        run: &str,
+        metrics: &[Metric],
+        params: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let params: Vec<Value> = kv_list(params);
+        let tags: Vec<Value> = kv_list(tags);
+        for chunk in params.chunks(100) {
+            self.post("runs/log-batch", json!({"run_id": run, "params": chunk}))?;
+        }
+        for chunk in tags.chunks(100) {
+            self.post("runs/log-batch", json!({"run_id": run, "tags": chunk}))?;
+        }
+        for chunk in metrics.chunks(1000) {
+            let m: Vec<Value> = chunk
+                .iter()
+                .map(|m| json!({"key": m.key, "value": metric_value(m.value), "timestamp": m.timestamp, "step": m.step}))
+                .collect();
+            self.post("runs/log-batch", json!({"run_id": run, "metrics": m}))?;
+        }
+        Ok(())
+    }
+
+    pub fn log_inputs(&self, run: &str, inputs: &[DatasetInput]) -> Result<()> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let datasets: Vec<Value> = inputs
+            .iter()
+            .map(|d| json!({"tags": [{"key": "mlflow.data.context", "value": d.context}],
+                            "dataset": {"name": d.name, "digest": d.digest, "source_type": d.source_type,
+                                        "source": d.source, "profile": d.profile}}))
+            .collect();
+        self.post(
+            "runs/log-inputs",
+            json!({"run_id": run, "datasets": datasets}),
+        )?;
+        Ok(())
+    }
+
+    pub fn update_run(&self, run: &str, status: RunStatus, end: Option<i64>) -> Result<()> {
+        let mut body = json!({"run_id": run, "status": status.name()});
+        if let Some(e) = end {
+            body["end_time"] = json!(e);
+        }
+        self.post("runs/update", body)?;
+        Ok(())
+    }
+
+    /// Upload one artifact through the server's artifact proxy. `artifact_uri` is the run's.
+    pub fn upload_artifact(&self, artifact_uri: &str, rel: &str, bytes: &[u8]) -> Result<()> {
+        let Some(root) = artifact_uri.strip_prefix("mlflow-artifacts:/") else {
+            bail!(
+                "run artifact root `{artifact_uri}` is not served by the tracking server (mlflow-artifacts:/); start it with artifact serving"
+            );
+        };
+        let path = format!(
+            "/api/2.0/mlflow-artifacts/artifacts/{}/{}",
+            root.trim_start_matches('/'),
+            rel
+        );
+        let path: String = path
+            .split('/')
+            .map(urlencode_segment)
+            .collect::<Vec<_>>()
+            .join("/");
+        self.raw("PUT", &path, Some(bytes), false)
+            .map_err(|e| anyhow!("uploading {rel}: {e}"))?;
+        Ok(())
+    }
+}
+
+fn urlencode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn urlencode(s: &str) -> String {
+    urlencode_segment(s)
+}

@@ -1,0 +1,270 @@
+//! What `strider run` logs through. Every call lands in the local store at once; with a server,
+//! runs and metric batches are also sent live, and [`Tracker::finish`] reconciles everything with
+//! an idempotent sync, waiting for the server if it went away. Nothing logged is lost: if the
+//! server stays down, the runs stay in the local buffer store for `strider mlflow sync`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::local::LocalStore;
+use super::rest::RestClient;
+use super::sync::{IdMap, SyncReport, sync_store};
+use super::{DatasetInput, Metric, PARENT_TAG, RunStatus, SOURCE_RUN_TAG, TrackingUri, now_ms};
+
+struct Remote {
+    rest: RestClient,
+    experiment: Option<String>,
+    ids: IdMap,
+    healthy: bool,
+    pending: HashMap<String, Vec<Metric>>,
+}
+
+pub struct Tracker {
+    local: LocalStore,
+    experiment: String,
+    remote: Option<Remote>,
+    runs: Vec<String>,
+}
+
+/// Outcome of [`Tracker::finish`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FinishReport {
+    pub tracking_uri: String,
+    pub local_store: PathBuf,
+    /// `None` for a local store; otherwise whether the server has everything.
+    pub synced: Option<bool>,
+    pub sync: Option<SyncReport>,
+    /// Local run id -> server run id, for the runs that reached the server.
+    pub server_run_ids: BTreeMap<String, String>,
+    pub error: Option<String>,
+}
+
+/// Where runs for a server are buffered: `$STRIDER_MLFLOW_BUFFER`, else
+/// `~/.cache/strider/mlflow-buffer/<host_port>/mlruns`.
+pub fn buffer_dir(server: &str) -> PathBuf {
+    if let Ok(d) = std::env::var("STRIDER_MLFLOW_BUFFER") {
+        return PathBuf::from(d);
+    }
+    let host: String = server
+        .split("://")
+        .nth(1)
+        .unwrap_or(server)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home)
+        .join(".cache/strider/mlflow-buffer")
+        .join(host)
+        .join("mlruns")
+}
+
+impl Tracker {
+    pub fn open(uri: TrackingUri, experiment: &str) -> Result<Self> {
+        let (local_root, remote) = match &uri {
+            TrackingUri::Local(p) => (p.clone(), None),
+            TrackingUri::Server(base) => {
+                let rest = RestClient::new(base);
+                (
+                    buffer_dir(base),
+                    Some(Remote {
+                        rest,
+                        experiment: None,
+                        ids: IdMap::new(),
+                        healthy: true,
+                        pending: HashMap::new(),
+                    }),
+                )
+            }
+        };
+        let local = LocalStore::open(&local_root)?;
+        let exp = local.get_or_create_experiment(experiment)?;
+        let mut t = Tracker {
+            local,
+            experiment: exp,
+            remote,
+            runs: Vec::new(),
+        };
+        if let Some(r) = &mut t.remote {
+            match r.rest.get_or_create_experiment(experiment) {
+                Ok(id) => r.experiment = Some(id),
+                Err(_) => r.healthy = false,
+            }
+        }
+        Ok(t)
+    }
+
+    /// Run a remote call while the server is healthy; a failure marks it down until `finish`.
+    fn remote_do(&mut self, f: impl FnOnce(&mut Remote) -> Result<()>) {
+        if let Some(r) = &mut self.remote {
+            if r.healthy && r.experiment.is_some() && f(r).is_err() {
+                r.healthy = false;
+            }
+        }
+    }
+
+    pub fn start_run(
+        &mut self,
+        name: &str,
+        parent: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let mut tags = tags.clone();
+        if let Some(p) = parent {
+            tags.insert(PARENT_TAG.into(), p.into());
+        }
+        let start = now_ms();
+        self.local
+            .create_run(&self.experiment, &id, name, start, &tags)?;
+        self.runs.push(id.clone());
+        let local_id = id.clone();
+        self.remote_do(|r| {
+            let mut server_tags = tags.clone();
+            server_tags.insert(SOURCE_RUN_TAG.into(), local_id.clone());
+            if let Some(p) = parent {
+                match r.ids.get(p) {
+                    Some(sp) => {
+                        server_tags.insert(PARENT_TAG.into(), sp.clone());
+                    }
+                    None => {
+                        server_tags.remove(PARENT_TAG);
+                    }
+                }
+            }
+            let run =
+                r.rest
+                    .create_run(r.experiment.as_deref().unwrap(), name, start, &server_tags)?;
+            let sid = run["info"]["run_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            r.ids.insert(local_id, sid);
+            Ok(())
+        });
+        Ok(id)
+    }
+
+    pub fn log_params(&mut self, run: &str, params: &BTreeMap<String, String>) -> Result<()> {
+        self.local.log_params(&self.experiment, run, params)?;
+        self.remote_do(|r| match r.ids.get(run) {
+            Some(sid) => r.rest.log_batch(sid, &[], params, &BTreeMap::new()),
+            None => Ok(()),
+        });
+        Ok(())
+    }
+
+    pub fn set_tags(&mut self, run: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        self.local.set_tags(&self.experiment, run, tags)?;
+        self.remote_do(|r| match r.ids.get(run) {
+            Some(sid) => r.rest.log_batch(sid, &[], &BTreeMap::new(), tags),
+            None => Ok(()),
+        });
+        Ok(())
+    }
+
+    /// Append metric points; with a server they are queued and sent by [`Self::flush`].
+    pub fn log_metrics(&mut self, run: &str, metrics: &[Metric]) -> Result<()> {
+        self.local.log_metrics(&self.experiment, run, metrics)?;
+        if let Some(r) = &mut self.remote {
+            r.pending
+                .entry(run.to_string())
+                .or_default()
+                .extend_from_slice(metrics);
+        }
+        Ok(())
+    }
+
+    /// Send queued metric points now (live streaming).
+    pub fn flush(&mut self) {
+        let pending: Vec<(String, Vec<Metric>)> = match &mut self.remote {
+            Some(r) => r.pending.drain().collect(),
+            None => return,
+        };
+        self.remote_do(|r| {
+            for (run, points) in &pending {
+                if let Some(sid) = r.ids.get(run) {
+                    r.rest
+                        .log_batch(sid, points, &BTreeMap::new(), &BTreeMap::new())?;
+                }
+            }
+            Ok(())
+        });
+    }
+
+    pub fn log_input(&mut self, run: &str, d: &DatasetInput) -> Result<()> {
+        self.local.log_input(&self.experiment, run, d)?;
+        self.remote_do(|r| match r.ids.get(run) {
+            Some(sid) => r.rest.log_inputs(sid, std::slice::from_ref(d)),
+            None => Ok(()),
+        });
+        Ok(())
+    }
+
+    /// Artifacts are written locally and uploaded by the final sync.
+    pub fn log_artifact(&mut self, run: &str, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.local.log_artifact(&self.experiment, run, rel, bytes)
+    }
+
+    pub fn end_run(&mut self, run: &str, status: RunStatus) -> Result<()> {
+        self.local.end_run(&self.experiment, run, status, now_ms())
+    }
+
+    /// Reconcile the server with everything logged in this session. Waits up to `wait` for an
+    /// unreachable server to come back; if it does not, the runs stay buffered locally.
+    pub fn finish(&mut self, wait: Duration) -> FinishReport {
+        let local_store = self.local.root().to_path_buf();
+        let Some(r) = &mut self.remote else {
+            return FinishReport {
+                tracking_uri: local_store.display().to_string(),
+                local_store,
+                synced: None,
+                sync: None,
+                server_run_ids: BTreeMap::new(),
+                error: None,
+            };
+        };
+        r.pending.clear(); // everything pending is in the local store; the sync sends it
+        let deadline = Instant::now() + wait;
+        let mut last_err;
+        loop {
+            if r.rest.health() {
+                match sync_store(&self.local, &r.rest, Some(&self.runs), &r.ids) {
+                    Ok((rep, ids)) => {
+                        return FinishReport {
+                            tracking_uri: r.rest.base().to_string(),
+                            local_store,
+                            synced: Some(true),
+                            sync: Some(rep),
+                            server_run_ids: ids.into_iter().collect(),
+                            error: None,
+                        };
+                    }
+                    Err(e) => last_err = format!("{e:#}"),
+                }
+            } else {
+                last_err = format!("{} is not reachable", r.rest.base());
+            }
+            if Instant::now() >= deadline {
+                return FinishReport {
+                    tracking_uri: r.rest.base().to_string(),
+                    local_store,
+                    synced: Some(false),
+                    sync: None,
+                    server_run_ids: r.ids.clone().into_iter().collect(),
+                    error: Some(last_err),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}

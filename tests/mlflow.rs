@@ -1,0 +1,488 @@
+//! Tracking against a real MLflow (3.17): servers started on 127.0.0.1 by
+//! scripts/mlflow-server.sh, every assertion read back through MLflow's own Python client
+//! (tests/mlflow/inspect_mlflow.py). Ignored by a plain `cargo test`; scripts/test.sh installs
+//! MLflow and runs them with `--ignored`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_strider");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> String {
+    std::env::var("STRIDER_MLFLOW_PYTHON")
+        .expect("STRIDER_MLFLOW_PYTHON: run these tests through scripts/test.sh")
+}
+
+fn inspect(args: &[&str]) -> Value {
+    let o = Command::new(python())
+        .arg(repo().join("tests/mlflow/inspect_mlflow.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "inspect {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let s = Server {
+            dir: dir.to_path_buf(),
+            port: free_port(),
+        };
+        s.up();
+        s
+    }
+
+    fn up(&self) {
+        let o = Command::new(repo().join("scripts/mlflow-server.sh"))
+            .args(["start", self.dir.to_str().unwrap(), &self.port.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "server start: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn down(&self) {
+        Command::new(repo().join("scripts/mlflow-server.sh"))
+            .args(["stop", self.dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn strider(args: &[&str], cwd: &Path, buffer: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("STRIDER_MLFLOW_BUFFER", buffer)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "strider failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// The bundled example with one model and a short walk-forward, to keep the suite quick.
+fn small_config(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for t in ["aapl", "msft"] {
+        std::fs::copy(
+            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            dir.join(format!("data/bokeh_{t}.csv")),
+        )
+        .unwrap();
+    }
+    let cfg = std::fs::read_to_string(repo().join("examples/default.toml"))
+        .unwrap()
+        .replace("\"data/bokeh_ibm.csv\"", "")
+        .replace(", ]", "]")
+        .replace("test_size = 63", "test_size = 504");
+    let cfg = cfg.split("# A second").next().unwrap().to_string()
+        + &cfg[cfg.find("[strategy]").unwrap()..];
+    let path = dir.join("small.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn runs_json(uri: &str, exp: &str) -> Vec<Value> {
+    inspect(&["runs", uri, exp]).as_array().unwrap().clone()
+}
+
+#[test]
+#[ignore]
+fn local_store_is_read_and_migrated_by_mlflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = small_config(tmp.path());
+    let out = ok(&strider(
+        &["run", cfg.to_str().unwrap(), "--json", "--out", "run"],
+        tmp.path(),
+        &tmp.path().join("unused"),
+    ));
+    let parent_id = out["tracking"]["run_id"].as_str().unwrap().to_string();
+    let runs = runs_json(tmp.path().join("mlruns").to_str().unwrap(), "bokeh-3");
+    let n_splits = out["summary"]["split"]["n_splits"].as_u64().unwrap() as usize;
+    assert_eq!(
+        runs.len(),
+        1 + n_splits,
+        "a parent and one child per model x fold"
+    );
+    let parent = runs
+        .iter()
+        .find(|r| r["run_id"] == parent_id.as_str())
+        .unwrap();
+    assert_eq!(parent["status"], "FINISHED");
+    assert_eq!(parent["params"]["split.scheme"], "walk-forward");
+    assert_eq!(parent["params"]["models.0.alpha"], "10.0");
+    assert_eq!(parent["tags"]["strider.seed"], "42");
+    assert_eq!(
+        parent["tags"]["strider.data_fingerprint"],
+        out["summary"]["data_fingerprint"]
+    );
+    assert_eq!(
+        parent["inputs"].as_array().unwrap().len(),
+        3,
+        "two files and the combined data set"
+    );
+    let sharpe = parent["metrics"]["ridge.sharpe"].as_f64().unwrap();
+    let want = out["summary"]["models"][0]["strategy"]["sharpe"]
+        .as_f64()
+        .unwrap();
+    assert!((sharpe - want).abs() < 1e-12);
+    let arts: Vec<&str> = parent["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        arts.contains(&"run/summary.json") && arts.contains(&"run/manifest.json"),
+        "{arts:?}"
+    );
+    let child = runs
+        .iter()
+        .find(|r| r["tags"]["mlflow.parentRunId"] == parent_id.as_str())
+        .unwrap();
+    assert!(child["history"]["ic"].as_array().unwrap().len() == 1);
+    assert!(
+        child["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "model/fitted.json")
+    );
+    // The registry on the local store, read by MLflow.
+    let reg = ok(&strider(
+        &[
+            "models", "register", "--run", &parent_id, "--name", "bokeh", "--json",
+        ],
+        tmp.path(),
+        tmp.path(),
+    ));
+    assert_eq!(reg["version"], 1);
+    ok(&strider(
+        &["models", "alias", "bokeh", "champion", "1", "--json"],
+        tmp.path(),
+        tmp.path(),
+    ));
+    let alias = inspect(&[
+        "alias",
+        tmp.path().join("mlruns").to_str().unwrap(),
+        "bokeh",
+        "champion",
+    ]);
+    assert_eq!(alias["version"], "1");
+    assert_eq!(alias["run_id"], parent_id.as_str());
+    assert_eq!(
+        alias["tags"]["strider.data_fingerprint"],
+        out["summary"]["data_fingerprint"]
+    );
+    // `mlflow migrate-filestore` converts the store losslessly into MLflow's SQLite.
+    let migrated = inspect(&[
+        "migrate",
+        tmp.path().join("mlruns").to_str().unwrap(),
+        tmp.path().join("m.db").to_str().unwrap(),
+    ]);
+    assert_eq!(migrated["runs"].as_u64().unwrap() as usize, runs.len());
+}
+
+#[test]
+#[ignore]
+fn server_runs_are_complete_sync_is_idempotent_and_the_registry_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let buffer = tmp.path().join("buffer");
+    let cfg = small_config(tmp.path());
+    let out = ok(&strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--out",
+            "run",
+            "--tracking-uri",
+            &server.uri(),
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    assert_eq!(
+        out["tracking"]["report"]["synced"], true,
+        "{}",
+        out["tracking"]
+    );
+    let cmp = inspect(&["compare", buffer.to_str().unwrap(), &server.uri()]);
+    assert_eq!(cmp["ok"], true, "{cmp}");
+    let before = runs_json(&server.uri(), "bokeh-3").len();
+    // A local store synced twice: the second time creates nothing.
+    ok(&strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--out",
+            "run2",
+            "--seed",
+            "3",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    let first = ok(&strider(
+        &[
+            "mlflow",
+            "sync",
+            "--from",
+            "mlruns",
+            "--to",
+            &server.uri(),
+            "--json",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    let second = ok(&strider(
+        &[
+            "mlflow",
+            "sync",
+            "--from",
+            "mlruns",
+            "--to",
+            &server.uri(),
+            "--json",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    assert!(first["report"]["runs_created"].as_u64().unwrap() > 0);
+    assert_eq!(second["report"]["runs_created"], 0);
+    let after = runs_json(&server.uri(), "bokeh-3");
+    assert_eq!(
+        after.len(),
+        before + first["report"]["runs_created"].as_u64().unwrap() as usize
+    );
+    let cmp = inspect(&[
+        "compare",
+        tmp.path().join("mlruns").to_str().unwrap(),
+        &server.uri(),
+    ]);
+    assert_eq!(cmp["ok"], true, "{cmp}");
+
+    // Registry: register two versions, move the champion, roll it back.
+    let run = out["tracking"]["server_run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let u = server.uri();
+    let reg = |args: &[&str]| {
+        ok(&strider(
+            &[&["models"], args, &["--tracking-uri", &u, "--json"]].concat(),
+            tmp.path(),
+            &buffer,
+        ))
+    };
+    assert_eq!(
+        reg(&["register", "--run", &run, "--name", "bokeh"])["version"],
+        1
+    );
+    assert_eq!(
+        reg(&[
+            "register",
+            "--run",
+            &run,
+            "--name",
+            "bokeh",
+            "--parent",
+            "bokeh:1",
+            "--tag",
+            "stage=review"
+        ])["version"],
+        2
+    );
+    reg(&["alias", "bokeh", "champion", "1", "--reason", "first"]);
+    reg(&["alias", "bokeh", "champion", "2", "--reason", "higher DSR"]);
+    assert_eq!(inspect(&["alias", &u, "bokeh", "champion"])["version"], "2");
+    let rb = reg(&["rollback", "bokeh", "champion"]);
+    assert_eq!(
+        (rb["from"].as_u64(), rb["version"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let alias = inspect(&["alias", &u, "bokeh", "champion"]);
+    assert_eq!(alias["version"], "1");
+    let history: Vec<Value> = serde_json::from_str(
+        alias["model_tags"]["strider.alias_history.champion"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[1]["reason"], "higher DSR");
+    assert_eq!(history[2]["previous"], 2);
+    let show = reg(&["show", "bokeh"]);
+    let v2 = &show["model"]["versions"][1];
+    assert_eq!(v2["tags"]["strider.parent_versions"], "bokeh:1");
+    assert_eq!(v2["tags"]["stage"], "review");
+    assert_eq!(
+        v2["tags"]["strider.data_fingerprint"],
+        out["summary"]["data_fingerprint"]
+    );
+    assert!(v2["tags"]["strider.git_revision"].as_str().is_some());
+    assert_eq!(reg(&["list"]).as_array().unwrap().len(), 1);
+    let bad = strider(
+        &["models", "alias", "bokeh", "v3", "1", "--tracking-uri", &u],
+        tmp.path(),
+        &buffer,
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("reserved"));
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[ignore]
+fn a_server_killed_mid_run_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let buffer = tmp.path().join("buffer");
+    // The full bundled example: long enough to kill the server while it runs.
+    let mut child: Child = Command::new(BIN)
+        .args([
+            "run",
+            "--json",
+            "--out",
+            "run",
+            "--tracking-uri",
+            &server.uri(),
+            "--tracking-wait",
+            "180",
+        ])
+        .current_dir(tmp.path())
+        .env("STRIDER_MLFLOW_BUFFER", &buffer)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the run shows up on the server, i.e. mid-run.
+    wait_until(
+        "the parent run on the server",
+        Duration::from_secs(60),
+        || {
+            buffer.join("1").is_dir()
+                && std::fs::read_dir(buffer.join("1"))
+                    .map(|d| d.count() > 2)
+                    .unwrap_or(false)
+        },
+    );
+    server.down();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run should still be going when the server dies"
+    );
+    server.up();
+    let out = child.wait_with_output().unwrap();
+    let v = ok(&out);
+    assert_eq!(v["tracking"]["report"]["synced"], true, "{}", v["tracking"]);
+    let cmp = inspect(&["compare", buffer.to_str().unwrap(), &server.uri()]);
+    assert_eq!(cmp["ok"], true, "{cmp}");
+    assert!(cmp["metric_points"].as_u64().unwrap() > 500, "{cmp}");
+}
+
+#[test]
+#[ignore]
+fn an_unreachable_server_buffers_and_sync_replays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let buffer = tmp.path().join("buffer");
+    let cfg = small_config(tmp.path());
+    let port = free_port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let o = strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            "run",
+            "--tracking-uri",
+            &uri,
+            "--tracking-wait",
+            "1",
+        ],
+        tmp.path(),
+        &buffer,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("buffered") && err.contains("strider mlflow sync"),
+        "{err}"
+    );
+    let server = Server {
+        dir: tmp.path().join("server"),
+        port,
+    };
+    server.up();
+    ok(&strider(
+        &[
+            "mlflow",
+            "sync",
+            "--from",
+            buffer.to_str().unwrap(),
+            "--to",
+            &uri,
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    let cmp = inspect(&["compare", buffer.to_str().unwrap(), &uri]);
+    assert_eq!(cmp["ok"], true, "{cmp}");
+}

@@ -129,7 +129,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     );
     let n_models = config.models.len() as u64;
     let mut tracking_error: Option<anyhow::Error> = None;
-    let output = pipeline::run(&config, &instruments, seed, &mut |e| {
+    let result = pipeline::run(&config, &instruments, seed, &mut |e| {
         let tracked = match (&e, tracking.as_mut()) {
             (
                 Event::Train {
@@ -153,8 +153,20 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
             Event::Train { .. } => {}
         }
-    })?;
+    });
     bar.finish_and_clear();
+    let output = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // Keep the tracking record honest: the run failed, it did not stay RUNNING.
+            if let Some(t) = tracking.as_mut() {
+                t.fail(&e.to_string());
+                t.tracker
+                    .finish(std::time::Duration::from_secs(args.tracking_wait.min(5)));
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(e) = tracking_error {
         return Err(e.context("tracking the run"));
     }

@@ -159,6 +159,27 @@ impl RunTracking {
         Ok(())
     }
 
+    /// Mark every run of this invocation FAILED, with the reason as a tag.
+    pub fn fail(&mut self, reason: &str) {
+        let runs: Vec<String> = self
+            .children
+            .values()
+            .cloned()
+            .chain([self.parent.clone()])
+            .collect();
+        for run in runs {
+            let reason: String = reason
+                .chars()
+                .take(crate::tracking::MAX_TAG_VALUE)
+                .collect();
+            let _ = self.tracker.set_tags(
+                &run,
+                &BTreeMap::from([("strider.error".to_string(), reason)]),
+            );
+            let _ = self.tracker.end_run(&run, RunStatus::Failed);
+        }
+    }
+
     /// Fold results, model summaries and the run directory, then close every run.
     pub fn complete(&mut self, config: &Config, out: &RunOutput, run_dir: &Path) -> Result<()> {
         let t = now_ms();

@@ -18,13 +18,13 @@ pub fn time_series_split(
     }
     let n_folds = n_splits + 1;
     let test_size = test_size.unwrap_or(n / n_folds);
-    if test_size == 0 {
-        return Err(Error::Split("test_size must be >= 1".into()));
-    }
     if n_folds > n {
         return Err(Error::Split(format!(
             "Cannot have number of folds={n_folds} greater than the number of samples={n}."
         )));
+    }
+    if test_size == 0 {
+        return Err(Error::Split("test_size must be >= 1".into()));
     }
     if n as i64 - gap as i64 - (test_size * n_splits) as i64 <= 0 {
         return Err(Error::Split(format!(

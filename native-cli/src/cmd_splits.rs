@@ -40,7 +40,7 @@ pub struct SplitsArgs {
     /// walk-forward (default: test size)
     #[arg(long)]
     step: Option<usize>,
-    /// walk-forward (default expanding)
+    /// walk-forward (default rolling, as skfolio)
     #[arg(long, value_enum)]
     window: Option<WindowArg>,
     /// walk-forward: keep a final, shorter test window
@@ -117,8 +117,8 @@ impl SplitsArgs {
                     step: self.step,
                     gap: Some(self.gap.unwrap_or(0)),
                     window: match self.window {
-                        Some(WindowArg::Rolling) => Window::Rolling,
-                        _ => Window::Expanding,
+                        Some(WindowArg::Expanding) => Window::Expanding,
+                        _ => Window::Rolling,
                     },
                     reduce_test: self.reduce_test,
                 }

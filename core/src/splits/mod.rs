@@ -53,9 +53,9 @@ pub struct SplitPlan {
 #[serde(rename_all = "snake_case")]
 pub enum Window {
     /// Training starts at the first sample and grows.
-    #[default]
     Expanding,
-    /// Training keeps `train_size` samples.
+    /// Training keeps `train_size` samples (the default, as skfolio's `expand_train=False`).
+    #[default]
     Rolling,
 }
 

@@ -485,3 +485,114 @@ fn metrics_command_reports_bad_input_precisely() {
     let o = strider(&["metrics", "one.csv", "--benchmark", "zzz"], tmp.path());
     assert!(stderr(&o).contains("no column `zzz`"), "{}", stderr(&o));
 }
+
+#[test]
+fn gbdt_predict_equals_lightgbm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = repo().join("tests/golden/lightgbm");
+    let read = |p: &Path| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    for (name, k) in [("binary", 1), ("multiclass", 3), ("rf", 1)] {
+        let out = tmp.path().join(format!("{name}.csv"));
+        let o = strider(
+            &[
+                "gbdt",
+                "predict",
+                "--model",
+                g.join(format!("{name}.txt")).to_str().unwrap(),
+                "--data",
+                g.join("data.csv").to_str().unwrap(),
+                "--ignore",
+                "y",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            tmp.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: Vec<f64> = read(&out).concat();
+        let want: Vec<f64> = std::fs::read_to_string(g.join(format!("{name}.pred")))
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), 5000 * k);
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name}: not bit-identical"
+        );
+    }
+    let out = tmp.path().join("contrib.csv");
+    let o = strider(
+        &[
+            "gbdt",
+            "predict",
+            "--contrib",
+            "--model",
+            g.join("reg_nan_cat.txt").to_str().unwrap(),
+            "--data",
+            g.join("data.csv").to_str().unwrap(),
+            "--ignore",
+            "y",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let header = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(header, "f0,f1,f2,f3,f4,f5,bias");
+    let got = read(&out);
+    let want: Vec<f64> = std::fs::read_to_string(g.join("reg_nan_cat.contrib"))
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    for (i, row) in got.iter().take(300).enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            assert!((v - want[i * 7 + j]).abs() < 1e-9, "row {i} col {j}");
+        }
+    }
+    // A model file with a bad line is an error naming it.
+    let bad = tmp.path().join("bad.txt");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(g.join("binary.txt"))
+            .unwrap()
+            .replacen("decision_type=", "decision_type=999 ", 1),
+    )
+    .unwrap();
+    let o = strider(
+        &[
+            "gbdt",
+            "predict",
+            "--model",
+            bad.to_str().unwrap(),
+            "--data",
+            g.join("data.csv").to_str().unwrap(),
+            "--ignore",
+            "y",
+            "--out",
+            "x.csv",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("line "),
+        "{}",
+        stderr(&o)
+    );
+}

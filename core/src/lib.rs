@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod error;
 pub mod evaluation;
 pub mod features;
+pub mod gbdt;
 pub mod labels;
 pub mod metrics;
 pub mod metrics_report;

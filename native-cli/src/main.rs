@@ -2,6 +2,7 @@
 //! progress; all computation is in `strider-core`.
 
 mod bundled;
+mod cmd_gbdt;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
@@ -34,6 +35,8 @@ enum Command {
     Models(cmd_models::ModelsArgs),
     /// MLflow utilities: sync a local store to a server.
     Mlflow(cmd_mlflow::MlflowArgs),
+    /// Gradient-boosted trees in LightGBM's model.txt format.
+    Gbdt(cmd_gbdt::GbdtArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Metrics(a) => cmd_metrics::run(a),
         Command::Models(a) => cmd_models::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),
+        Command::Gbdt(a) => cmd_gbdt::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

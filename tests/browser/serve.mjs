@@ -14,10 +14,17 @@ const TYPES = {
   ".toml": "text/plain",
 };
 
-export async function serve(root) {
+export async function serve(root, mounts = {}) {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+    let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
+    let base = root;
+    for (const [prefix, dir] of Object.entries(mounts)) {
+      if (path.startsWith(prefix)) {
+        base = dir;
+        path = path.slice(prefix.length - 1);
+      }
+    }
+    const file = join(base, path.endsWith("/") ? path + "index.html" : path);
     try {
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });

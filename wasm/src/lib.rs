@@ -103,3 +103,23 @@ pub fn run(config_toml: &str, files_json: &str, options_json: &str) -> Result<St
         returns,
     })
 }
+
+/// Predict with a LightGBM model.txt. `rows_json` is an array of feature rows (`null` = missing);
+/// `kind` is `"pred"`, `"raw"` or `"contrib"`. Returns one array of outputs per row.
+#[wasm_bindgen]
+pub fn gbdt_predict(model_text: &str, rows_json: &str, kind: &str) -> Result<String, JsError> {
+    let model = strider_core::gbdt::GbdtModel::parse(model_text).map_err(js_err)?;
+    let rows: Vec<Vec<Option<f64>>> = serde_json::from_str(rows_json).map_err(js_err)?;
+    let out: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| {
+            let x: Vec<f64> = r.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            match kind {
+                "raw" => model.predict_raw(&x),
+                "contrib" => model.contributions(&x),
+                _ => model.predict(&x),
+            }
+        })
+        .collect();
+    to_json(&out)
+}

@@ -1,0 +1,12 @@
+//! LightGBM's `model.txt`: parse, evaluate bit-exactly, write, explain (TreeSHAP).
+//!
+//! One tree format for the whole product: models trained natively (by LightGBM or by Strider)
+//! predict identically here and in the browser. The decision rules follow LightGBM 4.x's
+//! `tree.h`; the parser treats every file as untrusted and reports errors by line, never panics.
+
+mod model;
+mod shap;
+mod tree;
+
+pub use model::{GbdtModel, Objective};
+pub use tree::Tree;

@@ -4,9 +4,12 @@
 //! predict identically here and in the browser. The decision rules follow LightGBM 4.x's
 //! `tree.h`; the parser treats every file as untrusted and reports errors by line, never panics.
 
+mod binning;
 mod model;
 mod shap;
+mod train;
 mod tree;
 
 pub use model::{GbdtModel, Objective};
+pub use train::{GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;

@@ -596,3 +596,164 @@ fn gbdt_predict_equals_lightgbm() {
         stderr(&o)
     );
 }
+
+#[test]
+fn gbdt_train_then_predict_and_a_gbdt_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Friedman-style data with missing values, written as CSV.
+    let mut csv = String::from("a,b,c,y\n");
+    let mut s = 7u64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..3000 {
+        let (a, b, c) = (next(), next(), next());
+        let y = 10.0 * (3.0 * a * b).sin() + 5.0 * c + next();
+        let a_txt = if i % 13 == 0 {
+            String::new()
+        } else {
+            a.to_string()
+        };
+        csv.push_str(&format!("{a_txt},{b},{c},{y}\n"));
+    }
+    std::fs::write(tmp.path().join("train.csv"), &csv).unwrap();
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "y",
+            "--param",
+            "num_iterations=40",
+            "--param",
+            "learning_rate=0.2",
+            "--out",
+            "m.txt",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trees"], 40);
+    assert!(v["last"]["train_loss"].as_f64().unwrap() < 1.5, "{v}");
+    let features: String = csv
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(tmp.path().join("x.csv"), features + "\n").unwrap();
+    let o = strider(
+        &[
+            "gbdt", "predict", "--model", "m.txt", "--data", "x.csv", "--out", "p.csv",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preds: Vec<f64> = std::fs::read_to_string(tmp.path().join("p.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let ys: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit_once(',').unwrap().1.parse().unwrap())
+        .collect();
+    let rmse = (preds
+        .iter()
+        .zip(&ys)
+        .map(|(p, y)| (p - y).powi(2))
+        .sum::<f64>()
+        / ys.len() as f64)
+        .sqrt();
+    assert!(
+        (rmse - v["last"]["train_loss"].as_f64().unwrap()).abs() < 1e-9,
+        "the model file predicts what training saw"
+    );
+    // Same data and seed, same bytes.
+    strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "y",
+            "--param",
+            "num_iterations=40",
+            "--param",
+            "learning_rate=0.2",
+            "--out",
+            "m2.txt",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("m.txt")).unwrap(),
+        std::fs::read(tmp.path().join("m2.txt")).unwrap()
+    );
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "y",
+            "--param",
+            "num_leafs=7",
+            "--out",
+            "m3.txt",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        stderr(&o).contains("unknown field `num_leafs`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // kind = "gbdt" in a run: each fold's model.txt lands in the run directory.
+    let cfg = project(tmp.path(), |c| {
+        let head = c.split("[[models]]").next().unwrap().to_string();
+        head.replace("kind = \"forward_return\"", "kind = \"direction\"")
+            .replace("test_size = 63", "test_size = 504")
+            + "[[models]]\nname = \"trees\"\nkind = \"gbdt\"\nobjective = \"binary\"\nnum_iterations = 20\nnum_leaves = 7\n"
+    });
+    let o = strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--out",
+            "run",
+            "--no-track",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["models"][0]["kind"], "gbdt");
+    let model =
+        std::fs::read_to_string(tmp.path().join("run/models/trees/split-0.model.txt")).unwrap();
+    assert!(model.starts_with("tree\nversion=v4") && model.contains("objective=binary sigmoid:1"));
+    let fitted: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("run/models/trees/split-0.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fitted["trees"], 20);
+    assert!(
+        fitted["importance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["gain"].as_f64().unwrap() > 0.0)
+    );
+}

@@ -136,6 +136,9 @@ pub struct ModelOutput {
     pub backtest: Backtest,
     /// Fitted parameters per split.
     pub fitted: Vec<serde_json::Value>,
+    /// Extra files per split (e.g. model.txt), as (file name, bytes).
+    #[serde(skip)]
+    pub artifacts: Vec<Vec<(String, Vec<u8>)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,6 +212,7 @@ pub fn run(
             .collect();
         let mut predictions = Vec::new();
         let mut fitted = Vec::new();
+        let mut artifacts = Vec::new();
         let mut per_split_rows: Vec<Vec<(usize, Vec<usize>)>> = Vec::new(); // (path, rows) per group
         for (si, split) in plan.splits.iter().enumerate() {
             let train_rows = data.rows_at(&split.train);
@@ -233,6 +237,7 @@ pub fn run(
                     other => other,
                 })?;
             fitted.push(model.describe());
+            artifacts.push(model.artifacts());
             let mut groups = Vec::new();
             for (group, &path) in split.test_groups.iter().zip(&split.path_ids) {
                 let rows = data.rows_at(group);
@@ -370,6 +375,7 @@ pub fn run(
             predictions,
             backtest: backtests.into_iter().next().expect("at least one path"),
             fitted,
+            artifacts,
         });
     }
     let summary = RunSummary {

@@ -337,6 +337,11 @@ fn write_run(dir: &Path, config: &Config, manifest: &Manifest, out: &RunOutput) 
         for (k, f) in m.fitted.iter().enumerate() {
             rd.add_json(&format!("models/{}/split-{k}.json", m.name), f)?;
         }
+        for (k, files) in m.artifacts.iter().enumerate() {
+            for (file, bytes) in files {
+                rd.add(format!("models/{}/split-{k}.{file}", m.name), bytes.clone());
+            }
+        }
     }
     rd.commit(dir)
 }

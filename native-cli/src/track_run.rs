@@ -233,6 +233,10 @@ impl RunTracking {
                         serde_json::to_string_pretty(fitted)?.as_bytes(),
                     )?;
                 }
+                for (file, bytes) in model.artifacts.get(f.split).into_iter().flatten() {
+                    self.tracker
+                        .log_artifact(&run, &format!("model/{file}"), bytes)?;
+                }
             }
             self.tracker.end_run(&run, RunStatus::Finished)?;
         }

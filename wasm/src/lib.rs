@@ -123,3 +123,42 @@ pub fn gbdt_predict(model_text: &str, rows_json: &str, kind: &str) -> Result<Str
         .collect();
     to_json(&out)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainInput {
+    /// Feature rows (`null` = missing).
+    x: Vec<Vec<Option<f64>>>,
+    y: Vec<f64>,
+    #[serde(default)]
+    feature_names: Vec<String>,
+    /// LightGBM-named parameters, as `[[models]]` of kind gbdt takes them.
+    #[serde(default)]
+    params: serde_json::Value,
+}
+
+/// Train trees in the browser (single thread). Returns the LightGBM model.txt text.
+#[wasm_bindgen]
+pub fn gbdt_train(input_json: &str) -> Result<String, JsError> {
+    let input: TrainInput = serde_json::from_str(input_json).map_err(js_err)?;
+    let params: strider_core::gbdt::GbdtParams = if input.params.is_null() {
+        Default::default()
+    } else {
+        serde_json::from_value(input.params).map_err(js_err)?
+    };
+    let f = input.x.first().map_or(0, Vec::len);
+    let x: Vec<f64> = input
+        .x
+        .iter()
+        .flat_map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)))
+        .collect();
+    let data = strider_core::gbdt::TrainData {
+        x: &x,
+        n_features: f,
+        y: &input.y,
+        feature_names: input.feature_names,
+    };
+    let model =
+        strider_core::gbdt::train(&params, &data, None, &mut |_, _, _| {}).map_err(js_err)?;
+    Ok(model.write())
+}

@@ -11,5 +11,5 @@ mod train;
 mod tree;
 
 pub use model::{GbdtModel, Objective};
-pub use train::{GbdtObjective, GbdtParams, TrainData, train};
+pub use train::{Engine, GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;

@@ -22,10 +22,22 @@ pub enum GbdtObjective {
     Multiclass,
 }
 
+/// Which implementation trains the trees. Both write LightGBM's model.txt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// The pure-Rust trainer in this crate (also in the browser).
+    #[default]
+    Strider,
+    /// Native LightGBM (CLI only, cargo feature `lightgbm`).
+    Lightgbm,
+}
+
 /// LightGBM's parameters (same names and defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GbdtParams {
+    pub engine: Engine,
     pub objective: GbdtObjective,
     pub num_class: usize,
     pub num_iterations: usize,
@@ -50,6 +62,7 @@ pub struct GbdtParams {
 impl Default for GbdtParams {
     fn default() -> Self {
         Self {
+            engine: Engine::Strider,
             objective: GbdtObjective::Regression,
             num_class: 1,
             num_iterations: 100,

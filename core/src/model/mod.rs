@@ -5,10 +5,12 @@
 //! sequence models (LSTM) need the rows before a sample as its input window, and the row indices
 //! keep the rule "fit on training rows only" explicit at every call.
 
+mod gbdt;
 mod logistic;
 mod ridge;
 mod scaler;
 
+pub use gbdt::FittedGbdt;
 pub use logistic::{Logistic, LogisticParams};
 pub use ridge::{Ridge, RidgeParams};
 pub use scaler::StandardScaler;
@@ -56,6 +58,10 @@ pub trait Predict {
     fn predict(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>>;
     /// A JSON description of the fitted parameters (coefficients, trees, ...) for the run directory.
     fn describe(&self) -> serde_json::Value;
+    /// Extra files for the run directory, as (file name, bytes): e.g. a tree model's model.txt.
+    fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 /// A fitted model of any family.
@@ -105,6 +111,8 @@ impl<'de> Deserialize<'de> for ModelSpec {
 pub enum ModelParams {
     Ridge(RidgeParams),
     Logistic(LogisticParams),
+    /// Gradient-boosted trees with LightGBM's parameter names.
+    Gbdt(crate::gbdt::GbdtParams),
 }
 
 impl ModelParams {
@@ -112,6 +120,7 @@ impl ModelParams {
         match self {
             ModelParams::Ridge(_) => "ridge",
             ModelParams::Logistic(_) => "logistic",
+            ModelParams::Gbdt(_) => "gbdt",
         }
     }
 }
@@ -139,6 +148,28 @@ impl ModelSpec {
             (ModelParams::Logistic(_), Task::Regression) => {
                 bad("logistic is a classifier; use label.kind = \"direction\"")
             }
+            (ModelParams::Gbdt(p), task) => {
+                use crate::gbdt::{Engine, GbdtObjective};
+                p.validate().map_err(|e| Error::Model {
+                    model: self.name.clone(),
+                    message: e.to_string(),
+                })?;
+                match (p.objective, task) {
+                    (GbdtObjective::Regression, Task::Regression)
+                    | (GbdtObjective::Binary, Task::Classification) => {}
+                    _ => {
+                        return bad(
+                            "objective must be \"regression\" for label.kind = \"forward_return\" and \"binary\" for \"direction\"",
+                        );
+                    }
+                }
+                if p.engine == Engine::Lightgbm {
+                    return bad(
+                        "engine = \"lightgbm\" (native LightGBM) is not built into this strider; use engine = \"strider\"",
+                    );
+                }
+                Ok(())
+            }
         }
     }
 
@@ -152,6 +183,7 @@ impl ModelSpec {
         let fitted: BoxedModel = match &self.params {
             ModelParams::Ridge(p) => Box::new(p.fit(data, rows, ctx)?),
             ModelParams::Logistic(p) => Box::new(p.fit(data, rows, ctx)?),
+            ModelParams::Gbdt(p) => Box::new(p.fit(data, rows, ctx)?),
         };
         Ok(fitted)
     }

@@ -1,0 +1,68 @@
+//! Gradient-boosted trees as a pipeline model: trained on the fold's training rows by the
+//! pure-Rust trainer, kept as a LightGBM model (its model.txt goes to the run directory).
+
+use serde_json::json;
+
+use super::{Fit, FitContext, Predict};
+use crate::dataset::Dataset;
+use crate::gbdt::{GbdtModel, GbdtParams, TrainData, train};
+use crate::{Error, Result};
+
+pub struct FittedGbdt {
+    pub model: GbdtModel,
+}
+
+impl Fit for GbdtParams {
+    type Fitted = FittedGbdt;
+
+    fn fit(&self, data: &Dataset, rows: &[usize], ctx: &mut FitContext) -> Result<FittedGbdt> {
+        let k = data.n_features();
+        let x: Vec<f64> = rows
+            .iter()
+            .flat_map(|&r| data.row(r).iter().copied())
+            .collect();
+        let y: Vec<f64> = rows.iter().map(|&r| data.y[r]).collect();
+        let mut params = self.clone();
+        // The run's seed (derived per model and fold) decides, unless the config pins one.
+        if params.seed == 0 {
+            params.seed = ctx.seed;
+        }
+        let td = TrainData {
+            x: &x,
+            n_features: k,
+            y: &y,
+            feature_names: data.feature_names.clone(),
+        };
+        let model =
+            train(&params, &td, None, &mut |it, name, v| ctx.emit(it, name, v)).map_err(|e| {
+                Error::Model {
+                    model: "gbdt".into(),
+                    message: e.to_string(),
+                }
+            })?;
+        Ok(FittedGbdt { model })
+    }
+}
+
+impl Predict for FittedGbdt {
+    fn predict(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>> {
+        Ok(rows
+            .iter()
+            .map(|&r| self.model.predict(data.row(r))[0])
+            .collect())
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let (split, gain) = self.model.importance();
+        json!({
+            "trees": self.model.trees.len(),
+            "importance": self.model.feature_names.iter().zip(split.iter().zip(&gain))
+                .map(|(n, (s, g))| json!({"feature": n, "split": s, "gain": g}))
+                .collect::<Vec<_>>(),
+        })
+    }
+
+    fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
+        vec![("model.txt".into(), self.model.write().into_bytes())]
+    }
+}

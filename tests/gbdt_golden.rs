@@ -190,6 +190,26 @@ proptest! {
         if let Ok(m) = GbdtModel::parse(&String::from_utf8_lossy(&bytes)) {
             let _ = m.predict(&[0.5, f64::NAN, -1.0, 3.0, 7.0, 100.0]);
             let _ = m.contributions(&[0.5, f64::NAN, -1.0, 3.0, 7.0, 100.0]);
+            let row = vec![0.5; m.num_features()];
+            let _ = m.predict_batch(&row, 1);
         }
+    }
+}
+
+#[test]
+fn batch_prediction_is_bit_identical_to_row_prediction() {
+    let x = rows();
+    let flat: Vec<f64> = x.iter().flatten().copied().collect();
+    for name in MODELS {
+        let m = model(name);
+        let batch = m.predict_batch(&flat, x.len());
+        let want = numbers(&format!("{name}.pred"));
+        assert!(
+            batch
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name}"
+        );
     }
 }

@@ -43,7 +43,17 @@ fn main() {
     let se: f64 = (0..y.len() - n_train)
         .map(|i| (m.predict(&hold[i * f..(i + 1) * f])[0] - y[n_train + i]).powi(2))
         .sum();
-    let pred_secs = t2.elapsed().as_secs_f64();
+    let _row_secs = t2.elapsed().as_secs_f64();
+    // The batch path (what `strider gbdt predict` and runs use).
+    let t3 = Instant::now();
+    let batch = m.predict_batch(hold, y.len() - n_train);
+    let pred_secs = t3.elapsed().as_secs_f64();
+    assert!(
+        batch
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.to_bits() == m.predict(&hold[i * f..(i + 1) * f])[0].to_bits())
+    );
     println!(
         "train {secs:.2}s  holdout RMSE {:.6}  predict 40k rows {pred_secs:.3}s",
         (se / (y.len() - n_train) as f64).sqrt()

@@ -279,34 +279,36 @@ pub fn run(args: GbdtArgs) -> Result<()> {
             let mut w = csv::Writer::from_path(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
             w.write_record(&names)?;
+            let mut x: Vec<f64> = Vec::new();
+            let mut n = 0usize;
             for rec in rdr.records() {
                 let rec = rec.with_context(|| file.clone())?;
                 let line = rec.position().map_or(0, |p| p.line());
-                let row: Vec<f64> = keep
-                    .iter()
-                    .map(|&i| {
-                        let v = &rec[i];
-                        if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                            Ok(f64::NAN)
-                        } else {
-                            v.parse::<f64>().with_context(|| {
-                                format!(
-                                    "{file}: line {line}, column `{}`: `{v}` is not a number",
-                                    headers[i]
-                                )
-                            })
-                        }
-                    })
-                    .collect::<Result<_>>()?;
-                let values = if contrib {
-                    m.contributions(&row)
-                } else if raw {
-                    m.predict_raw(&row)
-                } else {
-                    m.predict(&row)
-                };
-                debug_assert!(!contrib || values.len() == k * (f + 1));
-                w.write_record(values.iter().map(|v| format!("{v:?}")))?;
+                for &i in &keep {
+                    let v = &rec[i];
+                    x.push(if v.is_empty() || v.eq_ignore_ascii_case("nan") {
+                        f64::NAN
+                    } else {
+                        v.parse::<f64>().with_context(|| {
+                            format!(
+                                "{file}: line {line}, column `{}`: `{v}` is not a number",
+                                headers[i]
+                            )
+                        })?
+                    });
+                }
+                n += 1;
+            }
+            let width = if contrib { k * (f + 1) } else { k };
+            let values: Vec<f64> = if contrib {
+                x.chunks(f).flat_map(|row| m.contributions(row)).collect()
+            } else if raw {
+                m.compile().predict_raw_batch(&x, n)
+            } else {
+                m.predict_batch(&x, n)
+            };
+            for row in values.chunks(width) {
+                w.write_record(row.iter().map(|v| format!("{v:?}")))?;
             }
             w.flush()?;
             Ok(())

@@ -5,11 +5,13 @@
 //! `tree.h`; the parser treats every file as untrusted and reports errors by line, never panics.
 
 mod binning;
+mod compiled;
 mod model;
 mod shap;
 mod train;
 mod tree;
 
+pub use compiled::CompiledModel;
 pub use model::{GbdtModel, Objective};
 pub use train::{Engine, GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;

@@ -239,6 +239,13 @@ pub fn run(
             fitted.push(model.describe());
             artifacts.push(model.artifacts());
             let mut groups = Vec::new();
+            if let Some(extra) = model.explain(&data, &data.rows_at(&split.test)) {
+                if let (Some(obj), serde_json::Value::Object(more)) =
+                    (fitted.last_mut().and_then(|v| v.as_object_mut()), extra)
+                {
+                    obj.extend(more);
+                }
+            }
             for (group, &path) in split.test_groups.iter().zip(&split.path_ids) {
                 let rows = data.rows_at(group);
                 if rows.is_empty() {

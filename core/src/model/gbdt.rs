@@ -62,6 +62,25 @@ impl Predict for FittedGbdt {
         })
     }
 
+    /// Mean |SHAP| per feature over the rows (TreeSHAP, as LightGBM's `pred_contrib`).
+    fn explain(&self, data: &Dataset, rows: &[usize]) -> Option<serde_json::Value> {
+        if rows.is_empty() {
+            return None;
+        }
+        let f = self.model.num_features();
+        let mut sum = vec![0.0; f];
+        for &r in rows {
+            for (s, c) in sum.iter_mut().zip(self.model.contributions(data.row(r))) {
+                *s += c.abs();
+            }
+        }
+        Some(json!({
+            "mean_abs_shap": data.feature_names.iter().zip(&sum)
+                .map(|(n, s)| json!({"feature": n, "value": s / rows.len() as f64}))
+                .collect::<Vec<_>>(),
+        }))
+    }
+
     fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
         vec![("model.txt".into(), self.model.write().into_bytes())]
     }

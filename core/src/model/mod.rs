@@ -62,6 +62,10 @@ pub trait Predict {
     fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
         Vec::new()
     }
+    /// A per-feature explanation on `rows` (e.g. mean |SHAP|), merged into the fold's record.
+    fn explain(&self, _data: &Dataset, _rows: &[usize]) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// A fitted model of any family.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of Strider on a fresh machine: installs what the tests need when it is missing
-# (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core, MLflow),
+# (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core, MLflow,
+# libclang + cmake for native LightGBM),
 # then: format and lint checks, the Rust test suites (unit, property, golden, CLI end-to-end),
 # tracking against real MLflow servers, the wasm build, and the headless-Chromium tests that
 # compare the browser with the native CLI.
@@ -50,21 +51,35 @@ if [[ ! -x $MLFLOW_VENV/bin/mlflow ]]; then
   "$MLFLOW_VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
 fi
 export MLFLOW="$MLFLOW_VENV/bin/mlflow" STRIDER_MLFLOW_PYTHON="$MLFLOW_VENV/bin/python"
+# Native LightGBM (cargo feature `lightgbm`): libclang for bindgen, cmake >= 3.28 from PyPI
+# (Debian 12 ships 3.25). Its OpenMP threads must not spin on shared 2-core machines.
+if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+fi
+CMAKE_VENV=${STRIDER_CACHE:-$HOME/.cache/strider}/cmake-venv
+if [[ ! -x $CMAKE_VENV/bin/cmake ]]; then
+  rm -rf "$CMAKE_VENV"
+  python3 -m venv "$CMAKE_VENV"
+  "$CMAKE_VENV/bin/pip" install -q --disable-pip-version-check "cmake>=3.28"
+fi
+export CMAKE="$CMAKE_VENV/bin/cmake" OMP_WAIT_POLICY=passive
+FEATURES=(--features strider-cli/lightgbm)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy -D warnings"
+step "cargo clippy -D warnings (with and without native LightGBM)"
+cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "wasm32 build of the core"
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 
-step "cargo test"
-cargo test --workspace
+step "cargo test (with native LightGBM)"
+cargo test --workspace "${FEATURES[@]}"
 
 step "tracking tests against real MLflow $MLFLOW_VERSION servers"
-cargo test -p strider-cli --test mlflow -- --ignored --test-threads=1
+cargo test -p strider-cli --features lightgbm --test mlflow -- --ignored --test-threads=1
 
 step "browser tests (headless Chromium vs native CLI)"
 cargo build --release -p strider-cli

@@ -757,3 +757,121 @@ fn gbdt_train_then_predict_and_a_gbdt_run() {
             .any(|f| f["gain"].as_f64().unwrap() > 0.0)
     );
 }
+
+#[cfg(not(feature = "lightgbm"))]
+#[test]
+fn the_lightgbm_engine_is_refused_when_not_built() {
+    let g = repo().join("tests/golden/lightgbm");
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            g.join("data.csv").to_str().unwrap(),
+            "--target",
+            "y",
+            "--engine",
+            "lightgbm",
+            "--out",
+            "/dev/null",
+        ],
+        &repo(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not built into this strider"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Native LightGBM trains (categorical features included); the core evaluates its model.txt
+/// bit-identically to LightGBM's own predict.
+#[cfg(feature = "lightgbm")]
+#[test]
+fn native_lightgbm_engine_and_core_evaluation_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = repo().join("tests/golden/lightgbm");
+    // The edge-case features with a made-up target (y is all 0 in data.csv).
+    let text = std::fs::read_to_string(g.join("data.csv")).unwrap();
+    let mut csv = String::from("f0,f1,f2,f3,f4,f5,target\n");
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for line in text.lines().skip(1) {
+        let v: Vec<f64> = line
+            .split(',')
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let t = 2.0 * if v[0].is_nan() { 1.0 } else { v[0] }
+            + v[1]
+            + if v[4] as i64 % 3 == 0 { 2.0 } else { 0.0 };
+        csv.push_str(&format!("{},{}\n", line.split_once(',').unwrap().1, t));
+        rows.push(v);
+    }
+    std::fs::write(tmp.path().join("train.csv"), csv).unwrap();
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "target",
+            "--engine",
+            "lightgbm",
+            "--categorical",
+            "f4,f5",
+            "--param",
+            "num_iterations=30",
+            "--out",
+            "m.txt",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model_text = std::fs::read_to_string(tmp.path().join("m.txt")).unwrap();
+    assert!(
+        model_text.contains("num_cat="),
+        "categorical splits expected"
+    );
+    let ours = strider_core::gbdt::GbdtModel::parse(&model_text).unwrap();
+    let booster = lightgbm3::Booster::from_string(&model_text).unwrap();
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    let theirs = booster
+        .predict_with_params(&flat, 6, true, "num_threads=1")
+        .unwrap();
+    let mine = ours.predict_batch(&flat, rows.len());
+    assert_eq!(theirs.len(), mine.len());
+    assert!(
+        theirs
+            .iter()
+            .zip(&mine)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "core evaluation differs from LightGBM"
+    );
+
+    // engine = "lightgbm" in a run.
+    let cfg = project(tmp.path(), |c| {
+        let head = c.split("[[models]]").next().unwrap().to_string();
+        head.replace("test_size = 63", "test_size = 756")
+            + "[[models]]\nname = \"native\"\nkind = \"gbdt\"\nengine = \"lightgbm\"\nnum_iterations = 10\n"
+    });
+    let o = strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--out",
+            "run",
+            "--no-track",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m =
+        std::fs::read_to_string(tmp.path().join("run/models/native/split-0.model.txt")).unwrap();
+    assert!(
+        m.contains("[boosting: gbdt]"),
+        "LightGBM's own model file (with its parameters block)"
+    );
+}

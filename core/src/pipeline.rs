@@ -169,6 +169,17 @@ pub fn run(
     seed: u64,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<RunOutput> {
+    run_with(config, instruments, seed, on_event, None)
+}
+
+/// [`run`], with a native GBDT trainer for models with `engine = "lightgbm"`.
+pub fn run_with(
+    config: &Config,
+    instruments: &[Instrument],
+    seed: u64,
+    on_event: &mut dyn FnMut(Event),
+    native_gbdt: Option<&dyn crate::gbdt::NativeTrainer>,
+) -> Result<RunOutput> {
     config.validate()?;
     on_event(Event::Stage {
         name: "features".into(),
@@ -226,6 +237,7 @@ pub fn run(
             let mut ctx = FitContext {
                 seed: seed::derive(seed, &[mi as u64, si as u64]),
                 on_event: &mut ctx_events,
+                native_gbdt,
             };
             let model = spec
                 .fit(&data, &train_rows, &mut ctx)

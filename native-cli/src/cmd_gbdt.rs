@@ -149,15 +149,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         out,
         json,
     } = args;
-    use strider_core::gbdt::{GbdtParams, TrainData, train};
-    if matches!(engine, EngineArg::Lightgbm) {
-        bail!(
-            "--engine lightgbm: native LightGBM is not built into this strider yet; use --engine strider"
-        );
-    }
-    if !categorical.is_empty() {
-        bail!("--categorical: categorical splits need native LightGBM, which is not built in yet");
-    }
+    use strider_core::gbdt::{Engine, GbdtParams, TrainData, train};
     // Parameters go through the same strict parser as a config's [[models]] table.
     let mut table = toml::Table::new();
     for p in &params {
@@ -171,9 +163,12 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             .unwrap_or_else(|_| toml::Value::String(v.to_string()));
         table.insert(k.to_string(), value);
     }
-    let gp: GbdtParams = toml::Value::Table(table)
+    let mut gp: GbdtParams = toml::Value::Table(table)
         .try_into()
         .map_err(|e| anyhow::anyhow!("--param: {e}"))?;
+    if matches!(engine, EngineArg::Lightgbm) {
+        gp.engine = Engine::Lightgbm;
+    }
     let (headers, rows) = read_table(&data)?;
     let (names, x, y) = split_target(&data, &headers, &rows, &target)?;
     let v = match &valid {
@@ -199,17 +194,39 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         y: vy,
         feature_names: names.clone(),
     });
-    let bar = if json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(gp.num_iterations as u64)
-    };
     let mut last = serde_json::Map::new();
-    let model = train(&gp, &td, vd.as_ref(), &mut |it, name, value| {
-        bar.set_position(it as u64);
-        last.insert(name.to_string(), serde_json::json!(value));
-    })?;
-    bar.finish_and_clear();
+    let model = if gp.engine == Engine::Lightgbm {
+        let cat: Vec<usize> = categorical
+            .iter()
+            .map(|c| {
+                names
+                    .iter()
+                    .position(|n| n == c)
+                    .with_context(|| format!("--categorical: no feature column `{c}`"))
+            })
+            .collect::<Result<_>>()?;
+        let Some(native) = crate::native_gbdt(cat) else {
+            bail!(
+                "--engine lightgbm: native LightGBM is not built into this strider (cargo feature `lightgbm`)"
+            );
+        };
+        native.train(&gp, &td, vd.as_ref())?
+    } else {
+        if !categorical.is_empty() {
+            bail!("--categorical: categorical splits need --engine lightgbm");
+        }
+        let bar = if json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(gp.num_iterations as u64)
+        };
+        let m = train(&gp, &td, vd.as_ref(), &mut |it, name, value| {
+            bar.set_position(it as u64);
+            last.insert(name.to_string(), serde_json::json!(value));
+        })?;
+        bar.finish_and_clear();
+        m
+    };
     std::fs::write(&out, model.write()).with_context(|| format!("writing {}", out.display()))?;
     let summary = serde_json::json!({"model": out, "trees": model.trees.len(), "iterations": model.num_iterations(), "features": names, "last": last});
     if json {

@@ -129,31 +129,38 @@ pub fn run(args: RunArgs) -> Result<()> {
     );
     let n_models = config.models.len() as u64;
     let mut tracking_error: Option<anyhow::Error> = None;
-    let result = pipeline::run(&config, &instruments, seed, &mut |e| {
-        let tracked = match (&e, tracking.as_mut()) {
-            (
-                Event::Train {
-                    model,
-                    split,
-                    train,
-                },
-                Some(t),
-            ) => t.train_event(model, *split, train),
-            (Event::FoldDone { model, split, .. }, Some(t)) => t.fold_done(model, *split),
-            _ => Ok(()),
-        };
-        if let Err(err) = tracked {
-            tracking_error.get_or_insert(err);
-        }
-        match e {
-            Event::Stage { name } => bar.set_message(name),
-            Event::FoldDone { n_splits, .. } => {
-                bar.set_length(n_splits as u64 * n_models);
-                bar.inc(1);
+    let native = crate::native_gbdt(Vec::new());
+    let result = pipeline::run_with(
+        &config,
+        &instruments,
+        seed,
+        &mut |e| {
+            let tracked = match (&e, tracking.as_mut()) {
+                (
+                    Event::Train {
+                        model,
+                        split,
+                        train,
+                    },
+                    Some(t),
+                ) => t.train_event(model, *split, train),
+                (Event::FoldDone { model, split, .. }, Some(t)) => t.fold_done(model, *split),
+                _ => Ok(()),
+            };
+            if let Err(err) = tracked {
+                tracking_error.get_or_insert(err);
             }
-            Event::Train { .. } => {}
-        }
-    });
+            match e {
+                Event::Stage { name } => bar.set_message(name),
+                Event::FoldDone { n_splits, .. } => {
+                    bar.set_length(n_splits as u64 * n_models);
+                    bar.inc(1);
+                }
+                Event::Train { .. } => {}
+            }
+        },
+        native.as_deref(),
+    );
     bar.finish_and_clear();
     let output = match result {
         Ok(o) => o,

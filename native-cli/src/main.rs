@@ -8,6 +8,8 @@ mod cmd_mlflow;
 mod cmd_models;
 mod cmd_run;
 mod cmd_splits;
+#[cfg(feature = "lightgbm")]
+mod lightgbm_engine;
 mod manifest;
 mod rundir;
 mod table;
@@ -37,6 +39,24 @@ enum Command {
     Mlflow(cmd_mlflow::MlflowArgs),
     /// Gradient-boosted trees in LightGBM's model.txt format.
     Gbdt(cmd_gbdt::GbdtArgs),
+}
+
+/// The native GBDT trainer of this build, if any.
+pub fn native_gbdt(categorical: Vec<usize>) -> Option<Box<dyn strider_core::gbdt::NativeTrainer>> {
+    #[cfg(feature = "lightgbm")]
+    {
+        // LightGBM's OpenMP threads spin by default, which stalls shared 2-core machines.
+        if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+            // SAFETY: called before any thread exists in this process.
+            unsafe { std::env::set_var("OMP_WAIT_POLICY", "passive") };
+        }
+        Some(Box::new(lightgbm_engine::LightGbm { categorical }))
+    }
+    #[cfg(not(feature = "lightgbm"))]
+    {
+        let _ = categorical;
+        None
+    }
 }
 
 fn main() -> std::process::ExitCode {

@@ -15,3 +15,14 @@ pub use compiled::CompiledModel;
 pub use model::{GbdtModel, Objective};
 pub use train::{Engine, GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;
+
+/// A trainer outside the core (native LightGBM in the CLI). The core stays free of native code;
+/// the CLI passes one in through [`crate::model::FitContext`].
+pub trait NativeTrainer {
+    fn train(
+        &self,
+        params: &GbdtParams,
+        data: &TrainData,
+        valid: Option<&TrainData>,
+    ) -> crate::Result<GbdtModel>;
+}

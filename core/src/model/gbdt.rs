@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Fit, FitContext, Predict};
 use crate::dataset::Dataset;
-use crate::gbdt::{GbdtModel, GbdtParams, TrainData, train};
+use crate::gbdt::{Engine, GbdtModel, GbdtParams, TrainData, train};
 use crate::{Error, Result};
 
 pub struct FittedGbdt {
@@ -33,13 +33,22 @@ impl Fit for GbdtParams {
             y: &y,
             feature_names: data.feature_names.clone(),
         };
-        let model =
-            train(&params, &td, None, &mut |it, name, v| ctx.emit(it, name, v)).map_err(|e| {
-                Error::Model {
-                    model: "gbdt".into(),
-                    message: e.to_string(),
-                }
-            })?;
+        let model = match (params.engine, ctx.native_gbdt) {
+            (Engine::Strider, _) => {
+                train(&params, &td, None, &mut |it, name, v| ctx.emit(it, name, v))
+            }
+            (Engine::Lightgbm, Some(native)) => native.train(&params, &td, None),
+            (Engine::Lightgbm, None) => Err(Error::Model {
+                model: "gbdt".into(),
+                message: "engine = \"lightgbm\": native LightGBM is not built into this strider \
+                          (cargo feature `lightgbm`); use engine = \"strider\""
+                    .into(),
+            }),
+        }
+        .map_err(|e| Error::Model {
+            model: "gbdt".into(),
+            message: e.to_string(),
+        })?;
         Ok(FittedGbdt { model })
     }
 }

@@ -30,10 +30,12 @@ pub struct TrainEvent {
     pub value: f64,
 }
 
-/// What a fit may use besides the data: the derived seed, and a sink for training events.
+/// What a fit may use besides the data: the derived seed, a sink for training events, and
+/// optional native engines the caller provides (the CLI's LightGBM).
 pub struct FitContext<'a> {
     pub seed: u64,
     pub on_event: &'a mut dyn FnMut(TrainEvent),
+    pub native_gbdt: Option<&'a dyn crate::gbdt::NativeTrainer>,
 }
 
 impl FitContext<'_> {
@@ -153,7 +155,7 @@ impl ModelSpec {
                 bad("logistic is a classifier; use label.kind = \"direction\"")
             }
             (ModelParams::Gbdt(p), task) => {
-                use crate::gbdt::{Engine, GbdtObjective};
+                use crate::gbdt::GbdtObjective;
                 p.validate().map_err(|e| Error::Model {
                     model: self.name.clone(),
                     message: e.to_string(),
@@ -166,11 +168,6 @@ impl ModelSpec {
                             "objective must be \"regression\" for label.kind = \"forward_return\" and \"binary\" for \"direction\"",
                         );
                     }
-                }
-                if p.engine == Engine::Lightgbm {
-                    return bad(
-                        "engine = \"lightgbm\" (native LightGBM) is not built into this strider; use engine = \"strider\"",
-                    );
                 }
                 Ok(())
             }

@@ -850,6 +850,39 @@ fn native_lightgbm_engine_and_core_evaluation_agree() {
         "core evaluation differs from LightGBM"
     );
 
+    // LightGBM loads a model Strider's own trainer wrote and predicts exactly as the core does.
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "target",
+            "--param",
+            "num_iterations=30",
+            "--out",
+            "ours.txt",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ours_text = std::fs::read_to_string(tmp.path().join("ours.txt")).unwrap();
+    let by_lightgbm = lightgbm3::Booster::from_string(&ours_text)
+        .unwrap()
+        .predict_with_params(&flat, 6, true, "num_threads=1")
+        .unwrap();
+    let by_core = strider_core::gbdt::GbdtModel::parse(&ours_text)
+        .unwrap()
+        .predict_batch(&flat, rows.len());
+    assert!(
+        by_lightgbm
+            .iter()
+            .zip(&by_core)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "LightGBM reads our model differently"
+    );
+
     // engine = "lightgbm" in a run.
     let cfg = project(tmp.path(), |c| {
         let head = c.split("[[models]]").next().unwrap().to_string();

@@ -67,6 +67,18 @@ pub(super) fn read_table(file: &str, text: &str) -> Result<Table> {
     Ok(Table { headers, rows })
 }
 
+/// Index of the `date` column (case-insensitive), or an error naming the file.
+pub(super) fn date_column(file: &str, table: &Table) -> Result<usize> {
+    table
+        .headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("date"))
+        .ok_or_else(|| Error::DataFile {
+            file: file.to_string(),
+            message: "missing column `date`".into(),
+        })
+}
+
 pub(super) fn cell_err(file: &str, line: u64, column: &str, message: String) -> Error {
     Error::DataCell {
         file: file.to_string(),

@@ -2,19 +2,12 @@
 //! has no bar that day (e.g. before its listing); NaN or infinity is an error.
 
 use super::Instrument;
-use super::csv_common::{cell_err, check_order, parse_date, parse_finite, read_table};
+use super::csv_common::{cell_err, check_order, date_column, parse_date, parse_finite, read_table};
 use crate::{Error, Result};
 
 pub fn parse_panel(file: &str, text: &str) -> Result<Vec<Instrument>> {
     let table = read_table(file, text)?;
-    let i_date = table
-        .headers
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case("date"))
-        .ok_or_else(|| Error::DataFile {
-            file: file.to_string(),
-            message: "missing column `date`".into(),
-        })?;
+    let i_date = date_column(file, &table)?;
     if table.headers.len() < 2 {
         return Err(Error::DataFile {
             file: file.to_string(),

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use super::csv_common::{cell_err, check_order, parse_date, read_table};
+use super::csv_common::{cell_err, check_order, date_column, parse_date, read_table};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,14 +14,7 @@ pub struct ReturnsTable {
 
 pub fn parse_returns(file: &str, text: &str) -> Result<ReturnsTable> {
     let table = read_table(file, text)?;
-    let i_date = table
-        .headers
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case("date"))
-        .ok_or_else(|| Error::DataFile {
-            file: file.to_string(),
-            message: "missing column `date`".into(),
-        })?;
+    let i_date = date_column(file, &table)?;
     let mut columns: Vec<(String, Vec<f64>)> = table
         .headers
         .iter()

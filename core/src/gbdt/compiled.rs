@@ -3,7 +3,7 @@
 //! the trees in model order, so results are bit-identical to [`GbdtModel::predict_raw`].
 
 use super::model::GbdtModel;
-use super::tree::ZERO_THRESHOLD;
+use super::tree::{ZERO_THRESHOLD, dense_value};
 
 #[derive(Clone, Copy)]
 struct Node {
@@ -134,11 +134,7 @@ impl CompiledModel {
             let m = BLOCK.min(n - start);
             // LightGBM's dense predictor: |x| <= 1e-35 is 0, NaN stays.
             for (d, &v) in block.iter_mut().zip(&rows[start * f..(start + m) * f]) {
-                *d = if v.is_nan() || v.abs() > ZERO_THRESHOLD {
-                    v
-                } else {
-                    0.0
-                };
+                *d = dense_value(v);
             }
             let mut cur = [0u32; BLOCK];
             for (ti, &(node0, leaf0)) in self.trees.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! The whole model: header, trees, output transform; parsing and writing `model.txt`.
 
-use super::tree::{Tree, ZERO_THRESHOLD};
+use super::tree::{Tree, dense_value};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -419,11 +419,7 @@ impl GbdtModel {
     pub fn prepare(&self, row: &[f64]) -> Vec<f64> {
         let mut x = vec![0.0; self.num_features()];
         for (d, &v) in x.iter_mut().zip(row) {
-            *d = if v.is_nan() || v.abs() > ZERO_THRESHOLD {
-                v
-            } else {
-                0.0
-            };
+            *d = dense_value(v);
         }
         x
     }

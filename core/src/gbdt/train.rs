@@ -689,7 +689,8 @@ pub fn train(
             if let (Some(v), Some(vs)) = (valid, valid_scores.as_mut()) {
                 for r in 0..v.n_rows() {
                     let row = &v.x[r * f..(r + 1) * f];
-                    let leaf = built.tree.leaf(&prepare(row));
+                    let x: Vec<f64> = row.iter().map(|&v| super::tree::dense_value(v)).collect();
+                    let leaf = built.tree.leaf(&x);
                     let mut val = built.tree.leaf_value[leaf];
                     if iter == 0 {
                         val -= init[c];
@@ -751,18 +752,6 @@ pub fn train(
         trees,
         trailer: String::new(),
     })
-}
-
-fn prepare(row: &[f64]) -> Vec<f64> {
-    row.iter()
-        .map(|&v| {
-            if v.is_nan() || v.abs() > super::tree::ZERO_THRESHOLD {
-                v
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,6 +3,16 @@
 /// LightGBM's `kZeroThreshold` (1e-35f, as a float widened to double).
 pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 
+/// A feature value as LightGBM's dense predictor sees it: |x| <= 1e-35 becomes 0, NaN stays.
+#[inline]
+pub fn dense_value(v: f64) -> f64 {
+    if v.is_nan() || v.abs() > ZERO_THRESHOLD {
+        v
+    } else {
+        0.0
+    }
+}
+
 const MISSING_ZERO: u8 = 1;
 const MISSING_NAN: u8 = 2;
 

@@ -120,6 +120,17 @@ pub enum SplitSpec {
     },
 }
 
+/// scikit-learn's `_BaseKFold` rule: at least two splits.
+fn check_n_splits(n_splits: usize) -> Result<()> {
+    if n_splits < 2 {
+        return Err(crate::Error::Split(format!(
+            "k-fold cross-validation requires at least one train/test split by setting \
+             n_splits=2 or more, got n_splits={n_splits}"
+        )));
+    }
+    Ok(())
+}
+
 fn five() -> usize {
     5
 }

@@ -15,12 +15,7 @@ pub fn purged_kfold(
     label_end: &[usize],
     embargo: usize,
 ) -> Result<Vec<Split>> {
-    if n_splits < 2 {
-        return Err(Error::Split(format!(
-            "k-fold cross-validation requires at least one train/test split by setting \
-             n_splits=2 or more, got n_splits={n_splits}"
-        )));
-    }
+    super::check_n_splits(n_splits)?;
     if n_splits > n {
         return Err(Error::Split(format!(
             "Cannot have number of splits n_splits={n_splits} greater than the number of samples: n_samples={n}."

@@ -10,12 +10,7 @@ pub fn time_series_split(
     test_size: Option<usize>,
     gap: usize,
 ) -> Result<Vec<Split>> {
-    if n_splits < 2 {
-        return Err(Error::Split(format!(
-            "k-fold cross-validation requires at least one train/test split by setting \
-             n_splits=2 or more, got n_splits={n_splits}"
-        )));
-    }
+    super::check_n_splits(n_splits)?;
     let n_folds = n_splits + 1;
     let test_size = test_size.unwrap_or(n / n_folds);
     if n_folds > n {

@@ -23,9 +23,11 @@ p = dict(objective="regression", num_iterations=200, num_leaves=31, learning_rat
 t = time.process_time()
 booster = lgb.train(p, lgb.Dataset(X[:160000], y[:160000]))
 lgb_train = time.process_time() - t
-t = time.process_time()
-pred = booster.predict(X[160000:], num_threads=1)
-lgb_pred = time.process_time() - t
+lgb_pred = float("inf")
+for _ in range(5):  # best of five, as the Rust side
+    t = time.process_time()
+    pred = booster.predict(X[160000:], num_threads=1)
+    lgb_pred = min(lgb_pred, time.process_time() - t)
 lgb_rmse = float(np.sqrt(np.mean((pred - y[160000:]) ** 2)))
 
 out = subprocess.check_output([ours_bin, data], text=True)

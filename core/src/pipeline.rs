@@ -225,8 +225,10 @@ pub fn run_with(
         let mut fitted = Vec::new();
         let mut artifacts = Vec::new();
         let mut per_split_rows: Vec<Vec<(usize, Vec<usize>)>> = Vec::new(); // (path, rows) per group
+        let mut train_counts = Vec::with_capacity(plan.splits.len());
         for (si, split) in plan.splits.iter().enumerate() {
             let train_rows = data.rows_at(&split.train);
+            train_counts.push(train_rows.len());
             let mut ctx_events = |e: TrainEvent| {
                 on_event(Event::Train {
                     model: spec.name.clone(),
@@ -251,13 +253,6 @@ pub fn run_with(
             fitted.push(model.describe());
             artifacts.push(model.artifacts());
             let mut groups = Vec::new();
-            if let Some(extra) = model.explain(&data, &data.rows_at(&split.test)) {
-                if let (Some(obj), serde_json::Value::Object(more)) =
-                    (fitted.last_mut().and_then(|v| v.as_object_mut()), extra)
-                {
-                    obj.extend(more);
-                }
-            }
             for (group, &path) in split.test_groups.iter().zip(&split.path_ids) {
                 let rows = data.rows_at(group);
                 if rows.is_empty() {
@@ -285,6 +280,16 @@ pub fn run_with(
                     });
                 }
                 groups.push((path, rows));
+            }
+            // The groups are disjoint and ascending, so together they are the split's test rows.
+            let test_rows: Vec<usize> =
+                groups.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+            if let Some(extra) = model.explain(&data, &test_rows) {
+                if let (Some(obj), serde_json::Value::Object(more)) =
+                    (fitted.last_mut().and_then(|v| v.as_object_mut()), extra)
+                {
+                    obj.extend(more);
+                }
             }
             per_split_rows.push(groups);
             on_event(Event::FoldDone {
@@ -342,7 +347,7 @@ pub fn run_with(
                 metrics::sharpe(&strat, &config.metrics),
                 strat.iter().map(|x| 1.0 + x).product::<f64>() - 1.0,
             );
-            let train_rows = data.rows_at(&split.train).len();
+            let train_rows = train_counts[si];
             folds.push(FoldRecord {
                 model: spec.name.clone(),
                 split: si,

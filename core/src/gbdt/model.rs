@@ -142,22 +142,11 @@ impl TreeBuilder {
         if inner == 0 {
             return Ok(Tree {
                 num_leaves,
-                num_cat: 0,
-                split_feature: vec![],
-                split_gain: vec![],
-                threshold: vec![],
-                decision_type: vec![],
-                left_child: vec![],
-                right_child: vec![],
                 leaf_value,
                 leaf_weight: f64s("leaf_weight", 1, false)?,
                 leaf_count: f64s("leaf_count", 1, false)?,
-                internal_value: vec![],
-                internal_weight: vec![],
-                internal_count: vec![],
-                cat_boundaries: vec![],
-                cat_threshold: vec![],
                 shrinkage,
+                ..Tree::default()
             });
         }
         if get("is_linear").is_some_and(|(_, _, v)| v.trim() == "1") {

@@ -329,22 +329,8 @@ impl Grower<'_> {
         let mut t = Built {
             tree: Tree {
                 num_leaves: 1,
-                num_cat: 0,
-                split_feature: vec![],
-                split_gain: vec![],
-                threshold: vec![],
-                decision_type: vec![],
-                left_child: vec![],
-                right_child: vec![],
-                leaf_value: vec![],
-                leaf_weight: vec![],
-                leaf_count: vec![],
-                internal_value: vec![],
-                internal_weight: vec![],
-                internal_count: vec![],
-                cat_boundaries: vec![],
-                cat_threshold: vec![],
                 shrinkage: 1.0,
+                ..Tree::default()
             },
             thr_bin: vec![],
             nan_left: vec![],

@@ -16,7 +16,7 @@ pub fn dense_value(v: f64) -> f64 {
 const MISSING_ZERO: u8 = 1;
 const MISSING_NAN: u8 = 2;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tree {
     pub num_leaves: usize,
     pub num_cat: usize,

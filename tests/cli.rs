@@ -58,6 +58,9 @@ fn run_without_arguments_runs_the_bundled_example() {
         "predictions.csv",
         "returns.csv",
         "models/ridge/split-0.json",
+        "models/trees/split-0.model.txt",
+        "report.html",
+        "tracking.json",
     ] {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
@@ -72,7 +75,12 @@ fn run_without_arguments_runs_the_bundled_example() {
 fn same_seed_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     for out in ["a", "b"] {
-        let o = strider(&["run", "--seed", "9", "--out", out, "--json"], tmp.path());
+        // Untracked: a tracked run also records its (random) tracking run id in tracking.json
+        // and in the report's lineage; everything computed is the same either way.
+        let o = strider(
+            &["run", "--seed", "9", "--out", out, "--json", "--no-track"],
+            tmp.path(),
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["summary"]["seed"], 9);
@@ -82,7 +90,8 @@ fn same_seed_same_bytes() {
         files_under(&tmp.path().join("b")),
     );
     assert_eq!(a.len(), b.len());
-    assert!(a.len() >= 7);
+    assert!(a.len() >= 8);
+    assert!(a.iter().any(|f| f.ends_with("report.html")));
     for (fa, fb) in a.iter().zip(&b) {
         assert_eq!(fa.file_name(), fb.file_name());
         assert!(
@@ -907,4 +916,81 @@ fn native_lightgbm_engine_and_core_evaluation_agree() {
         m.contains("[boosting: gbdt]"),
         "LightGBM's own model file (with its parameters block)"
     );
+}
+
+#[test]
+fn report_is_rewritten_from_a_run_directory_and_refuses_changed_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| {
+        c.replace("num_iterations = 60", "num_iterations = 5")
+    });
+    let cfg = cfg.to_str().unwrap();
+    let o = strider(
+        &[
+            "run",
+            cfg,
+            "--out",
+            "r",
+            "--no-track",
+            "--no-report",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["report"].is_null());
+    assert!(!tmp.path().join("r/report.html").exists());
+
+    let o = strider(&["report", "r", "--json"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let html = std::fs::read_to_string(tmp.path().join("r/report.html")).unwrap();
+    assert_eq!(v["bytes"].as_u64().unwrap() as usize, html.len());
+    assert!(html.contains("Content-Security-Policy"));
+    assert!(html.contains("bokeh-3: Strider report"));
+    assert!(no_fetches(&html));
+
+    // Data moved: found again with --data-dir.
+    std::fs::rename(tmp.path().join("data"), tmp.path().join("moved")).unwrap();
+    let o = strider(&["report", "r", "--out", "x.html"], tmp.path());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--data-dir"), "{}", stderr(&o));
+    assert!(!tmp.path().join("x.html").exists());
+    let o = strider(
+        &["report", "r", "--out", "x.html", "--data-dir", "."],
+        tmp.path(),
+    );
+    assert!(!o.status.success(), "data/ is gone from `.`");
+    std::fs::create_dir(tmp.path().join("d")).unwrap();
+    std::fs::rename(tmp.path().join("moved"), tmp.path().join("d/data")).unwrap();
+    let o = strider(
+        &["report", "r", "--out", "x.html", "--data-dir", "d"],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("x.html")).unwrap(),
+        html
+    );
+
+    // Data edited since the run: refused, naming the file; the old report stays as it was.
+    corrupt_line(&tmp.path().join("d/data/bokeh_msft.csv"), 5, 4, "99.5");
+    let o = strider(&["report", "r", "--data-dir", "d"], tmp.path());
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("data/bokeh_msft.csv") && err.contains("changed since the run"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("r/report.html")).unwrap(),
+        html
+    );
+}
+
+/// The page makes no network request: its only URLs are inside the inlined libraries' comments
+/// and strings (e.g. the SVG namespace), never in src/href attributes.
+fn no_fetches(html: &str) -> bool {
+    !html.contains("src=\"http") && !html.contains("href=\"http")
 }

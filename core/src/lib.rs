@@ -18,9 +18,11 @@ pub mod metrics_report;
 pub mod model;
 pub mod pipeline;
 pub mod ranges;
+pub mod report;
 pub mod seed;
 pub mod splits;
 pub mod stats;
+pub mod whatif;
 
 pub use error::{Error, Result};
 

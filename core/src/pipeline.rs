@@ -180,7 +180,28 @@ pub fn run_with(
     on_event: &mut dyn FnMut(Event),
     native_gbdt: Option<&dyn crate::gbdt::NativeTrainer>,
 ) -> Result<RunOutput> {
+    let all: Vec<usize> = (0..config.models.len()).collect();
+    run_models(config, instruments, seed, on_event, native_gbdt, &all)
+}
+
+/// [`run_with`] for some of the config's models only (by index, e.g. to retrain one model).
+/// Each model keeps the seeds it gets in a full run, so its output is the same as there; the
+/// summary's deflated Sharpe counts only the models run.
+pub fn run_models(
+    config: &Config,
+    instruments: &[Instrument],
+    seed: u64,
+    on_event: &mut dyn FnMut(Event),
+    native_gbdt: Option<&dyn crate::gbdt::NativeTrainer>,
+    models: &[usize],
+) -> Result<RunOutput> {
     config.validate()?;
+    if models.is_empty() || models.iter().any(|&m| m >= config.models.len()) {
+        return Err(Error::Config(format!(
+            "models to run: {models:?} is empty or out of range (the config has {})",
+            config.models.len()
+        )));
+    }
     on_event(Event::Stage {
         name: "features".into(),
     });
@@ -214,6 +235,9 @@ pub fn run_with(
     let mut outputs = Vec::new();
     let (mut trial_sharpes, mut trial_returns) = (Vec::new(), Vec::new());
     for (mi, spec) in config.models.iter().enumerate() {
+        if !models.contains(&mi) {
+            continue;
+        }
         on_event(Event::Stage {
             name: format!("model {}", spec.name),
         });

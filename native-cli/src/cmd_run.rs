@@ -37,6 +37,9 @@ pub struct RunArgs {
     /// Do not track the run (the run directory is still written).
     #[arg(long)]
     no_track: bool,
+    /// Do not write report.html into the run directory (`strider report` can write it later).
+    #[arg(long)]
+    no_report: bool,
     /// Seconds to wait for an unreachable tracking server before leaving the run buffered locally.
     #[arg(long, default_value_t = 60)]
     tracking_wait: u64,
@@ -87,9 +90,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     config.seed = Some(seed);
 
     let mut inputs = Vec::new();
+    let mut input_texts = std::collections::BTreeMap::new();
     let instruments = strider_core::data::load(&config.data, &mut |path| {
         let text = source.read(path)?;
         inputs.push(InputFile::new(path, &text));
+        input_texts.insert(path.to_string(), text.clone());
         Ok(text)
     })?;
 
@@ -105,16 +110,27 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let fingerprint = strider_core::data::fingerprint(&instruments);
     let manifest = Manifest::new(seed, source.label.clone(), fingerprint, inputs);
+    let mut lineage = serde_json::Value::Null;
     let mut tracking = if args.no_track {
         None
     } else {
         let uri = TrackingUri::resolve(args.tracking_uri.as_deref());
-        let tracker = Tracker::open(uri, args.experiment.as_deref().unwrap_or(&config.name))?;
+        let experiment = args.experiment.as_deref().unwrap_or(&config.name);
+        lineage = serde_json::json!({
+            "tracking_uri": match &uri {
+                TrackingUri::Local(p) => p.display().to_string(),
+                TrackingUri::Server(s) => s.clone(),
+            },
+            "experiment": experiment,
+        });
+        let tracker = Tracker::open(uri, experiment)?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| config.name.clone());
-        Some(RunTracking::start(tracker, &name, &config, &manifest)?)
+        let t = RunTracking::start(tracker, &name, &config, &manifest)?;
+        lineage["run_id"] = t.parent.clone().into();
+        Some(t)
     };
 
     let bar = if args.json {
@@ -178,7 +194,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         return Err(e.context("tracking the run"));
     }
     assert_eq!(manifest.data_fingerprint, output.summary.data_fingerprint);
-    write_run(&dir, &config, &manifest, &output)?;
+    write_run(&dir, &config, &manifest, &output, &lineage)?;
+    let report_path = if args.no_report {
+        None
+    } else {
+        let path = dir.join("report.html");
+        crate::cmd_report::write(&dir, input_texts, lineage.clone(), &path)
+            .context("writing report.html (the run directory is complete without it)")?;
+        Some(path)
+    };
 
     let report = match tracking.as_mut() {
         Some(t) => {
@@ -218,10 +242,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
 
     if args.json {
-        let json = serde_json::json!({ "run_dir": dir, "tracking": tracking_json, "summary": output.summary });
+        let json = serde_json::json!({ "run_dir": dir, "report": report_path, "tracking": tracking_json, "summary": output.summary });
         println!("{}", serde_json::to_string(&json)?);
     } else {
         print_tables(&output, &dir);
+        if let Some(p) = &report_path {
+            println!("report: {}", p.display());
+        }
     }
     Ok(())
 }
@@ -235,8 +262,17 @@ fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result
     Ok(w.into_inner()?)
 }
 
-fn write_run(dir: &Path, config: &Config, manifest: &Manifest, out: &RunOutput) -> Result<()> {
+fn write_run(
+    dir: &Path,
+    config: &Config,
+    manifest: &Manifest,
+    out: &RunOutput,
+    lineage: &serde_json::Value,
+) -> Result<()> {
     let mut rd = RunDir::new();
+    if !lineage.is_null() {
+        rd.add_json("tracking.json", lineage)?;
+    }
     rd.add("config.toml", config.to_toml());
     rd.add_json("manifest.json", manifest)?;
     rd.add_json("summary.json", &out.summary)?;

@@ -6,11 +6,13 @@ mod cmd_gbdt;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
+mod cmd_report;
 mod cmd_run;
 mod cmd_splits;
 #[cfg(feature = "lightgbm")]
 mod lightgbm_engine;
 mod manifest;
+mod report;
 mod rundir;
 mod table;
 mod track_run;
@@ -35,6 +37,8 @@ enum Command {
     Metrics(cmd_metrics::MetricsArgs),
     /// The model registry: register runs, move aliases (recorded), roll back, show lineage.
     Models(cmd_models::ModelsArgs),
+    /// Write a run's self-contained, interactive report.html.
+    Report(cmd_report::ReportArgs),
     /// MLflow utilities: sync a local store to a server.
     Mlflow(cmd_mlflow::MlflowArgs),
     /// Gradient-boosted trees in LightGBM's model.txt format.
@@ -66,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Splits(a) => cmd_splits::run(a),
         Command::Metrics(a) => cmd_metrics::run(a),
         Command::Models(a) => cmd_models::run(a),
+        Command::Report(a) => cmd_report::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),
         Command::Gbdt(a) => cmd_gbdt::run(a),
     };

@@ -162,3 +162,85 @@ pub fn gbdt_train(input_json: &str) -> Result<String, JsError> {
         strider_core::gbdt::train(&params, &data, None, &mut |_, _, _| {}).map_err(js_err)?;
     Ok(model.write())
 }
+
+/// A report's live engine: the run's out-of-sample scores, re-traded on demand (what-if).
+#[wasm_bindgen]
+pub struct Report {
+    what_if: strider_core::whatif::WhatIf,
+    payload: strider_core::report::ReportPayload,
+}
+
+#[wasm_bindgen]
+impl Report {
+    /// `payload_json`: the payload `report.html` embeds (`strider_core::report::ReportPayload`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(payload_json: &str) -> Result<Report, JsError> {
+        let payload: strider_core::report::ReportPayload =
+            serde_json::from_str(payload_json).map_err(js_err)?;
+        let what_if = payload.what_if().map_err(js_err)?;
+        Ok(Report { what_if, payload })
+    }
+
+    /// The run's strategy settings and models (`[[models]]` entries), for the page's controls.
+    pub fn info(&self) -> Result<String, JsError> {
+        let config = self.payload.config().map_err(js_err)?;
+        to_json(&serde_json::json!({
+            "strategy": config.strategy,
+            "models": config.models,
+        }))
+    }
+
+    /// Re-trade and re-evaluate; `settings_json` is a `WhatIfSettings`. Returns a `WhatIfView`.
+    pub fn evaluate(&self, settings_json: &str) -> Result<String, JsError> {
+        let settings: strider_core::whatif::WhatIfSettings =
+            serde_json::from_str(settings_json).map_err(js_err)?;
+        to_json(&self.what_if.evaluate(&settings).map_err(js_err)?)
+    }
+
+    /// Swap in a retrained model's path-0 predictions (`PathPredictions` JSON).
+    pub fn set_predictions(&mut self, model: &str, predictions_json: &str) -> Result<(), JsError> {
+        let p: strider_core::report::PathPredictions =
+            serde_json::from_str(predictions_json).map_err(js_err)?;
+        let config = self.payload.config().map_err(js_err)?;
+        let instruments = self.payload.load_instruments(&config).map_err(js_err)?;
+        let scores = strider_core::report::scores(
+            model,
+            &p,
+            config.label.task(),
+            &instruments,
+            &self.payload.instruments,
+        )
+        .map_err(js_err)?;
+        self.what_if.set_scores(scores).map_err(js_err)
+    }
+}
+
+/// Retrain one model of a report's run with edited hyper-parameters (`overrides_json`: an object
+/// of `[[models]]` keys). `progress(done, total)` is called after each fold. Returns
+/// `strider_core::report::Retrained` as JSON. Meant for a Web Worker: it blocks until done.
+#[wasm_bindgen]
+pub fn retrain(
+    payload_json: &str,
+    model: &str,
+    overrides_json: &str,
+    progress: &js_sys::Function,
+) -> Result<String, JsError> {
+    let payload: strider_core::report::ReportPayload =
+        serde_json::from_str(payload_json).map_err(js_err)?;
+    let overrides: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(overrides_json).map_err(js_err)?;
+    let out = strider_core::report::retrain(&payload, model, &overrides, &mut |e| {
+        if let strider_core::pipeline::Event::FoldDone {
+            split, n_splits, ..
+        } = e
+        {
+            let _ = progress.call2(
+                &JsValue::NULL,
+                &JsValue::from(split as u32 + 1),
+                &JsValue::from(n_splits as u32),
+            );
+        }
+    })
+    .map_err(js_err)?;
+    to_json(&out)
+}

@@ -26,6 +26,6 @@ pub use benchmark::{BenchmarkMetrics, benchmark_metrics};
 pub use drawdown::{DrawdownTracker, Episode, drawdown_series, episodes, max_drawdown};
 pub use moments::{mean, std};
 pub use series::{
-    SeriesMetrics, min_track_record_length, periodic_rf, psr, series_metrics, sharpe,
-    sharpe_per_period,
+    SeriesMetrics, min_track_record_length, periodic_rf, psr, rolling_sharpe, series_metrics,
+    sharpe, sharpe_per_period,
 };

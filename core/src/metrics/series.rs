@@ -103,6 +103,21 @@ pub fn sharpe(r: &[f64], spec: &MetricsSpec) -> f64 {
     sharpe_per_period(r, spec) * spec.periods_per_year.sqrt()
 }
 
+/// Annualised Sharpe ratio over each trailing window of `window` periods (quantstats'
+/// `rolling_sharpe`: pandas' rolling mean over rolling std, ddof 1). `NaN` until the first full
+/// window.
+pub fn rolling_sharpe(r: &[f64], window: usize, spec: &MetricsSpec) -> Vec<f64> {
+    (0..r.len())
+        .map(|t| {
+            if window < 2 || t + 1 < window {
+                f64::NAN
+            } else {
+                sharpe(&r[t + 1 - window..=t], spec)
+            }
+        })
+        .collect()
+}
+
 /// The variance term of the Sharpe ratio's estimator: `1 - g3 SR + (g4 - 1)/4 SR^2`.
 fn sr_variance_term(sr: f64, g3: f64, g4: f64) -> f64 {
     1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr * sr

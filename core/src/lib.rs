@@ -22,6 +22,7 @@ pub mod report;
 pub mod seed;
 pub mod splits;
 pub mod stats;
+pub mod tune;
 pub mod whatif;
 
 pub use error::{Error, Result};

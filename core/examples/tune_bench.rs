@@ -23,7 +23,14 @@ fn x(p: &BTreeMap<String, Value>, i: usize) -> f64 {
 
 fn branin(p: &BTreeMap<String, Value>) -> f64 {
     let (x1, x2) = (x(p, 0), x(p, 1));
-    let (a, b, c, r, s, t) = (1.0, 5.1 / (4.0 * PI * PI), 5.0 / PI, 6.0, 10.0, 1.0 / (8.0 * PI));
+    let (a, b, c, r, s, t) = (
+        1.0,
+        5.1 / (4.0 * PI * PI),
+        5.0 / PI,
+        6.0,
+        10.0,
+        1.0 / (8.0 * PI),
+    );
     a * (x2 - b * x1 * x1 + c * x1 - r).powi(2) + s * (1.0 - t) * x1.cos() + s
 }
 
@@ -44,14 +51,18 @@ const H6_P: [[f64; 6]; 4] = [
 fn hartmann6(p: &BTreeMap<String, Value>) -> f64 {
     -(0..4)
         .map(|i| {
-            let inner: f64 = (0..6).map(|j| H6_A[i][j] * (x(p, j) - 1e-4 * H6_P[i][j]).powi(2)).sum();
+            let inner: f64 = (0..6)
+                .map(|j| H6_A[i][j] * (x(p, j) - 1e-4 * H6_P[i][j]).powi(2))
+                .sum();
             H6_ALPHA[i] * (-inner).exp()
         })
         .sum::<f64>()
 }
 
 fn rosenbrock(p: &BTreeMap<String, Value>) -> f64 {
-    (0..9).map(|i| 100.0 * (x(p, i + 1) - x(p, i).powi(2)).powi(2) + (1.0 - x(p, i)).powi(2)).sum()
+    (0..9)
+        .map(|i| 100.0 * (x(p, i + 1) - x(p, i).powi(2)).powi(2) + (1.0 - x(p, i)).powi(2))
+        .sum()
 }
 
 fn ackley(p: &BTreeMap<String, Value>) -> f64 {
@@ -76,7 +87,9 @@ fn mixed(p: &BTreeMap<String, Value>) -> f64 {
 }
 
 fn floats(n: usize, lo: f64, hi: f64) -> SearchSpace {
-    (0..n).map(|i| (format!("x{i}"), Distribution::float(lo, hi))).collect()
+    (0..n)
+        .map(|i| (format!("x{i}"), Distribution::float(lo, hi)))
+        .collect()
 }
 
 fn problems() -> Vec<(&'static str, SearchSpace, Objective)> {
@@ -87,12 +100,27 @@ fn problems() -> Vec<(&'static str, SearchSpace, Objective)> {
         ("x".to_string(), Distribution::float(-5.0, 5.0)),
         (
             "lr".to_string(),
-            Distribution::Float { low: 1e-4, high: 1.0, log: true, step: None },
+            Distribution::Float {
+                low: 1e-4,
+                high: 1.0,
+                log: true,
+                step: None,
+            },
         ),
-        ("n".to_string(), Distribution::Int { low: 1, high: 20, log: false, step: 1 }),
+        (
+            "n".to_string(),
+            Distribution::Int {
+                low: 1,
+                high: 20,
+                log: false,
+                step: 1,
+            },
+        ),
         (
             "cat".to_string(),
-            Distribution::Categorical { choices: vec!["a".into(), "b".into(), "c".into(), "d".into()] },
+            Distribution::Categorical {
+                choices: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            },
         ),
     ]);
     vec![
@@ -105,11 +133,23 @@ fn problems() -> Vec<(&'static str, SearchSpace, Objective)> {
 }
 
 /// Best-so-far after each trial, and the ask+tell seconds of each trial.
-fn run(sampler: &str, space: &SearchSpace, f: Objective, seed: u64, n: usize) -> (Vec<f64>, Vec<f64>) {
+fn run(
+    sampler: &str,
+    space: &SearchSpace,
+    f: Objective,
+    seed: u64,
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let s = sampler_by_name(sampler, seed, Some(space)).unwrap();
     let mut storage = InMemoryStorage::default();
-    let mut study =
-        Study::open(&mut storage, "bench", &[Direction::Minimize], s.as_ref(), PrunerSpec::None).unwrap();
+    let mut study = Study::open(
+        &mut storage,
+        "bench",
+        &[Direction::Minimize],
+        s.as_ref(),
+        PrunerSpec::None,
+    )
+    .unwrap();
     let (mut best, mut curve, mut secs) = (f64::INFINITY, Vec::new(), Vec::new());
     for _ in 0..n {
         let t0 = Instant::now();
@@ -130,7 +170,11 @@ fn stats(xs: &mut [f64]) -> Value {
     xs.sort_by(f64::total_cmp);
     let mean = xs.iter().sum::<f64>() / xs.len() as f64;
     let n = xs.len();
-    let median = if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 };
+    let median = if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    };
     json!({"mean": mean, "median": median})
 }
 
@@ -142,13 +186,21 @@ fn main() {
     let mut out = serde_json::Map::new();
     if mode == "quality" {
         for (name, space, f) in problems() {
-            let curves: Vec<Vec<f64>> = (0..seeds).map(|s| run(sampler, &space, f, s, 100).0).collect();
+            let curves: Vec<Vec<f64>> = (0..seeds)
+                .map(|s| run(sampler, &space, f, s, 100).0)
+                .collect();
             let at = |k: usize| stats(&mut curves.iter().map(|c| c[k - 1]).collect::<Vec<_>>());
             let per_seed: Vec<f64> = curves.iter().map(|c| c[99]).collect();
-            out.insert(name.into(), json!({"25": at(25), "50": at(50), "100": at(100), "per_seed_100": per_seed}));
+            out.insert(
+                name.into(),
+                json!({"25": at(25), "50": at(50), "100": at(100), "per_seed_100": per_seed}),
+            );
         }
     } else {
-        for (name, space, f) in problems().into_iter().filter(|p| p.0 == "hartmann6_6d" || p.0 == "mixed_4d") {
+        for (name, space, f) in problems()
+            .into_iter()
+            .filter(|p| p.0 == "hartmann6_6d" || p.0 == "mixed_4d")
+        {
             let (_, secs) = run(sampler, &space, f, 0, 1000);
             let ms = |n: usize| secs[n - 10..n].iter().sum::<f64>() / 10.0 * 1e3;
             out.insert(
@@ -157,5 +209,8 @@ fn main() {
             );
         }
     }
-    println!("{}", json!({"sampler": sampler, "mode": mode, "results": out}));
+    println!(
+        "{}",
+        json!({"sampler": sampler, "mode": mode, "results": out})
+    );
 }

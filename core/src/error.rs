@@ -34,6 +34,9 @@ pub enum Error {
     /// A fold that cannot be used (no training or test rows).
     #[error("fold {fold}: {message}")]
     Fold { fold: usize, message: String },
+    /// Stopped on request (a pruned tuning trial).
+    #[error("cancelled")]
+    Cancelled,
     /// A model failed to fit or predict.
     #[error("model `{model}`: {message}")]
     Model { model: String, message: String },

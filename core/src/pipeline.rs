@@ -29,6 +29,9 @@ pub enum Event {
         model: String,
         split: usize,
         n_splits: usize,
+        /// Annualised net Sharpe of this fold's test window traded on its own (the running
+        /// signal for pruners; the summary's per-fold metrics come after all folds).
+        sharpe: f64,
     },
     Train {
         model: String,
@@ -195,6 +198,28 @@ pub fn run_models(
     native_gbdt: Option<&dyn crate::gbdt::NativeTrainer>,
     models: &[usize],
 ) -> Result<RunOutput> {
+    run_models_cancellable(
+        config,
+        instruments,
+        seed,
+        on_event,
+        native_gbdt,
+        models,
+        &|| false,
+    )
+}
+
+/// [`run_models`] that stops with [`Error::Cancelled`] when `cancel()` turns true after a fold
+/// (a pruned tuning trial).
+pub fn run_models_cancellable(
+    config: &Config,
+    instruments: &[Instrument],
+    seed: u64,
+    on_event: &mut dyn FnMut(Event),
+    native_gbdt: Option<&dyn crate::gbdt::NativeTrainer>,
+    models: &[usize],
+    cancel: &dyn Fn() -> bool,
+) -> Result<RunOutput> {
     config.validate()?;
     if models.is_empty() || models.iter().any(|&m| m >= config.models.len()) {
         return Err(Error::Config(format!(
@@ -315,12 +340,31 @@ pub fn run_models(
                     obj.extend(more);
                 }
             }
+            let sharpe = {
+                let mut own: Vec<Vec<Option<f64>>> =
+                    instruments.iter().map(|i| vec![None; i.len()]).collect();
+                for &r in &test_rows {
+                    let meta = data.rows[r];
+                    own[meta.instrument][meta.bar] = scores[0][meta.instrument][meta.bar]
+                        .or(scores.iter().find_map(|p| p[meta.instrument][meta.bar]));
+                }
+                let net: Vec<f64> = backtest::run(instruments, &own, &config.strategy)
+                    .portfolio
+                    .iter()
+                    .map(|d| d.strategy)
+                    .collect();
+                metrics::sharpe(&net, &config.metrics)
+            };
             per_split_rows.push(groups);
             on_event(Event::FoldDone {
                 model: spec.name.clone(),
                 split: si,
                 n_splits: plan.splits.len(),
+                sharpe,
             });
+            if cancel() {
+                return Err(Error::Cancelled);
+            }
         }
         let backtests: Vec<Backtest> = scores
             .iter()

@@ -9,6 +9,7 @@ mod cmd_models;
 mod cmd_report;
 mod cmd_run;
 mod cmd_splits;
+mod cmd_tune;
 #[cfg(feature = "lightgbm")]
 mod lightgbm_engine;
 mod manifest;
@@ -17,6 +18,7 @@ mod rundir;
 mod table;
 mod track_run;
 mod tracking;
+mod tune;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,8 @@ enum Command {
     Models(cmd_models::ModelsArgs),
     /// Write a run's self-contained, interactive report.html.
     Report(cmd_report::ReportArgs),
+    /// Optimise hyper-parameters (a config's model, or any command) on an Optuna storage.
+    Tune(cmd_tune::TuneArgs),
     /// MLflow utilities: sync a local store to a server.
     Mlflow(cmd_mlflow::MlflowArgs),
     /// Gradient-boosted trees in LightGBM's model.txt format.
@@ -71,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Metrics(a) => cmd_metrics::run(a),
         Command::Models(a) => cmd_models::run(a),
         Command::Report(a) => cmd_report::run(a),
+        Command::Tune(a) => cmd_tune::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),
         Command::Gbdt(a) => cmd_gbdt::run(a),
     };

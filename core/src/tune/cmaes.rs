@@ -67,8 +67,8 @@ impl Cma {
         let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
         let c_c = (4.0 + mu_eff / nf) / (nf + 4.0 + 2.0 * mu_eff / nf);
         let c_1 = 2.0 / ((nf + 1.3).powi(2) + mu_eff);
-        let c_mu = (1.0 - c_1)
-            .min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((nf + 2.0).powi(2) + mu_eff));
+        let c_mu =
+            (1.0 - c_1).min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((nf + 2.0).powi(2) + mu_eff));
         Cma {
             n,
             lambda,
@@ -122,8 +122,7 @@ impl Cma {
         self.p_sigma = (1.0 - self.c_sigma) * &self.p_sigma
             + (self.c_sigma * (2.0 - self.c_sigma) * self.mu_eff).sqrt() * (&inv_sqrt_c * &y_w);
         let g = (self.generation + 1) as f64;
-        let h_sigma = (self.p_sigma.norm()
-            / (1.0 - (1.0 - self.c_sigma).powf(2.0 * g)).sqrt()
+        let h_sigma = (self.p_sigma.norm() / (1.0 - (1.0 - self.c_sigma).powf(2.0 * g)).sqrt()
             < (1.4 + 2.0 / (n + 1.0)) * self.chi_n) as i32 as f64;
         self.p_c = (1.0 - self.c_c) * &self.p_c
             + h_sigma * (self.c_c * (2.0 - self.c_c) * self.mu_eff).sqrt() * &y_w;
@@ -203,8 +202,10 @@ impl CmaEsSampler {
                 dir.loss(a.value().unwrap_or(f64::NAN))
                     .total_cmp(&dir.loss(b.value().unwrap_or(f64::NAN)))
             });
-            let xs: Vec<DVector<f64>> =
-                gen_trials.iter().filter_map(|t| Self::to_unit(space, t)).collect();
+            let xs: Vec<DVector<f64>> = gen_trials
+                .iter()
+                .filter_map(|t| Self::to_unit(space, t))
+                .collect();
             if xs.len() < cma.lambda {
                 break;
             }

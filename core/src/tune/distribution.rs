@@ -153,9 +153,7 @@ impl Distribution {
     /// Only one value is possible (Optuna leaves these out of relative search spaces).
     pub fn single(&self) -> bool {
         match self {
-            Distribution::Float { low, high, .. } => {
-                low == high || self.adjusted_high() == *low
-            }
+            Distribution::Float { low, high, .. } => low == high || self.adjusted_high() == *low,
             Distribution::Int { low, .. } => self.adjusted_high() == *low as f64,
             Distribution::Categorical { choices } => choices.len() == 1,
         }
@@ -245,11 +243,17 @@ impl Distribution {
 
     /// Optuna's `json_to_distribution`, including the deprecated names.
     pub fn from_optuna_json(text: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| bad(format!("distribution `{text}`: {e}")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("distribution `{text}`: {e}")))?;
         let a = &v["attributes"];
-        let f = |k: &str| a[k].as_f64().ok_or_else(|| bad(format!("distribution `{text}`: no `{k}`")));
-        let i = |k: &str| a[k].as_i64().ok_or_else(|| bad(format!("distribution `{text}`: no `{k}`")));
+        let f = |k: &str| {
+            a[k].as_f64()
+                .ok_or_else(|| bad(format!("distribution `{text}`: no `{k}`")))
+        };
+        let i = |k: &str| {
+            a[k].as_i64()
+                .ok_or_else(|| bad(format!("distribution `{text}`: no `{k}`")))
+        };
         let name = v["name"].as_str().unwrap_or_default();
         Ok(match name {
             "FloatDistribution" => Distribution::Float {
@@ -307,9 +311,10 @@ impl Distribution {
     /// Same type, bounds and choices (Optuna's compatibility check for one parameter name).
     pub fn compatible(&self, other: &Distribution) -> bool {
         match (self, other) {
-            (Distribution::Categorical { choices: a }, Distribution::Categorical { choices: b }) => {
-                a == b
-            }
+            (
+                Distribution::Categorical { choices: a },
+                Distribution::Categorical { choices: b },
+            ) => a == b,
             (Distribution::Float { .. }, Distribution::Float { .. })
             | (Distribution::Int { .. }, Distribution::Int { .. }) => true,
             _ => false,
@@ -347,7 +352,10 @@ mod tests {
             r#"{"name": "IntDistribution", "attributes": {"log": false, "step": 1, "low": 1, "high": 10}}"#
         );
         for d in [f, c, i] {
-            assert_eq!(Distribution::from_optuna_json(&d.to_optuna_json()).unwrap(), d);
+            assert_eq!(
+                Distribution::from_optuna_json(&d.to_optuna_json()).unwrap(),
+                d
+            );
         }
         assert_eq!(py_float(1e-5), "1e-05");
         assert_eq!(py_float(0.0001), "0.0001");

@@ -28,11 +28,20 @@ impl GridSampler {
         let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
         for (name, d) in space {
             let values: Vec<f64> = match d {
-                Distribution::Categorical { choices } => (0..choices.len()).map(|i| i as f64).collect(),
-                Distribution::Int { low, high, step, .. } => {
-                    (0..=(high - low) / step).map(|k| (low + k * step) as f64).collect()
+                Distribution::Categorical { choices } => {
+                    (0..choices.len()).map(|i| i as f64).collect()
                 }
-                Distribution::Float { low, high, step: Some(s), .. } => {
+                Distribution::Int {
+                    low, high, step, ..
+                } => (0..=(high - low) / step)
+                    .map(|k| (low + k * step) as f64)
+                    .collect(),
+                Distribution::Float {
+                    low,
+                    high,
+                    step: Some(s),
+                    ..
+                } => {
                     let n = ((high - low) / s + 1e-9).floor() as i64;
                     (0..=n).map(|k| low + k as f64 * s).collect()
                 }

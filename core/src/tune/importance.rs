@@ -11,11 +11,19 @@ use super::trial::{FrozenTrial, TrialState};
 use crate::gbdt::{GbdtParams, TrainData, train};
 
 /// Importance of each parameter every complete trial has; empty with fewer than 4 trials.
-pub fn param_importance(trials: &[FrozenTrial], objective: usize, seed: u64) -> BTreeMap<String, f64> {
+pub fn param_importance(
+    trials: &[FrozenTrial],
+    objective: usize,
+    seed: u64,
+) -> BTreeMap<String, f64> {
     let done: Vec<&FrozenTrial> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
-        .filter(|t| t.values.as_ref().is_some_and(|v| v.get(objective).is_some_and(|x| x.is_finite())))
+        .filter(|t| {
+            t.values
+                .as_ref()
+                .is_some_and(|v| v.get(objective).is_some_and(|x| x.is_finite()))
+        })
         .collect();
     let owned: Vec<FrozenTrial> = done.iter().map(|t| (*t).clone()).collect();
     let space = intersection_search_space(&owned, false);
@@ -28,7 +36,10 @@ pub fn param_importance(trials: &[FrozenTrial], objective: usize, seed: u64) -> 
         .iter()
         .flat_map(|t| space.iter().map(|(k, d)| transform(d, t.params[k].1)))
         .collect();
-    let y: Vec<f64> = done.iter().map(|t| t.values.as_ref().unwrap()[objective]).collect();
+    let y: Vec<f64> = done
+        .iter()
+        .map(|t| t.values.as_ref().unwrap()[objective])
+        .collect();
     let params = GbdtParams {
         num_iterations: 64,
         num_leaves: 7,

@@ -15,7 +15,11 @@ pub fn nondomination_ranks(losses: &[Vec<f64>]) -> Vec<usize> {
         let front: Vec<usize> = left
             .iter()
             .copied()
-            .filter(|&i| !left.iter().any(|&j| j != i && dominates(&losses[j], &losses[i])))
+            .filter(|&i| {
+                !left
+                    .iter()
+                    .any(|&j| j != i && dominates(&losses[j], &losses[i]))
+            })
             .collect();
         for &i in &front {
             rank[i] = r;
@@ -42,7 +46,13 @@ mod tests {
 
     #[test]
     fn ranks_peel_fronts() {
-        let l = vec![vec![1.0, 4.0], vec![2.0, 2.0], vec![3.0, 3.0], vec![4.0, 1.0], vec![5.0, 5.0]];
+        let l = vec![
+            vec![1.0, 4.0],
+            vec![2.0, 2.0],
+            vec![3.0, 3.0],
+            vec![4.0, 1.0],
+            vec![5.0, 5.0],
+        ];
         assert_eq!(nondomination_ranks(&l), vec![0, 0, 1, 0, 2]);
         assert_eq!(pareto_front(&l), vec![0, 1, 3]);
     }

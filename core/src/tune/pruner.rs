@@ -272,9 +272,8 @@ impl PrunerSpec {
                     return Verdict::keep();
                 }
                 let v = trial.intermediate[&step];
-                let prune = v.is_nan()
-                    || lower.is_some_and(|l| v < l)
-                    || upper.is_some_and(|u| v > u);
+                let prune =
+                    v.is_nan() || lower.is_some_and(|l| v < l) || upper.is_some_and(|u| v > u);
                 Verdict {
                     prune,
                     attrs: BTreeMap::new(),
@@ -315,7 +314,13 @@ fn on_interval_step(trial: &FrozenTrial, step: i64, warmup: i64, interval: i64) 
         return false;
     }
     let nearest_lower_pruning_step = (step - warmup) / interval * interval + warmup;
-    let second_last = trial.intermediate.keys().rev().nth(1).copied().unwrap_or(-1);
+    let second_last = trial
+        .intermediate
+        .keys()
+        .rev()
+        .nth(1)
+        .copied()
+        .unwrap_or(-1);
     second_last < nearest_lower_pruning_step
 }
 
@@ -338,7 +343,12 @@ fn percentile_rule(
     if complete.len() < n_startup || !on_interval_step(trial, step, warmup, interval) {
         return Verdict::keep();
     }
-    let own: Vec<f64> = trial.intermediate.values().copied().filter(|v| !v.is_nan()).collect();
+    let own: Vec<f64> = trial
+        .intermediate
+        .values()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .collect();
     if own.is_empty() {
         return Verdict::prune();
     }
@@ -401,7 +411,10 @@ fn successive_halving(
     loop {
         let promotion_step = min_resource * eta.pow((min_early_stopping_rate + rung) as u32);
         if step < promotion_step {
-            return Verdict { prune: false, attrs };
+            return Verdict {
+                prune: false,
+                attrs,
+            };
         }
         if value.is_nan() {
             return Verdict { prune: true, attrs };
@@ -432,7 +445,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -459,17 +476,30 @@ mod tests {
 
     #[test]
     fn median_prunes_a_trial_worse_than_the_median_at_its_step() {
-        let mut trials: Vec<FrozenTrial> =
-            (0..5).map(|i| trial(i, TrialState::Complete, &[1.0 + i as f64, 0.5])).collect();
+        let mut trials: Vec<FrozenTrial> = (0..5)
+            .map(|i| trial(i, TrialState::Complete, &[1.0 + i as f64, 0.5]))
+            .collect();
         let bad = trial(5, TrialState::Running, &[10.0]);
         let good = trial(6, TrialState::Running, &[1.5]);
         trials.push(bad.clone());
         let p = PrunerSpec::by_name("median").unwrap();
-        assert!(p.should_prune("s", Direction::Minimize, &trials, &bad).prune);
-        assert!(!p.should_prune("s", Direction::Minimize, &trials, &good).prune);
+        assert!(
+            p.should_prune("s", Direction::Minimize, &trials, &bad)
+                .prune
+        );
+        assert!(
+            !p.should_prune("s", Direction::Minimize, &trials, &good)
+                .prune
+        );
         // Fewer than 5 complete trials: never.
-        assert!(!p.should_prune("s", Direction::Minimize, &trials[2..], &bad).prune);
-        assert!(p.should_prune("s", Direction::Maximize, &trials, &good).prune);
+        assert!(
+            !p.should_prune("s", Direction::Minimize, &trials[2..], &bad)
+                .prune
+        );
+        assert!(
+            p.should_prune("s", Direction::Maximize, &trials, &good)
+                .prune
+        );
     }
 
     #[test]
@@ -503,11 +533,15 @@ mod tests {
         let mut trials = Vec::new();
         for (i, v) in [0.1, 0.2, 0.3].iter().enumerate() {
             let mut t = trial(i, TrialState::Complete, &[*v, *v]);
-            t.system_attrs.insert("completed_rung_0".into(), Value::from(*v));
+            t.system_attrs
+                .insert("completed_rung_0".into(), Value::from(*v));
             trials.push(t);
         }
         let worse = trial(3, TrialState::Running, &[0.9, 0.9]);
-        assert!(p.should_prune("s", Direction::Minimize, &trials, &worse).prune);
+        assert!(
+            p.should_prune("s", Direction::Minimize, &trials, &worse)
+                .prune
+        );
         let better = trial(4, TrialState::Running, &[0.05, 0.05]);
         let v = p.should_prune("s", Direction::Minimize, &trials, &better);
         assert!(!v.prune);

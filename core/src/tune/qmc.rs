@@ -25,7 +25,12 @@ impl Sampler for QmcSampler {
                 .trials
                 .iter()
                 .find(|t| t.state.is_finished())
-                .map(|t| t.params.iter().map(|(k, (d, _))| (k.clone(), d.clone())).collect())
+                .map(|t| {
+                    t.params
+                        .iter()
+                        .map(|(k, (d, _))| (k.clone(), d.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -43,9 +48,9 @@ impl Sampler for QmcSampler {
             .map(|(dim, (k, d))| {
                 let u = sobol_burley::sample(trial.number as u32, dim as u32, seed) as f64;
                 let x = match d {
-                    Distribution::Categorical { choices } => {
-                        (u * choices.len() as f64).floor().min((choices.len() - 1) as f64)
-                    }
+                    Distribution::Categorical { choices } => (u * choices.len() as f64)
+                        .floor()
+                        .min((choices.len() - 1) as f64),
                     _ => {
                         let (lo, hi) = transformed_bounds(d).expect("numerical");
                         untransform(d, lo + u * (hi - lo))

@@ -53,9 +53,9 @@ pub trait Sampler: Send + Sync {
 
 /// A stream for one trial and purpose, from the study seed.
 pub fn rng_for(seed: u64, trial: usize, purpose: &str) -> ChaCha8Rng {
-    let tag = purpose
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let tag = purpose.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     ChaCha8Rng::seed_from_u64(crate::seed::derive(seed, &[trial as u64, tag]))
 }
 

@@ -64,7 +64,9 @@ impl ParamSpec {
                     if x.fract() == 0.0 {
                         Ok(x as i64)
                     } else {
-                        Err(err(&format!("`{k}` must be a whole number for type = \"int\"")))
+                        Err(err(&format!(
+                            "`{k}` must be a whole number for type = \"int\""
+                        )))
                     }
                 };
                 Distribution::Int {
@@ -100,7 +102,9 @@ impl SpaceFile {
 
     pub fn space(&self) -> Result<SearchSpace> {
         if self.params.is_empty() {
-            return Err(Error::Config("the space has no [params.NAME] tables".into()));
+            return Err(Error::Config(
+                "the space has no [params.NAME] tables".into(),
+            ));
         }
         self.params
             .iter()
@@ -135,7 +139,9 @@ choices = ["a", "b", 3]
         .space()
         .unwrap();
         assert_eq!(s.len(), 3);
-        assert!(matches!(s["kind"], Distribution::Categorical { ref choices } if choices.len() == 3));
+        assert!(
+            matches!(s["kind"], Distribution::Categorical { ref choices } if choices.len() == 3)
+        );
         let e = SpaceFile::from_toml("[params.x]\ntype = \"float\"\nlow = 1\nhigh = 2\nlog = 1")
             .unwrap_err();
         assert!(e.to_string().contains("log"), "{e}");
@@ -144,8 +150,9 @@ choices = ["a", "b", 3]
             .space()
             .unwrap_err();
         assert!(e.to_string().contains("params.x"), "{e}");
-        let e = SpaceFile::from_toml("[params.x]\ntype = \"float\"\nlow = 1\nhigh = 2\nlogg = true")
-            .unwrap_err();
+        let e =
+            SpaceFile::from_toml("[params.x]\ntype = \"float\"\nlow = 1\nhigh = 2\nlogg = true")
+                .unwrap_err();
         assert!(e.to_string().contains("logg"), "{e}");
     }
 }

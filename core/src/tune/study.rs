@@ -127,7 +127,9 @@ impl<'a> Study<'a> {
             declared,
         };
         let relative_space = self.sampler.relative_search_space(&view, &frozen);
-        let (relative, sys) = self.sampler.sample_relative(&view, &frozen, &relative_space);
+        let (relative, sys) = self
+            .sampler
+            .sample_relative(&view, &frozen, &relative_space);
         for (k, v) in sys {
             self.storage.set_trial_system_attr(id, &k, &v)?;
             frozen.system_attrs.insert(k, v);
@@ -160,8 +162,21 @@ impl<'a> Study<'a> {
             }
             return Ok(d.to_external(*x));
         }
-        let x = match (trial.relative_space.get(name), trial.relative.get(name)) {
-            (Some(d), Some(x)) if d == dist && dist.contains(*x) => *x,
+        // Enqueued values (Optuna's `fixed_params`, also how a stale trial is retried) win.
+        let fixed = trial
+            .frozen
+            .system_attrs
+            .get("fixed_params")
+            .and_then(|f| f.get(name))
+            .and_then(|v| dist.to_internal(v).ok())
+            .filter(|x| dist.contains(*x));
+        let x = match (
+            fixed,
+            trial.relative_space.get(name),
+            trial.relative.get(name),
+        ) {
+            (Some(x), _, _) => x,
+            (None, Some(d), Some(x)) if d == dist && dist.contains(*x) => *x,
             _ => {
                 let attrs = BTreeMap::new();
                 let view = StudyView {
@@ -178,12 +193,16 @@ impl<'a> Study<'a> {
                         Distribution::Categorical { .. } => 0.0,
                     }
                 } else {
-                    self.sampler.sample_independent(&view, &trial.frozen, name, dist)
+                    self.sampler
+                        .sample_independent(&view, &trial.frozen, name, dist)
                 }
             }
         };
         self.storage.set_param(trial.id, name, dist, x)?;
-        trial.frozen.params.insert(name.to_string(), (dist.clone(), x));
+        trial
+            .frozen
+            .params
+            .insert(name.to_string(), (dist.clone(), x));
         Ok(dist.to_external(x))
     }
 
@@ -260,8 +279,11 @@ impl<'a> Study<'a> {
                     .map(|v| vec![v]),
             ),
             Outcome::Fail(reason) => {
-                self.storage
-                    .set_trial_user_attr(trial.id, "strider:fail_reason", &Value::from(reason))?;
+                self.storage.set_trial_user_attr(
+                    trial.id,
+                    "strider:fail_reason",
+                    &Value::from(reason),
+                )?;
                 (TrialState::Fail, None)
             }
         };

@@ -6,17 +6,17 @@
 
 use std::collections::BTreeMap;
 
+use libm::erfc;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-use libm::erfc;
 use statrs::function::erf::erf_inv;
 
 use super::distribution::Distribution;
 use super::pareto::nondomination_ranks;
 use super::sampler::{
-    Sampler, SearchSpace, StudyView, intersection_search_space, rng_for,
-    transformed_bounds, untransform,
+    Sampler, SearchSpace, StudyView, intersection_search_space, rng_for, transformed_bounds,
+    untransform,
 };
 use super::trial::{FrozenTrial, TrialState};
 
@@ -123,7 +123,11 @@ impl Parzen {
     /// `obs[i][d]`: internal values of observation i (ordered by trial number).
     fn new(space: &SearchSpace, obs: &[Vec<f64>], uniform: bool, prior_weight: f64) -> Self {
         let m = obs.len();
-        let mut weights = if uniform { vec![1.0; m] } else { default_weights(m) };
+        let mut weights = if uniform {
+            vec![1.0; m]
+        } else {
+            default_weights(m)
+        };
         weights.push(prior_weight);
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
@@ -331,8 +335,16 @@ fn neighbour_gap_bandwidth(mu: &[f64], lo: f64, hi: f64, n_kernels: usize) -> Ve
     order.sort_by(|&a, &b| mu[a].total_cmp(&mu[b]));
     let mut sigma = vec![0.0; m];
     for (rank, &i) in order.iter().enumerate() {
-        let left = if rank == 0 { mu[i] - lo } else { mu[i] - mu[order[rank - 1]] };
-        let right = if rank + 1 == m { hi - mu[i] } else { mu[order[rank + 1]] - mu[i] };
+        let left = if rank == 0 {
+            mu[i] - lo
+        } else {
+            mu[i] - mu[order[rank - 1]]
+        };
+        let right = if rank + 1 == m {
+            hi - mu[i]
+        } else {
+            mu[order[rank + 1]] - mu[i]
+        };
         let s = if m >= 2 && rank == 0 {
             right
         } else if m >= 2 && rank + 1 == m {
@@ -364,9 +376,7 @@ impl TpeSampler {
         }
         let (below, above) = self.split(study, trial);
         let obs = |ts: &[&FrozenTrial]| -> Vec<Vec<f64>> {
-            ts.iter()
-                .filter_map(|t| values_in(t, space))
-                .collect()
+            ts.iter().filter_map(|t| values_in(t, space)).collect()
         };
         let multi = study.directions.len() > 1;
         let l = Parzen::new(space, &obs(&below), multi, self.prior_weight);

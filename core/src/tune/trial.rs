@@ -171,8 +171,13 @@ pub trait Storage {
     fn get_or_create_study(&mut self, name: &str, directions: &[Direction]) -> Result<StudyInfo>;
     /// A new RUNNING trial (or claim a WAITING one); returns its id and number.
     fn create_trial(&mut self, study: i64) -> Result<(i64, usize)>;
-    fn set_param(&mut self, trial: i64, name: &str, dist: &Distribution, internal: f64)
-    -> Result<()>;
+    fn set_param(
+        &mut self,
+        trial: i64,
+        name: &str,
+        dist: &Distribution,
+        internal: f64,
+    ) -> Result<()>;
     fn set_intermediate(&mut self, trial: i64, step: i64, value: f64) -> Result<()>;
     /// Finish (or re-run) a trial. Returns false, changing nothing, if it was already finished.
     fn set_state(&mut self, trial: i64, state: TrialState, values: Option<&[f64]>) -> Result<bool>;
@@ -230,7 +235,9 @@ impl Storage for InMemoryStorage {
     }
 
     fn set_param(&mut self, trial: i64, name: &str, d: &Distribution, x: f64) -> Result<()> {
-        self.trial_mut(trial)?.params.insert(name.into(), (d.clone(), x));
+        self.trial_mut(trial)?
+            .params
+            .insert(name.into(), (d.clone(), x));
         Ok(())
     }
 
@@ -250,12 +257,16 @@ impl Storage for InMemoryStorage {
     }
 
     fn set_trial_system_attr(&mut self, trial: i64, key: &str, value: &Value) -> Result<()> {
-        self.trial_mut(trial)?.system_attrs.insert(key.into(), value.clone());
+        self.trial_mut(trial)?
+            .system_attrs
+            .insert(key.into(), value.clone());
         Ok(())
     }
 
     fn set_trial_user_attr(&mut self, trial: i64, key: &str, value: &Value) -> Result<()> {
-        self.trial_mut(trial)?.user_attrs.insert(key.into(), value.clone());
+        self.trial_mut(trial)?
+            .user_attrs
+            .insert(key.into(), value.clone());
         Ok(())
     }
 

@@ -25,7 +25,10 @@ pub fn study_summary(info: &StudyInfo, trials: &[FrozenTrial], seed: u64) -> Val
                 .collect()
         })
         .collect();
-    let front: Vec<usize> = pareto_front(&losses).into_iter().map(|i| complete[i].number).collect();
+    let front: Vec<usize> = pareto_front(&losses)
+        .into_iter()
+        .map(|i| complete[i].number)
+        .collect();
     let best = if info.directions.len() == 1 {
         complete
             .iter()

@@ -1,0 +1,202 @@
+//! The objective "validate a config": built-in search spaces for the model being tuned (LightGBM
+//! parameters for trees, the penalty for ridge / logistic) and feature selection (each
+//! `[[features]]` table in or out), a walk-forward run per trial, the out-of-sample net Sharpe
+//! (or its deflated value) as the objective and the running mean of fold Sharpes as
+//! intermediate values for the pruner.
+
+use std::cell::Cell;
+
+use serde_json::{Value, json};
+use strider_core::config::Config;
+use strider_core::data::Instrument;
+use strider_core::model::ModelParams;
+use strider_core::pipeline::{self, Event};
+use strider_core::tune::{Distribution, Outcome, SearchSpace, Study, Trial};
+
+pub struct ConfigObjective {
+    pub config: Config,
+    pub instruments: Vec<Instrument>,
+    pub model: usize,
+    pub seed: u64,
+    pub objective: Metric,
+    pub tune_features: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Metric {
+    Sharpe,
+    Dsr,
+}
+
+fn float(low: f64, high: f64, log: bool) -> Distribution {
+    Distribution::Float {
+        low,
+        high,
+        log,
+        step: None,
+    }
+}
+
+fn int(low: i64, high: i64, log: bool) -> Distribution {
+    Distribution::Int {
+        low,
+        high,
+        log,
+        step: 1,
+    }
+}
+
+const SHARPE_ATTR: &str = "strider:sharpe_per_period";
+
+impl ConfigObjective {
+    /// `model.<key>` for the model's parameters, `feature.<k>` for feature groups.
+    pub fn space(&self) -> SearchSpace {
+        let mut s = SearchSpace::new();
+        match &self.config.models[self.model].params {
+            ModelParams::Gbdt(_) => {
+                s.insert("model.learning_rate".into(), float(0.01, 0.3, true));
+                s.insert("model.num_leaves".into(), int(4, 64, true));
+                s.insert("model.num_iterations".into(), int(20, 300, true));
+                s.insert("model.min_data_in_leaf".into(), int(10, 300, true));
+                s.insert("model.feature_fraction".into(), float(0.4, 1.0, false));
+                s.insert("model.lambda_l2".into(), float(1e-3, 100.0, true));
+            }
+            ModelParams::Ridge(_) => {
+                s.insert("model.alpha".into(), float(1e-3, 1e6, true));
+            }
+            ModelParams::Logistic(_) => {
+                s.insert("model.c".into(), float(1e-4, 1e3, true));
+            }
+        }
+        if self.tune_features && self.config.features.len() > 1 {
+            for k in 0..self.config.features.len() {
+                s.insert(
+                    format!("feature.{k}"),
+                    Distribution::Categorical {
+                        choices: vec![Value::Bool(true), Value::Bool(false)],
+                    },
+                );
+            }
+        }
+        s
+    }
+
+    /// The config with a trial's parameters applied (only the tuned model changes).
+    pub fn apply(
+        &self,
+        params: &std::collections::BTreeMap<String, Value>,
+    ) -> anyhow::Result<Config> {
+        let mut config = self.config.clone();
+        let mut spec = serde_json::to_value(&config.models[self.model])?;
+        for (k, v) in params {
+            if let Some(key) = k.strip_prefix("model.") {
+                spec[key] = v.clone();
+            }
+        }
+        config.models[self.model] = serde_json::from_value(spec)?;
+        if self.tune_features && self.config.features.len() > 1 {
+            let keep: Vec<_> = config
+                .features
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| {
+                    params
+                        .get(&format!("feature.{k}"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true)
+                })
+                .map(|(_, f)| f.clone())
+                .collect();
+            if keep.is_empty() {
+                anyhow::bail!("every feature group is switched off");
+            }
+            config.features = keep;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn run(&self, study: &mut Study, trial: &mut Trial) -> anyhow::Result<Outcome> {
+        let config = match self.apply(&trial.params()) {
+            Ok(c) => c,
+            Err(e) => return Ok(Outcome::Fail(e.to_string())),
+        };
+        let prune = Cell::new(false);
+        let mut sharpes: Vec<f64> = Vec::new();
+        let mut error: Option<anyhow::Error> = None;
+        let mut last_beat = std::time::Instant::now();
+        let result = pipeline::run_models_cancellable(
+            &config,
+            &self.instruments,
+            self.seed,
+            &mut |e| {
+                if let Event::FoldDone { split, sharpe, .. } = e {
+                    sharpes.push(if sharpe.is_finite() { sharpe } else { 0.0 });
+                    let running = sharpes.iter().sum::<f64>() / sharpes.len() as f64;
+                    let r = (|| -> anyhow::Result<()> {
+                        study.report(trial, split as i64, running)?;
+                        if last_beat.elapsed().as_secs() >= 2 {
+                            study.storage().heartbeat(trial.id)?;
+                            last_beat = std::time::Instant::now();
+                        }
+                        if study.should_prune(trial)? {
+                            prune.set(true);
+                        }
+                        Ok(())
+                    })();
+                    if let Err(err) = r {
+                        error.get_or_insert(err);
+                        prune.set(true);
+                    }
+                }
+            },
+            crate::native_gbdt(Vec::new()).as_deref(),
+            &[self.model],
+            &|| prune.get(),
+        );
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let out = match result {
+            Ok(o) => o,
+            Err(strider_core::Error::Cancelled) => return Ok(Outcome::Pruned),
+            Err(e) => return Ok(Outcome::Fail(e.to_string())),
+        };
+        let m = &out.summary.models[0];
+        let net: Vec<f64> = out.models[0]
+            .backtest
+            .portfolio
+            .iter()
+            .map(|d| d.strategy)
+            .collect();
+        let per_period = strider_core::metrics::sharpe_per_period(&net, &config.metrics);
+        study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
+        study.set_user_attr(
+            trial,
+            "strider:max_drawdown",
+            json!(m.evaluation.strategy.max_drawdown),
+        )?;
+        let value = match self.objective {
+            Metric::Sharpe => m.evaluation.strategy.sharpe,
+            Metric::Dsr => {
+                // Deflated against every trial the study has completed, this one included.
+                let mut trials: Vec<f64> = study
+                    .trials()?
+                    .iter()
+                    .filter_map(|t| t.user_attrs.get(SHARPE_ATTR).and_then(Value::as_f64))
+                    .collect();
+                trials.push(per_period);
+                if trials.len() < 2 {
+                    strider_core::metrics::psr(&net, 0.0, &config.metrics)
+                } else {
+                    strider_core::stats::deflated_sharpe(&net, &trials, &config.metrics).dsr
+                }
+            }
+        };
+        Ok(Outcome::Complete(vec![if value.is_finite() {
+            value
+        } else {
+            f64::NAN
+        }]))
+    }
+}

@@ -1,0 +1,105 @@
+//! `strider tune`: studies on Optuna-compatible storages, objectives that run a config's
+//! walk-forward validation or any command, parallel workers, and the summary the report draws.
+
+pub mod command;
+pub mod config_space;
+pub mod journal;
+pub mod sqlite;
+
+use serde_json::{Value, json};
+use strider_core::Error;
+use strider_core::tune::{FrozenTrial, Storage};
+
+pub fn storage_err(m: impl Into<String>) -> Error {
+    Error::Config(format!("storage: {}", m.into()))
+}
+
+/// A float as Python's json writes it (bare NaN / Infinity tokens), round-trip exact.
+pub fn fnum(x: f64) -> String {
+    if x.is_finite() {
+        let s = serde_json::to_string(&x).unwrap_or_else(|_| "null".into());
+        if s.contains(['.', 'e', 'E']) {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else if x.is_nan() {
+        "NaN".into()
+    } else if x > 0.0 {
+        "Infinity".into()
+    } else {
+        "-Infinity".into()
+    }
+}
+
+/// ISO-8601 with microseconds and `+00:00`, as Python's `datetime.isoformat()`.
+pub fn now_iso() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
+}
+
+/// Storages that can hold a WAITING trial with fixed parameters (Optuna's `enqueue_trial`).
+pub trait Enqueue {
+    fn enqueue(
+        &mut self,
+        study: i64,
+        system_attrs: &Value,
+        user_attrs: &Value,
+    ) -> strider_core::Result<()>;
+}
+
+/// A trial failed as stale is retried: a WAITING copy with its parameters fixed, as Optuna's
+/// `RetryFailedTrialCallback` does, so no point of the search is lost.
+pub fn retry_failed<S: Storage + Enqueue + ?Sized>(
+    s: &mut S,
+    study: i64,
+    t: &FrozenTrial,
+) -> strider_core::Result<()> {
+    let fixed: serde_json::Map<String, Value> = t.external_params().into_iter().collect();
+    let root = t
+        .system_attrs
+        .get("failed_trial")
+        .cloned()
+        .unwrap_or(Value::from(t.number));
+    s.enqueue(
+        study,
+        &json!({"fixed_params": fixed, "failed_trial": root}),
+        &json!({"strider:retry_of": t.number}),
+    )
+}
+
+/// An Optuna storage URL: `sqlite:///PATH`, `journal:PATH` (or a `.log` / `.jsonl` path).
+pub enum StorageUrl {
+    Sqlite(std::path::PathBuf),
+    Journal(std::path::PathBuf),
+}
+
+impl StorageUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if let Some(p) = url.strip_prefix("sqlite:///") {
+            return Ok(StorageUrl::Sqlite(p.into()));
+        }
+        if let Some(p) = url.strip_prefix("journal:") {
+            return Ok(StorageUrl::Journal(p.into()));
+        }
+        if url.starts_with("postgresql://") || url.starts_with("postgres://") {
+            anyhow::bail!(
+                "--storage {url}: PostgreSQL storage is not built into this strider yet; use \
+                 sqlite:///PATH or journal:PATH (a journal file on a shared file system serves \
+                 workers on many machines)"
+            );
+        }
+        if url.ends_with(".log") || url.ends_with(".jsonl") {
+            return Ok(StorageUrl::Journal(url.into()));
+        }
+        anyhow::bail!("--storage {url}: expected sqlite:///PATH or journal:PATH")
+    }
+
+    pub fn open(&self) -> anyhow::Result<Box<dyn Storage + Send>> {
+        Ok(match self {
+            StorageUrl::Sqlite(p) => Box::new(sqlite::SqliteStorage::open(p)?),
+            StorageUrl::Journal(p) => Box::new(journal::JournalStorage::open(p)?),
+        })
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of Strider on a fresh machine: installs what the tests need when it is missing
 # (wasm32 target, wasm-bindgen CLI pinned to Cargo.lock, Debian's chromium, playwright-core, MLflow,
-# libclang + cmake for native LightGBM),
+# Optuna + optuna-dashboard, libclang + cmake for native LightGBM),
 # then: format and lint checks, the Rust test suites (unit, property, golden, CLI end-to-end),
 # tracking against real MLflow servers, the wasm build, and the headless-Chromium tests that
 # compare the browser with the native CLI.
@@ -51,6 +51,15 @@ if [[ ! -x $MLFLOW_VENV/bin/mlflow ]]; then
   "$MLFLOW_VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
 fi
 export MLFLOW="$MLFLOW_VENV/bin/mlflow" STRIDER_MLFLOW_PYTHON="$MLFLOW_VENV/bin/python"
+# Optuna and optuna-dashboard, which must read, continue and serve the studies strider writes.
+OPTUNA_VERSION=5.0.0
+OPTUNA_VENV=${STRIDER_CACHE:-$HOME/.cache/strider}/optuna-venv-$OPTUNA_VERSION
+if [[ ! -x $OPTUNA_VENV/bin/optuna-dashboard ]]; then
+  rm -rf "$OPTUNA_VENV"
+  python3 -m venv "$OPTUNA_VENV"
+  "$OPTUNA_VENV/bin/pip" install -q --disable-pip-version-check "optuna==$OPTUNA_VERSION" "optuna-dashboard==0.21.0"
+fi
+export STRIDER_OPTUNA_PYTHON="$OPTUNA_VENV/bin/python"
 # Native LightGBM (cargo feature `lightgbm`): libclang for bindgen, cmake >= 3.28 from PyPI
 # (Debian 12 ships 3.25). Its OpenMP threads must not spin on shared 2-core machines.
 if ! dpkg -s libclang-dev >/dev/null 2>&1; then
@@ -80,6 +89,9 @@ cargo test --workspace "${FEATURES[@]}"
 
 step "tracking tests against real MLflow $MLFLOW_VERSION servers"
 cargo test -p strider-cli --features lightgbm --test mlflow -- --ignored --test-threads=1
+
+step "tuning tests against Optuna $OPTUNA_VERSION and optuna-dashboard"
+cargo test -p strider-cli --features lightgbm --test tune -- --ignored --test-threads=2
 
 step "browser tests (headless Chromium vs native CLI)"
 cargo build --release -p strider-cli

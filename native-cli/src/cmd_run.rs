@@ -17,32 +17,39 @@ use crate::tracking::tracker::Tracker;
 #[derive(Args)]
 pub struct RunArgs {
     /// Run configuration (TOML). Without it, the bundled example runs.
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Run directory to create (must not exist). Default: runs/<name>-<UTC time>.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Seed for every random choice (overrides the config's `seed`).
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Print a JSON summary on stdout instead of tables.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Where to track the run: an MLflow server (`http(s)://...`), or a local `mlruns`
     /// directory (`file://PATH` or a path). Default: `$MLFLOW_TRACKING_URI`, else `./mlruns`.
     #[arg(long)]
-    tracking_uri: Option<String>,
+    pub(crate) tracking_uri: Option<String>,
     /// MLflow experiment name (default: the config's `name`).
     #[arg(long)]
-    experiment: Option<String>,
+    pub(crate) experiment: Option<String>,
     /// Do not track the run (the run directory is still written).
     #[arg(long)]
-    no_track: bool,
+    pub(crate) no_track: bool,
     /// Do not write report.html into the run directory (`strider report` can write it later).
     #[arg(long)]
-    no_report: bool,
+    pub(crate) no_report: bool,
     /// Seconds to wait for an unreachable tracking server before leaving the run buffered locally.
     #[arg(long, default_value_t = 60)]
-    tracking_wait: u64,
+    pub(crate) tracking_wait: u64,
+    /// Extra files for the run directory (e.g. `tuning.json` from `strider tune`), written
+    /// before the report so it shows them.
+    #[arg(skip)]
+    pub(crate) extra_files: Vec<(String, Vec<u8>)>,
+    /// Print nothing on stdout (a run started by another command).
+    #[arg(skip)]
+    pub(crate) quiet: bool,
 }
 
 /// The config text, where it came from, and how to read the data paths it names.
@@ -194,7 +201,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         return Err(e.context("tracking the run"));
     }
     assert_eq!(manifest.data_fingerprint, output.summary.data_fingerprint);
-    write_run(&dir, &config, &manifest, &output, &lineage)?;
+    write_run(
+        &dir,
+        &config,
+        &manifest,
+        &output,
+        &lineage,
+        &args.extra_files,
+    )?;
     let report_path = if args.no_report {
         None
     } else {
@@ -241,7 +255,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
 
-    if args.json {
+    if args.quiet {
+    } else if args.json {
         let json = serde_json::json!({ "run_dir": dir, "report": report_path, "tracking": tracking_json, "summary": output.summary });
         println!("{}", serde_json::to_string(&json)?);
     } else {
@@ -268,8 +283,12 @@ fn write_run(
     manifest: &Manifest,
     out: &RunOutput,
     lineage: &serde_json::Value,
+    extra_files: &[(String, Vec<u8>)],
 ) -> Result<()> {
     let mut rd = RunDir::new();
+    for (name, bytes) in extra_files {
+        rd.add(name, bytes.clone());
+    }
     if !lineage.is_null() {
         rd.add_json("tracking.json", lineage)?;
     }

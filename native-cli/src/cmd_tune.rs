@@ -103,6 +103,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
             "--pruner threshold needs bounds; use a Python-style study or SPACE.toml-driven command with its own checks"
         );
     }
+    let mut config_base: Option<PathBuf> = None;
     let (objective, space, directions, default_study, seed, config_text) = if args
         .command
         .is_empty()
@@ -125,6 +126,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
             ),
         };
         let config = Config::from_toml(&text).with_context(|| label.clone())?;
+        config_base = base.clone();
         let instruments = strider_core::data::load(&config.data, &mut |path| match &base {
             None => crate::bundled::file(path)
                 .map(str::to_string)
@@ -287,10 +289,34 @@ pub fn run(args: TuneArgs) -> Result<()> {
     };
     let mut best_run = Value::Null;
     if let (Objective::Config(obj), Some(b), Some(_)) = (&objective, &best, &config_text) {
-        let config = obj.apply(&b.external_params())?;
+        let mut config = obj.apply(&b.external_params())?;
+        // Runnable from where it is written: data paths made absolute, or the bundled data
+        // copied beside it.
+        for path in config
+            .data
+            .files
+            .iter_mut()
+            .chain(config.data.panels.iter_mut())
+        {
+            match &config_base {
+                Some(base) => {
+                    let full = base.join(&*path);
+                    *path = std::fs::canonicalize(&full)
+                        .unwrap_or(full)
+                        .display()
+                        .to_string();
+                }
+                None => {
+                    let text = crate::bundled::file(path).context("bundled data")?;
+                    let dest = out_dir.join(&*path);
+                    std::fs::create_dir_all(dest.parent().unwrap_or(&out_dir))?;
+                    std::fs::write(&dest, text)?;
+                }
+            }
+        }
         let best_toml = out_dir.join("best.toml");
         let mut text = format!(
-            "# Best of study `{}` (trial {}, {} = {}), written by strider tune. Paths are as in the\n# tuned config.\n",
+            "# Best of study `{}` (trial {}, {} = {}), written by strider tune.\n# Data paths are absolute, or the bundled data sits beside this file.\n",
             study_name,
             b.number,
             match obj.objective {
@@ -301,7 +327,27 @@ pub fn run(args: TuneArgs) -> Result<()> {
         );
         text.push_str(&config.to_toml());
         write_atomic(&best_toml, text.as_bytes())?;
-        best_run = json!({"config": best_toml});
+        // A full run of the best configuration, with the study in its report.
+        let run_dir = out_dir.join(format!(
+            "best-run-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        crate::cmd_run::run(crate::cmd_run::RunArgs {
+            config: Some(best_toml.clone()),
+            out: Some(run_dir.clone()),
+            seed: None,
+            json: false,
+            tracking_uri: None,
+            experiment: None,
+            no_track: true,
+            no_report: false,
+            tracking_wait: 0,
+            extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(&summary)?)],
+            quiet: true,
+        })
+        .context("running the best configuration")?;
+        best_run =
+            json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")});
     }
     let n_complete = trials
         .iter()
@@ -355,6 +401,9 @@ pub fn run(args: TuneArgs) -> Result<()> {
         println!("tuning summary: {}", out_dir.join("tuning.json").display());
         if let Some(c) = best_run.get("config") {
             println!("best config: {}", c.as_str().unwrap_or_default());
+        }
+        if let Some(r) = best_run.get("report") {
+            println!("best run's report: {}", r.as_str().unwrap_or_default());
         }
     }
     Ok(())

@@ -103,7 +103,7 @@ impl Distribution {
                     if *log {
                         return err("step and log cannot be combined");
                     }
-                    if !(*s > 0.0) {
+                    if s.is_nan() || *s <= 0.0 {
                         return err("step must be > 0");
                     }
                 }

@@ -165,22 +165,22 @@ impl Replay {
                     s.1 = true;
                 }
             }
-            SET_STUDY_SYSTEM_ATTR | SET_STUDY_USER_ATTR => {
-                if code == SET_STUDY_SYSTEM_ATTR {
-                    if let (Some(s), Some(attr)) = (
-                        self.studies
-                            .get_mut(op["study_id"].as_i64().unwrap_or(-1) as usize),
-                        op["system_attr"].as_object(),
-                    ) {
-                        for (k, v) in attr {
-                            s.2.insert(k.clone(), clean(v));
-                        }
+            SET_STUDY_SYSTEM_ATTR => {
+                if let (Some(s), Some(attr)) = (
+                    self.studies
+                        .get_mut(op["study_id"].as_i64().unwrap_or(-1) as usize),
+                    op["system_attr"].as_object(),
+                ) {
+                    for (k, v) in attr {
+                        s.2.insert(k.clone(), clean(v));
                     }
                 }
             }
+            // Study user attributes are Optuna's business; nothing here reads them.
+            SET_STUDY_USER_ATTR => {}
             CREATE_TRIAL => {
                 let study = op["study_id"].as_i64().unwrap_or(-1);
-                if !self.studies.get(study as usize).is_some_and(|s| !s.1) {
+                if self.studies.get(study as usize).is_none_or(|s| s.1) {
                     return;
                 }
                 let id = self.trials.len() as i64;

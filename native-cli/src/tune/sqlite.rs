@@ -15,6 +15,9 @@ use strider_core::tune::{
 
 use super::storage_err;
 
+/// trial_id, number, state, datetime_start, datetime_complete.
+type TrialRow = (i64, i64, String, Option<String>, Option<String>);
+
 const SCHEMA: &str = include_str!("optuna_schema.sql");
 
 pub struct SqliteStorage {
@@ -346,7 +349,7 @@ impl Storage for SqliteStorage {
 
     fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>> {
         let tx = self.conn.transaction().map_err(e)?;
-        let rows: Vec<(i64, i64, String, Option<String>, Option<String>)> = {
+        let rows: Vec<TrialRow> = {
             let mut q = tx
                 .prepare_cached(
                     "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials \

@@ -80,7 +80,7 @@ fn lenient(line: &str) -> String {
             .iter()
             .find(|t| rest.starts_with(**t))
         {
-            out.push_str(&format!("\"\u{1}{tok}\""));
+            out.push_str(&format!("\"\\u0001{tok}\""));
             i += tok.len();
             continue;
         }

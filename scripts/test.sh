@@ -57,9 +57,26 @@ OPTUNA_VENV=${STRIDER_CACHE:-$HOME/.cache/strider}/optuna-venv-$OPTUNA_VERSION
 if [[ ! -x $OPTUNA_VENV/bin/optuna-dashboard ]]; then
   rm -rf "$OPTUNA_VENV"
   python3 -m venv "$OPTUNA_VENV"
-  "$OPTUNA_VENV/bin/pip" install -q --disable-pip-version-check "optuna==$OPTUNA_VERSION" "optuna-dashboard==0.21.0"
+  "$OPTUNA_VENV/bin/pip" install -q --disable-pip-version-check "optuna==$OPTUNA_VERSION" \
+    "optuna-dashboard==0.21.0" "psycopg[binary]"
 fi
 export STRIDER_OPTUNA_PYTHON="$OPTUNA_VENV/bin/python"
+# Debian's PostgreSQL on 127.0.0.1 for the many-machine storage; the test role may create a
+# database per test.
+if ! command -v pg_ctlcluster >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+PG_VERSION=$(pg_lsclusters -h | awk 'NR==1 {print $1}')
+if [[ -z $PG_VERSION ]]; then
+  PG_VERSION=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  pg_createcluster "$PG_VERSION" main >/dev/null
+fi
+if ! pg_lsclusters -h | grep -q online; then
+  pg_ctlcluster "$PG_VERSION" main start
+fi
+su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='strider'\"" | grep -q 1 \
+  || su postgres -c "psql -qc \"CREATE ROLE strider LOGIN CREATEDB PASSWORD 'strider'\""
+export STRIDER_POSTGRES_URL="postgresql://strider:strider@127.0.0.1:5432/postgres"
 # Native LightGBM (cargo feature `lightgbm`): libclang for bindgen, cmake >= 3.28 from PyPI
 # (Debian 12 ships 3.25). Its OpenMP threads must not spin on shared 2-core machines.
 if ! dpkg -s libclang-dev >/dev/null 2>&1; then

@@ -71,11 +71,32 @@ fn tune(dir: &Path, storage: &str, extra: &[&str], env: &[(&str, &str)]) -> Valu
     serde_json::from_str(out.lines().last().unwrap()).unwrap()
 }
 
-fn storages(dir: &Path) -> Vec<String> {
-    vec![
+/// A fresh PostgreSQL database when STRIDER_POSTGRES_URL (a role that may create databases,
+/// e.g. `postgresql://strider:strider@127.0.0.1:5432/postgres`) is set.
+fn postgres_db(tag: &str) -> Option<String> {
+    let admin = std::env::var("STRIDER_POSTGRES_URL").ok()?;
+    let name = format!("strider_{tag}_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        ok(Command::new("psql")
+            .arg(&admin)
+            .args(["-q", "-c", &sql])
+            .output()
+            .unwrap());
+    }
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+fn storages(dir: &Path, tag: &str) -> Vec<String> {
+    let mut v = vec![
         format!("sqlite:///{}", dir.join("s.db").display()),
         format!("journal:{}", dir.join("s.log").display()),
-    ]
+    ];
+    v.extend(postgres_db(tag));
+    v
 }
 
 fn assert_numbers_unique(s: &Value) {
@@ -96,7 +117,7 @@ fn assert_numbers_unique(s: &Value) {
 #[ignore]
 fn optuna_reads_continues_and_serves_our_studies() {
     let tmp = tempfile::tempdir().unwrap();
-    for (k, url) in storages(tmp.path()).iter().enumerate() {
+    for (k, url) in storages(tmp.path(), "serve").iter().enumerate() {
         let ours = tune(
             tmp.path(),
             url,
@@ -144,7 +165,7 @@ fn optuna_reads_continues_and_serves_our_studies() {
 #[ignore]
 fn python_and_strider_workers_share_one_study() {
     let tmp = tempfile::tempdir().unwrap();
-    for url in storages(tmp.path()) {
+    for url in storages(tmp.path(), "shared") {
         // Create the study first so both sides agree on it.
         tune(tmp.path(), &url, &["--trials", "1"], &[]);
         let mut python = Command::new(optuna_python())
@@ -183,7 +204,7 @@ fn python_and_strider_workers_share_one_study() {
 #[ignore]
 fn a_killed_worker_loses_no_completed_trial_and_its_running_trial_is_retried() {
     let tmp = tempfile::tempdir().unwrap();
-    for url in storages(tmp.path()) {
+    for url in storages(tmp.path(), "kill") {
         let env = [("MODE", "slow"), ("SLEEP", "0.4")];
         let mut child = tune_cmd(
             tmp.path(),

@@ -355,7 +355,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         .count();
     let json = json!({
         "study": study_name,
-        "storage": args.storage,
+        "storage": crate::tune::postgres::redact(&args.storage),
         "n_trials": trials.len(),
         "n_complete": n_complete,
         "directions": directions.iter().map(|d| format!("{d:?}").to_lowercase()).collect::<Vec<_>>(),
@@ -371,7 +371,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
     } else {
         println!(
             "study {study_name} on {}: {} trials ({} complete, {} pruned, {} failed)",
-            args.storage,
+            crate::tune::postgres::redact(&args.storage),
             trials.len(),
             n_complete,
             trials

@@ -3,7 +3,7 @@
 usage: optuna_check.py summary URL STUDY
        optuna_check.py continue URL STUDY N        (Optuna's TPE optimises N more trials)
        optuna_check.py dashboard URL STUDY PORT    (optuna-dashboard's /api/studies)
-URL: sqlite:///PATH or journal:PATH. Prints JSON.
+URL: sqlite:///PATH, postgresql://... or journal:PATH. Prints JSON.
 """
 import json
 import math
@@ -66,7 +66,7 @@ def main():
         print(json.dumps({"n": len(s.trials)}))
     elif cmd == "dashboard":
         port = sys.argv[4]
-        target = url if url.startswith("sqlite:") else url[len("journal:"):]
+        target = url[len("journal:"):] if url.startswith("journal:") else url
         dashboard = os.path.join(os.path.dirname(sys.executable), "optuna-dashboard")
         p = subprocess.Popen(
             [dashboard, target, "--host", "127.0.0.1", "--port", port],

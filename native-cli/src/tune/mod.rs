@@ -4,6 +4,7 @@
 pub mod command;
 pub mod config_space;
 pub mod journal;
+pub mod postgres;
 pub mod sqlite;
 
 use serde_json::{Value, json};
@@ -69,8 +70,10 @@ pub fn retry_failed<S: Storage + Enqueue + ?Sized>(
     )
 }
 
-/// An Optuna storage URL: `sqlite:///PATH`, `journal:PATH` (or a `.log` / `.jsonl` path).
+/// An Optuna storage URL: `sqlite:///PATH`, `postgresql://USER:PW@HOST:PORT/DB`, `journal:PATH`
+/// (or a `.log` / `.jsonl` path).
 pub enum StorageUrl {
+    Postgres(String),
     Sqlite(std::path::PathBuf),
     Journal(std::path::PathBuf),
 }
@@ -83,21 +86,25 @@ impl StorageUrl {
         if let Some(p) = url.strip_prefix("journal:") {
             return Ok(StorageUrl::Journal(p.into()));
         }
-        if url.starts_with("postgresql://") || url.starts_with("postgres://") {
-            anyhow::bail!(
-                "--storage {url}: PostgreSQL storage is not built into this strider yet; use \
-                 sqlite:///PATH or journal:PATH (a journal file on a shared file system serves \
-                 workers on many machines)"
-            );
+        if url.starts_with("postgres") && url.contains("://") {
+            // SQLAlchemy-style driver suffixes (postgresql+psycopg://) name Python drivers.
+            let plain = match url.split_once("://") {
+                Some((scheme, rest)) if scheme.starts_with("postgresql+") => {
+                    format!("postgresql://{rest}")
+                }
+                _ => url.to_string(),
+            };
+            return Ok(StorageUrl::Postgres(plain));
         }
         if url.ends_with(".log") || url.ends_with(".jsonl") {
             return Ok(StorageUrl::Journal(url.into()));
         }
-        anyhow::bail!("--storage {url}: expected sqlite:///PATH or journal:PATH")
+        anyhow::bail!("--storage {url}: expected sqlite:///PATH, postgresql://... or journal:PATH")
     }
 
     pub fn open(&self) -> anyhow::Result<Box<dyn Storage + Send>> {
         Ok(match self {
+            StorageUrl::Postgres(u) => Box::new(postgres::PostgresStorage::open(u)?),
             StorageUrl::Sqlite(p) => Box::new(sqlite::SqliteStorage::open(p)?),
             StorageUrl::Journal(p) => Box::new(journal::JournalStorage::open(p)?),
         })

@@ -28,6 +28,9 @@ pub struct TpeSampler {
     pub multivariate: bool,
     pub constant_liar: bool,
     pub prior_weight: f64,
+    /// Sample categorical parameters with univariate TPE, outside the joint (multivariate)
+    /// kernel of the numerical ones.
+    pub categorical_independent: bool,
 }
 
 impl TpeSampler {
@@ -40,6 +43,7 @@ impl TpeSampler {
             multivariate: true,
             constant_liar: true,
             prior_weight: 1.0,
+            categorical_independent: true,
         }
     }
 }
@@ -502,7 +506,11 @@ fn values_in(t: &FrozenTrial, space: &SearchSpace) -> Option<Vec<f64>> {
 impl Sampler for TpeSampler {
     fn relative_search_space(&self, study: &StudyView, _: &FrozenTrial) -> SearchSpace {
         if self.multivariate {
-            intersection_search_space(study.trials, true)
+            let mut space = intersection_search_space(study.trials, true);
+            if self.categorical_independent {
+                space.retain(|_, d| !matches!(d, Distribution::Categorical { .. }));
+            }
+            space
         } else {
             SearchSpace::new()
         }

@@ -198,7 +198,7 @@ pub trait Storage {
 }
 
 /// A storage in memory (tests, benchmarks, the browser).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct InMemoryStorage {
     studies: Vec<(StudyInfo, BTreeMap<String, Value>)>,
     trials: Vec<(i64, FrozenTrial)>,

@@ -8,11 +8,15 @@ use strider_core::tune::{
 };
 
 fn hartmann_space() -> SearchSpace {
-    (0..6).map(|i| (format!("x{i}"), Distribution::float(0.0, 1.0))).collect()
+    (0..6)
+        .map(|i| (format!("x{i}"), Distribution::float(0.0, 1.0)))
+        .collect()
 }
 
 fn objective(p: &std::collections::BTreeMap<String, serde_json::Value>) -> f64 {
-    p.values().map(|v| (v.as_f64().unwrap() - 0.3).powi(2)).sum()
+    p.values()
+        .map(|v| (v.as_f64().unwrap() - 0.3).powi(2))
+        .sum()
 }
 
 fn bench(c: &mut Criterion) {
@@ -23,9 +27,14 @@ fn bench(c: &mut Criterion) {
     for n in [100usize, 500, 1000] {
         let mut storage = InMemoryStorage::default();
         {
-            let mut study =
-                Study::open(&mut storage, "b", &[Direction::Minimize], &sampler, PrunerSpec::None)
-                    .unwrap();
+            let mut study = Study::open(
+                &mut storage,
+                "b",
+                &[Direction::Minimize],
+                &sampler,
+                PrunerSpec::None,
+            )
+            .unwrap();
             for _ in 0..n {
                 let t = study.ask(Some(&space)).unwrap();
                 let v = objective(&t.params());
@@ -37,9 +46,14 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || storage.clone(),
                 |mut s| {
-                    let mut study =
-                        Study::open(&mut s, "b", &[Direction::Minimize], &sampler, PrunerSpec::None)
-                            .unwrap();
+                    let mut study = Study::open(
+                        &mut s,
+                        "b",
+                        &[Direction::Minimize],
+                        &sampler,
+                        PrunerSpec::None,
+                    )
+                    .unwrap();
                     let t = study.ask(Some(&space)).unwrap();
                     let v = objective(&t.params());
                     study.tell(t, Outcome::Complete(vec![v])).unwrap();

@@ -418,6 +418,10 @@ train_size = 120
 test_size = 40
 [[models]]
 kind = "ridge"
+[[models]]
+name = "momentum"
+kind = "ridge"
+alpha = 1e6
 "#,
             repo().join("tests/data/panel_3assets.csv").display()
         ),

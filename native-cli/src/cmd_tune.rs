@@ -19,6 +19,7 @@ use strider_core::tune::{
 use crate::tune::StorageUrl;
 use crate::tune::command::CommandObjective;
 use crate::tune::config_space::{ConfigObjective, Metric};
+use crate::tune::ensemble_space::EnsembleObjective;
 
 #[derive(Args)]
 pub struct TuneArgs {
@@ -59,6 +60,10 @@ pub struct TuneArgs {
     /// Config mode: also switch each [[features]] group in or out.
     #[arg(long)]
     feature_selection: bool,
+    /// Config mode: tune the blend weights of the config's models (`weight.<model>`) instead of
+    /// one model's parameters; the config runs once, each trial re-trades the blend.
+    #[arg(long, conflicts_with_all = ["model", "feature_selection"])]
+    ensemble: bool,
     /// Seconds between worker heartbeats; a RUNNING trial silent for twice as long is failed
     /// and retried with the same parameters.
     #[arg(long, default_value_t = 5.0)]
@@ -76,6 +81,7 @@ pub struct TuneArgs {
 
 enum Objective {
     Config(Box<ConfigObjective>),
+    Ensemble(Box<EnsembleObjective>),
     Command(CommandObjective),
 }
 
@@ -142,24 +148,38 @@ pub fn run(args: TuneArgs) -> Result<()> {
                 .with_context(|| format!("--model {name}: not in the config"))?,
         };
         let seed = args.seed.unwrap_or(config.seed_or_default());
-        let obj = ConfigObjective {
-            seed: config.seed_or_default(),
-            config,
-            instruments,
-            model,
-            objective: args.objective,
-            tune_features: args.feature_selection,
-        };
-        let space = obj.space();
-        let name = format!("{}-{}-tune", obj.config.name, obj.config.models[model].name);
-        (
-            Objective::Config(Box::new(obj)),
-            space,
-            vec![Direction::Maximize],
-            name,
-            seed,
-            Some(text),
-        )
+        if args.ensemble {
+            let name = format!("{}-ensemble-tune", config.name);
+            let obj = EnsembleObjective::new(config, instruments, args.objective)?;
+            let space = obj.space();
+            (
+                Objective::Ensemble(Box::new(obj)),
+                space,
+                vec![Direction::Maximize],
+                name,
+                seed,
+                Some(text),
+            )
+        } else {
+            let obj = ConfigObjective {
+                seed: config.seed_or_default(),
+                config,
+                instruments,
+                model,
+                objective: args.objective,
+                tune_features: args.feature_selection,
+            };
+            let space = obj.space();
+            let name = format!("{}-{}-tune", obj.config.name, obj.config.models[model].name);
+            (
+                Objective::Config(Box::new(obj)),
+                space,
+                vec![Direction::Maximize],
+                name,
+                seed,
+                Some(text),
+            )
+        }
     } else {
         if args.config.is_some() {
             bail!("give either CONFIG.toml or `-- CMD`, not both");
@@ -236,6 +256,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
                         let mut trial = study.ask(Some(space))?;
                         let outcome = match objective {
                             Objective::Config(o) => o.run(&mut study, &mut trial),
+                            Objective::Ensemble(o) => o.run(&mut study, &mut trial),
                             Objective::Command(o) => o.run(&mut study, &mut trial),
                         }
                         .unwrap_or_else(|e| Outcome::Fail(format!("{e:#}")));
@@ -348,6 +369,35 @@ pub fn run(args: TuneArgs) -> Result<()> {
         .context("running the best configuration")?;
         best_run =
             json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")});
+    }
+    if let (Objective::Ensemble(_), Some(b)) = (&objective, &best) {
+        let weights: serde_json::Map<String, Value> = b
+            .external_params()
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("weight.").map(|m| (m.to_string(), v)))
+            .collect();
+        let path = out_dir.join("best_weights.json");
+        write_atomic(&path, &serde_json::to_vec_pretty(&weights)?)?;
+        // The config's run, whose report opens its what-if on these weights.
+        let run_dir = out_dir.join(format!(
+            "best-run-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        crate::cmd_run::run(crate::cmd_run::RunArgs {
+            config: args.config.clone(),
+            out: Some(run_dir.clone()),
+            seed: None,
+            json: false,
+            tracking_uri: None,
+            experiment: None,
+            no_track: true,
+            no_report: false,
+            tracking_wait: 0,
+            extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(&summary)?)],
+            quiet: true,
+        })
+        .context("running the config")?;
+        best_run = json!({"weights": weights, "weights_file": path, "run_dir": run_dir, "report": run_dir.join("report.html")});
     }
     let n_complete = trials
         .iter()

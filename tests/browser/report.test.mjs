@@ -194,3 +194,21 @@ kind = "ridge"
   await page.screenshot({ path: join(ARTIFACTS, "report-sections.png"), fullPage: true });
   assert.deepEqual(errors, [], "console errors");
 });
+
+test("a study of blend weights opens its report on the best blend", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "strider-report-ensemble-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = JSON.parse(
+    execFileSync(STRIDER, ["tune", "--ensemble", "--trials", "8", "--json", "--storage", `journal:${join(dir, "s.log")}`, "--out", join(dir, "tune")], {
+      encoding: "utf8",
+      cwd: dir,
+    }),
+  );
+  const { page, errors } = await openReport(t, out.best.report);
+  const blend = await page.evaluate(() => window.striderReport.view.models.find((m) => m.name === "ensemble"));
+  assert.ok(blend, "the report shows the tuned blend");
+  assert.ok(Math.abs(blend.evaluation.strategy.sharpe - out.best_value) < 1e-12, `${blend.evaluation.strategy.sharpe} vs ${out.best_value}`);
+  assert.equal(await page.locator("#tuning").isVisible(), true);
+  await page.screenshot({ path: join(ARTIFACTS, "report-ensemble-study.png"), fullPage: true });
+  assert.deepEqual(errors, [], "console errors");
+});

@@ -58,9 +58,15 @@
 
   function defaultSettings() {
     const s = info.strategy;
+    // A study of blend weights (`strider tune --ensemble`) opens on its best weights.
+    const ensemble = {};
+    for (const [k, v] of Object.entries(payload.tuning?.best?.params ?? {})) {
+      const model = k.startsWith("weight.") ? k.slice(7) : null;
+      if (model && info.models.some((m) => m.name === model) && Number(v) > 0) ensemble[model] = Number(v);
+    }
     return {
       strategy: { ...s },
-      ensemble: {},
+      ensemble,
       rolling_window: 126,
       statistics: true,
     };
@@ -126,7 +132,6 @@
     $("log").addEventListener("change", () => draw());
     $("reset").addEventListener("click", () => {
       settings = structuredClone(runSettings);
-      for (const i of ens.querySelectorAll("input")) i.value = "0";
       syncControls();
       update();
     });
@@ -142,6 +147,7 @@
     $("long-only").checked = s.long_only;
     $("cost").value = s.cost_bps;
     $("cost-out").textContent = `${s.cost_bps} bps`;
+    for (const i of $("ensemble").querySelectorAll("input")) i.value = String(settings.ensemble[i.dataset.model] ?? 0);
     $("threshold").disabled = s.signal !== "threshold";
     $("scale").disabled = s.signal !== "proportional";
   }

@@ -192,6 +192,7 @@ impl CmaEsSampler {
                     t.system_attrs.get(GENERATION_ATTR).and_then(Value::as_u64)
                         == Some(cma.generation as u64)
                 })
+                .map(|t| &**t)
                 .collect();
             if gen_trials.len() < cma.lambda {
                 break;

@@ -3,6 +3,7 @@
 //! forest; both ask how much of the objective's variation each parameter explains.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 
@@ -12,11 +13,11 @@ use crate::gbdt::{GbdtParams, TrainData, train};
 
 /// Importance of each parameter every complete trial has; empty with fewer than 4 trials.
 pub fn param_importance(
-    trials: &[FrozenTrial],
+    trials: &[Arc<FrozenTrial>],
     objective: usize,
     seed: u64,
 ) -> BTreeMap<String, f64> {
-    let done: Vec<&FrozenTrial> = trials
+    let done: Vec<&Arc<FrozenTrial>> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
         .filter(|t| {
@@ -25,8 +26,10 @@ pub fn param_importance(
                 .is_some_and(|v| v.get(objective).is_some_and(|x| x.is_finite()))
         })
         .collect();
-    let owned: Vec<FrozenTrial> = done.iter().map(|t| (*t).clone()).collect();
-    let space = intersection_search_space(&owned, false);
+    let space = intersection_search_space(
+        &done.iter().map(|t| Arc::clone(t)).collect::<Vec<_>>(),
+        false,
+    );
     if done.len() < 4 || space.is_empty() {
         return BTreeMap::new();
     }

@@ -3,6 +3,7 @@
 //! name), threshold and patient.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -139,7 +140,7 @@ impl PrunerSpec {
         &self,
         study_name: &str,
         direction: Direction,
-        trials: &[FrozenTrial],
+        trials: &[Arc<FrozenTrial>],
         trial: &FrozenTrial,
     ) -> Verdict {
         let Some(step) = trial.last_step() else {
@@ -245,7 +246,7 @@ impl PrunerSpec {
                     n_brackets - 1
                 };
                 let mine = bracket_of(trial.number);
-                let same: Vec<FrozenTrial> = trials
+                let same: Vec<Arc<FrozenTrial>> = trials
                     .iter()
                     .filter(|t| bracket_of(t.number) == mine)
                     .cloned()
@@ -332,13 +333,14 @@ fn percentile_rule(
     interval: i64,
     n_min_trials: usize,
     direction: Direction,
-    trials: &[FrozenTrial],
+    trials: &[Arc<FrozenTrial>],
     trial: &FrozenTrial,
     step: i64,
 ) -> Verdict {
     let complete: Vec<&FrozenTrial> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
+        .map(|t| &**t)
         .collect();
     if complete.len() < n_startup || !on_interval_step(trial, step, warmup, interval) {
         return Verdict::keep();
@@ -380,7 +382,7 @@ fn percentile_rule(
     }
 }
 
-fn auto_min_resource(trials: &[FrozenTrial]) -> Option<i64> {
+fn auto_min_resource(trials: &[Arc<FrozenTrial>]) -> Option<i64> {
     trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
@@ -396,7 +398,7 @@ fn successive_halving(
     min_early_stopping_rate: i64,
     bootstrap_count: usize,
     direction: Direction,
-    trials: &[FrozenTrial],
+    trials: &[Arc<FrozenTrial>],
     trial: &FrozenTrial,
     step: i64,
     attr_prefix: &str,
@@ -476,12 +478,12 @@ mod tests {
 
     #[test]
     fn median_prunes_a_trial_worse_than_the_median_at_its_step() {
-        let mut trials: Vec<FrozenTrial> = (0..5)
-            .map(|i| trial(i, TrialState::Complete, &[1.0 + i as f64, 0.5]))
+        let mut trials: Vec<Arc<FrozenTrial>> = (0..5)
+            .map(|i| Arc::new(trial(i, TrialState::Complete, &[1.0 + i as f64, 0.5])))
             .collect();
         let bad = trial(5, TrialState::Running, &[10.0]);
         let good = trial(6, TrialState::Running, &[1.5]);
-        trials.push(bad.clone());
+        trials.push(Arc::new(bad.clone()));
         let p = PrunerSpec::by_name("median").unwrap();
         assert!(
             p.should_prune("s", Direction::Minimize, &trials, &bad)
@@ -535,7 +537,7 @@ mod tests {
             let mut t = trial(i, TrialState::Complete, &[*v, *v]);
             t.system_attrs
                 .insert("completed_rung_0".into(), Value::from(*v));
-            trials.push(t);
+            trials.push(Arc::new(t));
         }
         let worse = trial(3, TrialState::Running, &[0.9, 0.9]);
         assert!(

@@ -6,6 +6,7 @@
 //! Randomness comes from the study seed and the trial number.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,7 +20,7 @@ pub struct StudyView<'a> {
     pub name: &'a str,
     pub directions: &'a [Direction],
     /// Every trial of the study, the current one included (RUNNING).
-    pub trials: &'a [FrozenTrial],
+    pub trials: &'a [Arc<FrozenTrial>],
     pub system_attrs: &'a BTreeMap<String, Value>,
     /// The space the caller declared up front (`ask` with a fixed space), if any.
     pub declared: Option<&'a SearchSpace>,
@@ -174,7 +175,7 @@ impl Sampler for RandomSampler {
 
 /// Optuna's `IntersectionSearchSpace`: the parameters (with identical distributions) that every
 /// finished trial has, single-valued ones left out.
-pub fn intersection_search_space(trials: &[FrozenTrial], include_pruned: bool) -> SearchSpace {
+pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bool) -> SearchSpace {
     use super::trial::TrialState::{Complete, Pruned};
     let mut finished = trials
         .iter()

@@ -3,6 +3,7 @@
 //! other workers (strider's or Optuna's) see it and a killed worker loses only its running trial.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -28,7 +29,7 @@ pub struct Trial {
     frozen: FrozenTrial,
     relative: BTreeMap<String, f64>,
     relative_space: SearchSpace,
-    snapshot: Vec<FrozenTrial>,
+    snapshot: Vec<Arc<FrozenTrial>>,
     declared: Option<SearchSpace>,
 }
 
@@ -86,7 +87,7 @@ impl<'a> Study<'a> {
         self.storage
     }
 
-    pub fn trials(&mut self) -> Result<Vec<FrozenTrial>> {
+    pub fn trials(&mut self) -> Result<Vec<Arc<FrozenTrial>>> {
         self.storage.trials(self.info.id)
     }
 
@@ -117,7 +118,7 @@ impl<'a> Study<'a> {
         let mut frozen = snapshot
             .iter()
             .find(|t| t.id == id)
-            .cloned()
+            .map(|t| (**t).clone())
             .unwrap_or_else(|| FrozenTrial::new(id, number));
         let view = StudyView {
             name: &self.info.name,
@@ -307,12 +308,13 @@ impl<'a> Study<'a> {
                 dir.loss(a.value().unwrap())
                     .total_cmp(&dir.loss(b.value().unwrap()))
                     .then(a.number.cmp(&b.number))
-            }))
+            })
+            .map(|t| (*t).clone()))
     }
 
     /// Complete trials on the Pareto front.
     pub fn best_trials(&mut self) -> Result<Vec<FrozenTrial>> {
-        let complete: Vec<FrozenTrial> = self
+        let complete: Vec<Arc<FrozenTrial>> = self
             .trials()?
             .into_iter()
             .filter(|t| t.state == TrialState::Complete && t.values.is_some())
@@ -331,7 +333,7 @@ impl<'a> Study<'a> {
             .collect();
         Ok(pareto_front(&losses)
             .into_iter()
-            .map(|i| complete[i].clone())
+            .map(|i| (*complete[i]).clone())
             .collect())
     }
 }

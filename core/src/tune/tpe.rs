@@ -94,8 +94,14 @@ enum Dim {
         inv_sigma: Vec<f64>,
         dist: Distribution,
     },
-    /// `probs[k][c]`, one row per kernel.
-    Cat { log_p: Vec<Vec<f64>> },
+    /// Kernel k (an observation) puts `exp(log_hit)` on its own choice `obs[k]` and
+    /// `exp(log_miss)` on each other; the last kernel (the prior) is uniform.
+    Cat {
+        obs: Vec<usize>,
+        n_choices: usize,
+        log_hit: f64,
+        log_miss: f64,
+    },
 }
 
 struct Parzen {
@@ -142,16 +148,17 @@ impl Parzen {
             .map(|(d, (name, dist))| {
                 let dim = match dist {
                     Distribution::Categorical { choices } => {
-                        let k = choices.len();
-                        let mut log_p = Vec::with_capacity(n_kernels);
-                        for o in obs {
-                            let mut row = vec![prior_weight / n_kernels as f64; k];
-                            row[o[d] as usize] += 1.0;
-                            let s: f64 = row.iter().sum();
-                            log_p.push(row.iter().map(|x| (x / s).ln()).collect());
+                        // Optuna's rows: prior_weight / n_kernels on every choice, plus 1 on
+                        // the observed one, normalised.
+                        let k = choices.len() as f64;
+                        let base = prior_weight / n_kernels as f64;
+                        let row_sum = base * k + 1.0;
+                        Dim::Cat {
+                            obs: obs.iter().map(|o| o[d] as usize).collect(),
+                            n_choices: choices.len(),
+                            log_hit: ((base + 1.0) / row_sum).ln(),
+                            log_miss: (base / row_sum).ln(),
                         }
-                        log_p.push(vec![-(k as f64).ln(); k]);
-                        Dim::Cat { log_p }
                     }
                     _ => {
                         let (lo, hi) = transformed_bounds(dist).expect("numerical");
@@ -213,12 +220,20 @@ impl Parzen {
                 self.dims
                     .iter()
                     .map(|(_, dim)| match dim {
-                        Dim::Cat { log_p } => {
+                        Dim::Cat {
+                            obs,
+                            n_choices,
+                            log_hit,
+                            log_miss,
+                        } => {
                             let mut u = rng.random::<f64>();
-                            let row = &log_p[k];
-                            let mut c = row.len() - 1;
-                            for (j, lp) in row.iter().enumerate() {
-                                let p = lp.exp();
+                            let mut c = n_choices - 1;
+                            for j in 0..*n_choices {
+                                let p = match obs.get(k) {
+                                    Some(o) if *o == j => log_hit.exp(),
+                                    Some(_) => log_miss.exp(),
+                                    None => 1.0 / *n_choices as f64,
+                                };
                                 if u < p {
                                     c = j;
                                     break;
@@ -251,78 +266,105 @@ impl Parzen {
     /// log density (mass, for discrete dimensions) of each point.
     fn log_pdf(&self, xs: &[Vec<f64>]) -> Vec<f64> {
         let nk = self.log_w.len();
-        let mut out = Vec::with_capacity(xs.len());
-        let mut acc = vec![0.0; nk];
-        for x in xs {
-            acc.copy_from_slice(&self.log_w);
-            for (d, (_, dim)) in self.dims.iter().enumerate() {
-                match dim {
-                    Dim::Cat { log_p } => {
+        let mut acc: Vec<f64> = xs.iter().flat_map(|_| self.log_w.iter().copied()).collect();
+        for (d, (_, dim)) in self.dims.iter().enumerate() {
+            match dim {
+                Dim::Cat {
+                    obs,
+                    n_choices,
+                    log_hit,
+                    log_miss,
+                } => {
+                    let log_prior = -(*n_choices as f64).ln();
+                    for (x, row) in xs.iter().zip(acc.chunks_mut(nk)) {
                         let c = x[d] as usize;
-                        for (a, row) in acc.iter_mut().zip(log_p) {
-                            *a += row[c];
+                        for (a, o) in row.iter_mut().zip(obs) {
+                            *a += if *o == c { *log_hit } else { *log_miss };
                         }
+                        row[nk - 1] += log_prior;
                     }
-                    Dim::Num {
-                        mu,
-                        log_z,
-                        log_peak,
-                        inv_sigma,
-                        dist,
-                        ..
-                    } => {
-                        let stepped = match dist {
-                            Distribution::Float { step, .. } => step.map(|s| (s, false)),
-                            Distribution::Int { step, log, .. } => Some((*step as f64, *log)),
-                            Distribution::Categorical { .. } => None,
-                        };
-                        match stepped {
-                            None => {
-                                let v = match dist {
-                                    Distribution::Float { log: true, .. } => x[d].ln(),
-                                    _ => x[d],
-                                };
+                }
+                Dim::Num {
+                    mu,
+                    log_z,
+                    log_peak,
+                    inv_sigma,
+                    dist,
+                    ..
+                } => {
+                    let stepped = match dist {
+                        Distribution::Float { step, .. } => step.map(|s| (s, false)),
+                        Distribution::Int { step, log, .. } => Some((*step as f64, *log)),
+                        Distribution::Categorical { .. } => None,
+                    };
+                    match stepped {
+                        None => {
+                            let is_log = matches!(dist, Distribution::Float { log: true, .. });
+                            for (x, row) in xs.iter().zip(acc.chunks_mut(nk)) {
+                                let v = if is_log { x[d].ln() } else { x[d] };
                                 for k in 0..nk {
                                     let z = (v - mu[k]) * inv_sigma[k];
-                                    acc[k] += log_peak[k] - 0.5 * z * z;
+                                    row[k] += log_peak[k] - 0.5 * z * z;
                                 }
                             }
-                            Some((s, log)) => {
-                                let (a, b) = if log {
-                                    ((x[d] - s / 2.0).ln(), (x[d] + s / 2.0).ln())
-                                } else {
-                                    (x[d] - s / 2.0, x[d] + s / 2.0)
+                        }
+                        Some((s, log)) => {
+                            // Candidates repeat grid values: each value's column once.
+                            let mut columns: Vec<(f64, Vec<f64>)> = Vec::new();
+                            for (x, row) in xs.iter().zip(acc.chunks_mut(nk)) {
+                                let v = x[d];
+                                let col = match columns.iter().position(|(cv, _)| *cv == v) {
+                                    Some(i) => &columns[i].1,
+                                    None => {
+                                        let (a, b) = if log {
+                                            ((v - s / 2.0).ln(), (v + s / 2.0).ln())
+                                        } else {
+                                            (v - s / 2.0, v + s / 2.0)
+                                        };
+                                        let col = (0..nk)
+                                            .map(|k| {
+                                                let (za, zb) = (
+                                                    (a - mu[k]) * inv_sigma[k],
+                                                    (b - mu[k]) * inv_sigma[k],
+                                                );
+                                                // Far in a tail the cell's mass is its width
+                                                // times the density (to ~1e-3 relative), and
+                                                // its term is negligible in the mixture anyway.
+                                                let mass = if za > 9.0 || zb < -9.0 {
+                                                    let zm = 0.5 * (za + zb);
+                                                    -0.5 * zm * zm + (zb - za).ln() - HALF_LN_2PI
+                                                } else {
+                                                    log_ndtr_diff(za, zb)
+                                                };
+                                                mass - log_z[k]
+                                            })
+                                            .collect();
+                                        columns.push((v, col));
+                                        &columns.last().expect("just pushed").1
+                                    }
                                 };
-                                for k in 0..nk {
-                                    let (za, zb) =
-                                        ((a - mu[k]) * inv_sigma[k], (b - mu[k]) * inv_sigma[k]);
-                                    // Far in a tail the cell's mass is its width times the
-                                    // density (to ~1e-3 relative), and its term is negligible
-                                    // in the mixture anyway; the exact form needs two erfc.
-                                    let mass = if za > 9.0 || zb < -9.0 {
-                                        let zm = 0.5 * (za + zb);
-                                        -0.5 * zm * zm + (zb - za).ln() - HALF_LN_2PI
-                                    } else {
-                                        log_ndtr_diff(za, zb)
-                                    };
-                                    acc[k] += mass - log_z[k];
+                                for (a, c) in row.iter_mut().zip(col) {
+                                    *a += c;
                                 }
                             }
                         }
                     }
                 }
             }
-            let top = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            // Terms below e^-40 of the largest cannot change the sum.
-            let sum: f64 = acc
-                .iter()
-                .map(|a| a - top)
-                .filter(|d| *d > -40.0)
-                .map(f64::exp)
-                .sum();
-            out.push(top + sum.ln());
         }
-        out
+        acc.chunks(nk)
+            .map(|row| {
+                let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                // Terms below e^-40 of the largest cannot change the sum.
+                let sum: f64 = row
+                    .iter()
+                    .map(|a| a - top)
+                    .filter(|d| *d > -40.0)
+                    .map(f64::exp)
+                    .sum();
+                top + sum.ln()
+            })
+            .collect()
     }
 }
 
@@ -369,8 +411,11 @@ impl TpeSampler {
         space: &SearchSpace,
         purpose: &str,
     ) -> BTreeMap<String, f64> {
-        let done = |t: &&FrozenTrial| matches!(t.state, TrialState::Complete | TrialState::Pruned);
-        let n_done = study.trials.iter().filter(done).count();
+        let n_done = study
+            .trials
+            .iter()
+            .filter(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned))
+            .count();
         let mut rng = rng_for(self.seed, trial.number, purpose);
         if n_done < self.n_startup_trials {
             return space
@@ -409,17 +454,20 @@ impl TpeSampler {
             .trials
             .iter()
             .filter(|t| t.state == TrialState::Complete && t.values.is_some())
+            .map(|t| &**t)
             .collect();
         let mut pruned: Vec<&FrozenTrial> = study
             .trials
             .iter()
             .filter(|t| t.state == TrialState::Pruned)
+            .map(|t| &**t)
             .collect();
         let running: Vec<&FrozenTrial> = if self.constant_liar {
             study
                 .trials
                 .iter()
                 .filter(|t| t.state == TrialState::Running && t.number != trial.number)
+                .map(|t| &**t)
                 .collect()
         } else {
             Vec::new()

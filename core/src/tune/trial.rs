@@ -2,6 +2,7 @@
 //! storages stamp times themselves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -185,7 +186,9 @@ pub trait Storage {
     fn set_trial_user_attr(&mut self, trial: i64, key: &str, value: &Value) -> Result<()>;
     fn set_study_system_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<()>;
     fn study_system_attrs(&mut self, study: i64) -> Result<BTreeMap<String, Value>>;
-    fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>>;
+    /// Every trial of the study, in number order. Shared: finished trials never change, so
+    /// storages hand out the same allocation every time.
+    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>>;
     /// Record that a RUNNING trial's worker is alive.
     fn heartbeat(&mut self, _trial: i64) -> Result<()> {
         Ok(())
@@ -201,14 +204,14 @@ pub trait Storage {
 #[derive(Debug, Default, Clone)]
 pub struct InMemoryStorage {
     studies: Vec<(StudyInfo, BTreeMap<String, Value>)>,
-    trials: Vec<(i64, FrozenTrial)>,
+    trials: Vec<(i64, Arc<FrozenTrial>)>,
 }
 
 impl InMemoryStorage {
     fn trial_mut(&mut self, id: i64) -> Result<&mut FrozenTrial> {
         self.trials
             .get_mut(id as usize)
-            .map(|(_, t)| t)
+            .map(|(_, t)| Arc::make_mut(t))
             .ok_or_else(|| crate::Error::Config(format!("no trial {id}")))
     }
 }
@@ -230,7 +233,8 @@ impl Storage for InMemoryStorage {
     fn create_trial(&mut self, study: i64) -> Result<(i64, usize)> {
         let number = self.trials.iter().filter(|(s, _)| *s == study).count();
         let id = self.trials.len() as i64;
-        self.trials.push((study, FrozenTrial::new(id, number)));
+        self.trials
+            .push((study, Arc::new(FrozenTrial::new(id, number))));
         Ok((id, number))
     }
 
@@ -285,7 +289,7 @@ impl Storage for InMemoryStorage {
             .unwrap_or_default())
     }
 
-    fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>> {
+    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>> {
         Ok(self
             .trials
             .iter()

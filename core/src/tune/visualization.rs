@@ -1,17 +1,20 @@
 //! `tuning.json`: what the report draws for a study (history, parallel coordinates, importance,
 //! intermediate values, Pareto front). The format is in ARCHITECTURE.md.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::importance::param_importance;
 use super::pareto::pareto_front;
 use super::trial::{FrozenTrial, StudyInfo, TrialState};
 
-pub fn study_summary(info: &StudyInfo, trials: &[FrozenTrial], seed: u64) -> Value {
+pub fn study_summary(info: &StudyInfo, trials: &[Arc<FrozenTrial>], seed: u64) -> Value {
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let complete: Vec<&FrozenTrial> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete && t.values.is_some())
+        .map(|t| &**t)
         .collect();
     let losses: Vec<Vec<f64>> = complete
         .iter()

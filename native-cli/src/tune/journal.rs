@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
@@ -40,7 +41,7 @@ struct Replay {
     /// (info, deleted, system attrs) by study id.
     studies: Vec<(StudyInfo, bool, BTreeMap<String, Value>)>,
     /// (study id, trial) by trial id.
-    trials: Vec<(i64, FrozenTrial)>,
+    trials: Vec<(i64, Arc<FrozenTrial>)>,
     offset: u64,
 }
 
@@ -118,7 +119,7 @@ impl Replay {
     fn trial_mut(&mut self, id: i64) -> Option<&mut FrozenTrial> {
         self.trials
             .get_mut(usize::try_from(id).ok()?)
-            .map(|(_, t)| t)
+            .map(|(_, t)| Arc::make_mut(t))
     }
 
     fn apply(&mut self, op: &Value) {
@@ -221,7 +222,7 @@ impl Replay {
                         t.intermediate.insert(step, x);
                     }
                 }
-                self.trials.push((study, t));
+                self.trials.push((study, Arc::new(t)));
             }
             SET_TRIAL_PARAM => {
                 let dist = op["distribution"]
@@ -437,7 +438,7 @@ impl JournalStorage {
         self.state
             .trials
             .get(id as usize)
-            .map(|(_, t)| t)
+            .map(|(_, t)| &**t)
             .ok_or_else(|| storage_err(format!("no trial {id} in {}", self.path.display())))
     }
 }
@@ -610,7 +611,7 @@ impl Storage for JournalStorage {
             .unwrap_or_default())
     }
 
-    fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>> {
+    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>> {
         self.sync()?;
         Ok(self
             .state
@@ -629,7 +630,7 @@ impl Storage for JournalStorage {
     fn fail_stale_trials(&mut self, study: i64, grace_seconds: f64) -> Result<Vec<i64>> {
         self.sync()?;
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1e3;
-        let stale: Vec<FrozenTrial> = self
+        let stale: Vec<Arc<FrozenTrial>> = self
             .state
             .trials
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod config_space;
+pub mod ensemble_space;
 pub mod journal;
 pub mod postgres;
 pub mod sqlite;

@@ -4,6 +4,7 @@
 //! are assigned under a row lock on the study, so concurrent workers never duplicate one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use postgres::{Client, NoTls, Transaction};
 use serde_json::Value;
@@ -18,7 +19,7 @@ const SCHEMA: &str = include_str!("optuna_schema_pg.sql");
 
 pub struct PostgresStorage {
     client: Client,
-    finished: HashMap<i64, FrozenTrial>,
+    finished: HashMap<i64, Arc<FrozenTrial>>,
 }
 
 fn e(x: postgres::Error) -> strider_core::Error {
@@ -317,7 +318,7 @@ impl Storage for PostgresStorage {
             .collect())
     }
 
-    fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>> {
+    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>> {
         let mut tx = self.client.transaction().map_err(e)?;
         let rows = tx
             .query(
@@ -330,7 +331,7 @@ impl Storage for PostgresStorage {
         for r in rows {
             let id = r.get::<_, i32>(0) as i64;
             if let Some(t) = self.finished.get(&id) {
-                out.push(t.clone());
+                out.push(Arc::clone(t));
                 continue;
             }
             let t = Self::load_trial(
@@ -342,8 +343,9 @@ impl Storage for PostgresStorage {
                 r.get(4),
             )
             .map_err(e)?;
+            let t = Arc::new(t);
             if t.state.is_finished() {
-                self.finished.insert(id, t.clone());
+                self.finished.insert(id, Arc::clone(&t));
             }
             out.push(t);
         }

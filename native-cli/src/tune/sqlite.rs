@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -23,7 +24,7 @@ const SCHEMA: &str = include_str!("optuna_schema.sql");
 pub struct SqliteStorage {
     conn: Connection,
     /// Finished trials by id (immutable once finished).
-    finished: HashMap<i64, FrozenTrial>,
+    finished: HashMap<i64, Arc<FrozenTrial>>,
 }
 
 fn e(x: rusqlite::Error) -> strider_core::Error {
@@ -347,7 +348,7 @@ impl Storage for SqliteStorage {
         Ok(out)
     }
 
-    fn trials(&mut self, study: i64) -> Result<Vec<FrozenTrial>> {
+    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>> {
         let tx = self.conn.transaction().map_err(e)?;
         let rows: Vec<TrialRow> = {
             let mut q = tx
@@ -366,12 +367,13 @@ impl Storage for SqliteStorage {
         let mut out = Vec::with_capacity(rows.len());
         for (id, number, state, start, end) in rows {
             if let Some(t) = self.finished.get(&id) {
-                out.push(t.clone());
+                out.push(Arc::clone(t));
                 continue;
             }
             let t = Self::load_trial(&tx, id, number, &state, start, end).map_err(e)?;
+            let t = Arc::new(t);
             if t.state.is_finished() {
-                self.finished.insert(id, t.clone());
+                self.finished.insert(id, Arc::clone(&t));
             }
             out.push(t);
         }

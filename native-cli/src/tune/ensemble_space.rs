@@ -1,0 +1,110 @@
+//! The objective "blend a config's models": the config runs once (every model, walk-forward);
+//! each trial then weighs the models' out-of-sample scores (`weight.<model>` in [0, 1]) and
+//! re-trades the blend through the core's what-if, so a trial costs milliseconds.
+
+use serde_json::{Value, json};
+use strider_core::config::Config;
+use strider_core::data::Instrument;
+use strider_core::pipeline;
+use strider_core::report;
+use strider_core::tune::{Distribution, Outcome, SearchSpace, Study, Trial};
+use strider_core::whatif::{ENSEMBLE, WhatIf, WhatIfSettings};
+
+use super::config_space::Metric;
+
+pub struct EnsembleObjective {
+    what_if: WhatIf,
+    config: Config,
+    pub names: Vec<String>,
+    objective: Metric,
+}
+
+const SHARPE_ATTR: &str = "strider:sharpe_per_period";
+
+impl EnsembleObjective {
+    pub fn new(
+        config: Config,
+        instruments: Vec<Instrument>,
+        objective: Metric,
+    ) -> anyhow::Result<Self> {
+        if config.models.len() < 2 {
+            anyhow::bail!("--ensemble needs a config with at least two [[models]]");
+        }
+        let seed = config.seed_or_default();
+        let native = crate::native_gbdt(Vec::new());
+        let out = pipeline::run_with(&config, &instruments, seed, &mut |_| {}, native.as_deref())?;
+        let names = out.summary.dataset.instruments.clone();
+        let predictions = report::path_predictions(&out, &names)?;
+        let task = config.label.task();
+        let models = config
+            .models
+            .iter()
+            .map(|m| report::scores(&m.name, &predictions[&m.name], task, &instruments, &names))
+            .collect::<strider_core::Result<Vec<_>>>()?;
+        Ok(Self {
+            what_if: WhatIf::new(instruments, models, config.metrics.clone(), seed)?,
+            names: config.models.iter().map(|m| m.name.clone()).collect(),
+            config,
+            objective,
+        })
+    }
+
+    pub fn space(&self) -> SearchSpace {
+        self.names
+            .iter()
+            .map(|n| (format!("weight.{n}"), Distribution::float(0.0, 1.0)))
+            .collect()
+    }
+
+    pub fn run(&self, study: &mut Study, trial: &mut Trial) -> anyhow::Result<Outcome> {
+        let params = trial.params();
+        let weights: std::collections::BTreeMap<String, f64> = self
+            .names
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    params[&format!("weight.{n}")].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect();
+        if weights.values().all(|w| *w <= 0.0) {
+            return Ok(Outcome::Fail("every weight is zero".into()));
+        }
+        let view = self.what_if.evaluate(&WhatIfSettings {
+            strategy: self.config.strategy.clone(),
+            ensemble: weights,
+            rolling_window: 126,
+            statistics: false,
+        })?;
+        let blend = view
+            .models
+            .iter()
+            .find(|m| m.name == ENSEMBLE)
+            .ok_or_else(|| anyhow::anyhow!("no blend"))?;
+        let net = &blend.series.net;
+        let per_period = strider_core::metrics::sharpe_per_period(net, &self.config.metrics);
+        study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
+        let value = match self.objective {
+            Metric::Sharpe => blend.evaluation.strategy.sharpe,
+            Metric::Dsr => {
+                let mut trials: Vec<f64> = study
+                    .trials()?
+                    .iter()
+                    .filter_map(|t| t.user_attrs.get(SHARPE_ATTR).and_then(Value::as_f64))
+                    .collect();
+                trials.push(per_period);
+                if trials.len() < 2 {
+                    strider_core::metrics::psr(net, 0.0, &self.config.metrics)
+                } else {
+                    strider_core::stats::deflated_sharpe(net, &trials, &self.config.metrics).dsr
+                }
+            }
+        };
+        Ok(Outcome::Complete(vec![if value.is_finite() {
+            value
+        } else {
+            f64::NAN
+        }]))
+    }
+}

@@ -349,24 +349,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         text.push_str(&config.to_toml());
         write_atomic(&best_toml, text.as_bytes())?;
         // A full run of the best configuration, with the study in its report.
-        let run_dir = out_dir.join(format!(
-            "best-run-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ));
-        crate::cmd_run::run(crate::cmd_run::RunArgs {
-            config: Some(best_toml.clone()),
-            out: Some(run_dir.clone()),
-            seed: None,
-            json: false,
-            tracking_uri: None,
-            experiment: None,
-            no_track: true,
-            no_report: false,
-            tracking_wait: 0,
-            extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(&summary)?)],
-            quiet: true,
-        })
-        .context("running the best configuration")?;
+        let run_dir = run_with_study(Some(best_toml.clone()), &out_dir, &summary)?;
         best_run =
             json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")});
     }
@@ -379,24 +362,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         let path = out_dir.join("best_weights.json");
         write_atomic(&path, &serde_json::to_vec_pretty(&weights)?)?;
         // The config's run, whose report opens its what-if on these weights.
-        let run_dir = out_dir.join(format!(
-            "best-run-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ));
-        crate::cmd_run::run(crate::cmd_run::RunArgs {
-            config: args.config.clone(),
-            out: Some(run_dir.clone()),
-            seed: None,
-            json: false,
-            tracking_uri: None,
-            experiment: None,
-            no_track: true,
-            no_report: false,
-            tracking_wait: 0,
-            extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(&summary)?)],
-            quiet: true,
-        })
-        .context("running the config")?;
+        let run_dir = run_with_study(args.config.clone(), &out_dir, &summary)?;
         best_run = json!({"weights": weights, "weights_file": path, "run_dir": run_dir, "report": run_dir.join("report.html")});
     }
     let n_complete = trials
@@ -457,6 +423,34 @@ pub fn run(args: TuneArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Run a config (untracked, quietly) into `<out_dir>/best-run-<time>` with the study's
+/// `tuning.json` in the run directory, so its report shows the study.
+fn run_with_study(
+    config: Option<PathBuf>,
+    out_dir: &std::path::Path,
+    summary: &Value,
+) -> Result<PathBuf> {
+    let run_dir = out_dir.join(format!(
+        "best-run-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    crate::cmd_run::run(crate::cmd_run::RunArgs {
+        config,
+        out: Some(run_dir.clone()),
+        seed: None,
+        json: false,
+        tracking_uri: None,
+        experiment: None,
+        no_track: true,
+        no_report: false,
+        tracking_wait: 0,
+        extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(summary)?)],
+        quiet: true,
+    })
+    .context("running the best configuration")?;
+    Ok(run_dir)
 }
 
 fn safe(name: &str) -> String {

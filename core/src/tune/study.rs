@@ -321,15 +321,7 @@ impl<'a> Study<'a> {
             .collect();
         let losses: Vec<Vec<f64>> = complete
             .iter()
-            .map(|t| {
-                t.values
-                    .as_ref()
-                    .unwrap()
-                    .iter()
-                    .zip(&self.info.directions)
-                    .map(|(v, d)| d.loss(*v))
-                    .collect()
-            })
+            .map(|t| t.losses(&self.info.directions))
             .collect();
         Ok(pareto_front(&losses)
             .into_iter()

@@ -481,15 +481,7 @@ impl TpeSampler {
         if multi {
             let losses: Vec<Vec<f64>> = complete
                 .iter()
-                .map(|t| {
-                    t.values
-                        .as_ref()
-                        .unwrap()
-                        .iter()
-                        .zip(study.directions)
-                        .map(|(v, d)| d.loss(*v))
-                        .collect()
-                })
+                .map(|t| t.losses(study.directions))
                 .collect();
             let ranks = nondomination_ranks(&losses);
             let mut idx: Vec<usize> = (0..complete.len()).collect();

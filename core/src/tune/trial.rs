@@ -147,6 +147,16 @@ impl FrozenTrial {
         self.intermediate.keys().next_back().copied()
     }
 
+    /// The values in "smaller is better" form, one per objective (empty without values).
+    pub fn losses(&self, directions: &[Direction]) -> Vec<f64> {
+        self.values
+            .iter()
+            .flatten()
+            .zip(directions)
+            .map(|(v, d)| d.loss(*v))
+            .collect()
+    }
+
     /// External parameter values (ints as ints, categoricals as their choice).
     pub fn external_params(&self) -> BTreeMap<String, Value> {
         self.params

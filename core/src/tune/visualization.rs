@@ -18,15 +18,7 @@ pub fn study_summary(info: &StudyInfo, trials: &[Arc<FrozenTrial>], seed: u64) -
         .collect();
     let losses: Vec<Vec<f64>> = complete
         .iter()
-        .map(|t| {
-            t.values
-                .as_ref()
-                .unwrap()
-                .iter()
-                .zip(&info.directions)
-                .map(|(v, d)| d.loss(*v))
-                .collect()
-        })
+        .map(|t| t.losses(&info.directions))
         .collect();
     let front: Vec<usize> = pareto_front(&losses)
         .into_iter()

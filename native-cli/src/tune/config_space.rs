@@ -169,34 +169,54 @@ impl ConfigObjective {
             .iter()
             .map(|d| d.strategy)
             .collect();
-        let per_period = strider_core::metrics::sharpe_per_period(&net, &config.metrics);
-        study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
         study.set_user_attr(
             trial,
             "strider:max_drawdown",
             json!(m.evaluation.strategy.max_drawdown),
         )?;
-        let value = match self.objective {
-            Metric::Sharpe => m.evaluation.strategy.sharpe,
-            Metric::Dsr => {
-                // Deflated against every trial the study has completed, this one included.
-                let mut trials: Vec<f64> = study
-                    .trials()?
-                    .iter()
-                    .filter_map(|t| t.user_attrs.get(SHARPE_ATTR).and_then(Value::as_f64))
-                    .collect();
-                trials.push(per_period);
-                if trials.len() < 2 {
-                    strider_core::metrics::psr(&net, 0.0, &config.metrics)
-                } else {
-                    strider_core::stats::deflated_sharpe(&net, &trials, &config.metrics).dsr
-                }
-            }
-        };
-        Ok(Outcome::Complete(vec![if value.is_finite() {
-            value
-        } else {
-            f64::NAN
-        }]))
+        objective_value(
+            study,
+            trial,
+            self.objective,
+            &net,
+            m.evaluation.strategy.sharpe,
+            &config.metrics,
+        )
     }
+}
+
+/// The trial's objective from its net returns: the annualised Sharpe ratio, or its deflated
+/// value against every trial the study has completed (this one included). Records the
+/// per-period Sharpe the deflation of later trials needs.
+pub fn objective_value(
+    study: &mut Study,
+    trial: &mut Trial,
+    metric: Metric,
+    net: &[f64],
+    sharpe: f64,
+    spec: &strider_core::config::MetricsSpec,
+) -> anyhow::Result<Outcome> {
+    let per_period = strider_core::metrics::sharpe_per_period(net, spec);
+    study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
+    let value = match metric {
+        Metric::Sharpe => sharpe,
+        Metric::Dsr => {
+            let mut trials: Vec<f64> = study
+                .trials()?
+                .iter()
+                .filter_map(|t| t.user_attrs.get(SHARPE_ATTR).and_then(Value::as_f64))
+                .collect();
+            trials.push(per_period);
+            if trials.len() < 2 {
+                strider_core::metrics::psr(net, 0.0, spec)
+            } else {
+                strider_core::stats::deflated_sharpe(net, &trials, spec).dsr
+            }
+        }
+    };
+    Ok(Outcome::Complete(vec![if value.is_finite() {
+        value
+    } else {
+        f64::NAN
+    }]))
 }

@@ -2,7 +2,6 @@
 //! each trial then weighs the models' out-of-sample scores (`weight.<model>` in [0, 1]) and
 //! re-trades the blend through the core's what-if, so a trial costs milliseconds.
 
-use serde_json::{Value, json};
 use strider_core::config::Config;
 use strider_core::data::Instrument;
 use strider_core::pipeline;
@@ -18,8 +17,6 @@ pub struct EnsembleObjective {
     pub names: Vec<String>,
     objective: Metric,
 }
-
-const SHARPE_ATTR: &str = "strider:sharpe_per_period";
 
 impl EnsembleObjective {
     pub fn new(
@@ -82,29 +79,13 @@ impl EnsembleObjective {
             .iter()
             .find(|m| m.name == ENSEMBLE)
             .ok_or_else(|| anyhow::anyhow!("no blend"))?;
-        let net = &blend.series.net;
-        let per_period = strider_core::metrics::sharpe_per_period(net, &self.config.metrics);
-        study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
-        let value = match self.objective {
-            Metric::Sharpe => blend.evaluation.strategy.sharpe,
-            Metric::Dsr => {
-                let mut trials: Vec<f64> = study
-                    .trials()?
-                    .iter()
-                    .filter_map(|t| t.user_attrs.get(SHARPE_ATTR).and_then(Value::as_f64))
-                    .collect();
-                trials.push(per_period);
-                if trials.len() < 2 {
-                    strider_core::metrics::psr(net, 0.0, &self.config.metrics)
-                } else {
-                    strider_core::stats::deflated_sharpe(net, &trials, &self.config.metrics).dsr
-                }
-            }
-        };
-        Ok(Outcome::Complete(vec![if value.is_finite() {
-            value
-        } else {
-            f64::NAN
-        }]))
+        super::config_space::objective_value(
+            study,
+            trial,
+            self.objective,
+            &blend.series.net,
+            blend.evaluation.strategy.sharpe,
+            &self.config.metrics,
+        )
     }
 }

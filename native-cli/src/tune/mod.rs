@@ -6,6 +6,7 @@ pub mod config_space;
 pub mod ensemble_space;
 pub mod journal;
 pub mod postgres;
+mod rdb;
 pub mod sqlite;
 
 use serde_json::{Value, json};

@@ -14,6 +14,7 @@ use strider_core::tune::{
     Direction, Distribution, FrozenTrial, Storage, StudyInfo, TrialState, check_directions,
 };
 
+use super::rdb::{decode, encode, now_local};
 use super::storage_err;
 
 /// trial_id, number, state, datetime_start, datetime_complete.
@@ -29,35 +30,6 @@ pub struct SqliteStorage {
 
 fn e(x: rusqlite::Error) -> strider_core::Error {
     storage_err(x.to_string())
-}
-
-/// Optuna stores naive local times.
-fn now_local() -> String {
-    chrono::Local::now()
-        .format("%Y-%m-%d %H:%M:%S%.6f")
-        .to_string()
-}
-
-/// (value, type) as Optuna's `trial_values` / `trial_intermediate_values` keep non-finite floats.
-fn encode(v: f64) -> (Option<f64>, &'static str) {
-    if v.is_nan() {
-        (None, "NAN")
-    } else if v == f64::INFINITY {
-        (None, "INF_POS")
-    } else if v == f64::NEG_INFINITY {
-        (None, "INF_NEG")
-    } else {
-        (Some(v), "FINITE")
-    }
-}
-
-fn decode(v: Option<f64>, kind: &str) -> f64 {
-    match kind {
-        "INF_POS" => f64::INFINITY,
-        "INF_NEG" => f64::NEG_INFINITY,
-        "NAN" => f64::NAN,
-        _ => v.unwrap_or(f64::NAN),
-    }
 }
 
 impl SqliteStorage {

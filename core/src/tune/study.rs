@@ -113,6 +113,9 @@ impl<'a> Study<'a> {
             }
         }
         let (id, number) = self.storage.create_trial(self.info.id)?;
+        // Alive from the start: a worker killed while still sampling leaves a trial that the
+        // next worker can tell is stale.
+        self.storage.heartbeat(id)?;
         let snapshot = self.storage.trials(self.info.id)?;
         let attrs = self.storage.study_system_attrs(self.info.id)?;
         let mut frozen = snapshot

@@ -54,7 +54,7 @@ export MLFLOW="$MLFLOW_VENV/bin/mlflow" STRIDER_MLFLOW_PYTHON="$MLFLOW_VENV/bin/
 # Optuna and optuna-dashboard, which must read, continue and serve the studies strider writes.
 OPTUNA_VERSION=5.0.0
 OPTUNA_VENV=${STRIDER_CACHE:-$HOME/.cache/strider}/optuna-venv-$OPTUNA_VERSION
-if [[ ! -x $OPTUNA_VENV/bin/optuna-dashboard ]]; then
+if ! "$OPTUNA_VENV/bin/python" -c "import optuna_dashboard, psycopg" 2>/dev/null; then
   rm -rf "$OPTUNA_VENV"
   python3 -m venv "$OPTUNA_VENV"
   "$OPTUNA_VENV/bin/pip" install -q --disable-pip-version-check "optuna==$OPTUNA_VERSION" \

@@ -377,19 +377,22 @@ fn neighbour_gap_bandwidth(mu: &[f64], lo: f64, hi: f64, n_kernels: usize) -> Ve
     if m == 0 {
         return Vec::new();
     }
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| mu[a].total_cmp(&mu[b]));
+    // Sort (value, index) pairs: no indirection in the comparisons. Equal values keep their
+    // order (stable), as NumPy's argsort on them is irrelevant to the gaps (zero either way).
+    let mut sorted: Vec<(f64, usize)> = mu.iter().copied().zip(0..m).collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut sigma = vec![0.0; m];
-    for (rank, &i) in order.iter().enumerate() {
+    for rank in 0..m {
+        let (v, i) = sorted[rank];
         let left = if rank == 0 {
-            mu[i] - lo
+            v - lo
         } else {
-            mu[i] - mu[order[rank - 1]]
+            v - sorted[rank - 1].0
         };
         let right = if rank + 1 == m {
-            hi - mu[i]
+            hi - v
         } else {
-            mu[order[rank + 1]] - mu[i]
+            sorted[rank + 1].0 - v
         };
         let s = if m >= 2 && rank == 0 {
             right
@@ -522,25 +525,35 @@ impl TpeSampler {
 /// The internal values of `space` in `t`, if it has them all (RUNNING trials also through the
 /// relative sample they recorded).
 fn values_in(t: &FrozenTrial, space: &SearchSpace) -> Option<Vec<f64>> {
-    let relative: Option<BTreeMap<String, Value>> = if t.state == TrialState::Running {
-        t.system_attrs
-            .get(RELATIVE_PARAMS_ATTR)
-            .and_then(|v| v.as_str())
-            .and_then(|s| serde_json::from_str(s).ok())
-    } else {
-        None
-    };
-    space
-        .iter()
-        .map(|(k, d)| match t.params.get(k) {
-            Some((td, x)) if td == d => Some(*x),
-            Some(_) => None,
-            None => relative
-                .as_ref()
-                .and_then(|r| r.get(k))
-                .and_then(|v| d.to_internal(v).ok()),
-        })
-        .collect()
+    // Both maps are sorted by name: walk them together (one comparison per step).
+    let mut params = t.params.iter().peekable();
+    let mut out = Vec::with_capacity(space.len());
+    let mut relative: Option<Option<BTreeMap<String, Value>>> = None;
+    for (k, d) in space {
+        while params.next_if(|(pk, _)| pk.as_str() < k.as_str()).is_some() {}
+        match params.peek() {
+            Some((pk, (td, x))) if *pk == k => {
+                if td != d {
+                    return None;
+                }
+                out.push(*x);
+            }
+            _ => {
+                // A RUNNING trial's other parameters are in the relative sample it recorded.
+                if t.state != TrialState::Running {
+                    return None;
+                }
+                let r = relative.get_or_insert_with(|| {
+                    t.system_attrs
+                        .get(RELATIVE_PARAMS_ATTR)
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| serde_json::from_str(s).ok())
+                });
+                out.push(r.as_ref()?.get(k).and_then(|v| d.to_internal(v).ok())?);
+            }
+        }
+    }
+    Some(out)
 }
 
 impl Sampler for TpeSampler {

@@ -137,6 +137,8 @@ def main():
             else:
                 ci, verdict = "", ""
             print(f"| {problem} | {at} | {cell} | {mine} | {ci} | {verdict} |")
+    print("\nThe verdict is a 95% bootstrap interval on each of five problems: at 20 seeds one of them")
+    print("can land outside by chance. Rerun with --seeds 100 before reading a gap as real.")
     print(f"\n## ask+tell overhead per trial ({args.sampler}), CPU ms, mean of the 10 trials ending at n\n")
     print("| problem | n | Optuna 5.0 | Strider | ratio |")
     print("|---|---|---|---|---|")

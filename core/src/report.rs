@@ -152,10 +152,6 @@ impl ReportPayload {
         Config::from_toml(&self.config_toml)
     }
 
-    pub fn seed(&self) -> Result<u64> {
-        Ok(self.config()?.seed_or_default())
-    }
-
     /// The instruments, parsed from the embedded files as the run parsed them.
     pub fn load_instruments(&self, config: &Config) -> Result<Vec<Instrument>> {
         crate::data::load(&config.data, &mut |path| {
@@ -170,19 +166,35 @@ impl ReportPayload {
     pub fn what_if(&self) -> Result<WhatIf> {
         let config = self.config()?;
         let instruments = self.load_instruments(&config)?;
-        let task = config.label.task();
-        let models = config
-            .models
-            .iter()
-            .map(|m| {
-                let p = self.predictions.get(&m.name).ok_or_else(|| {
-                    Error::Config(format!("the report has no predictions of `{}`", m.name))
-                })?;
-                scores(&m.name, p, task, &instruments, &self.instruments)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        WhatIf::new(instruments, models, config.metrics.clone(), self.seed()?)
+        what_if(&config, instruments, &self.predictions, &self.instruments)
     }
+}
+
+/// The what-if over a config's models, from their path-0 predictions (`names`: the instruments
+/// the predictions index), with the config's seed.
+pub fn what_if(
+    config: &Config,
+    instruments: Vec<Instrument>,
+    predictions: &BTreeMap<String, PathPredictions>,
+    names: &[String],
+) -> Result<WhatIf> {
+    let task = config.label.task();
+    let models = config
+        .models
+        .iter()
+        .map(|m| {
+            let p = predictions
+                .get(&m.name)
+                .ok_or_else(|| Error::Config(format!("no predictions of model `{}`", m.name)))?;
+            scores(&m.name, p, task, &instruments, names)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    WhatIf::new(
+        instruments,
+        models,
+        config.metrics.clone(),
+        config.seed_or_default(),
+    )
 }
 
 /// Trading scores aligned to the instruments' bars, from path-0 predictions.

@@ -111,6 +111,11 @@ impl WhatIf {
         })
     }
 
+    /// The instruments the scores are aligned to.
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
     pub fn model_names(&self) -> Vec<String> {
         self.models.iter().map(|m| m.name.clone()).collect()
     }

@@ -202,12 +202,12 @@ impl Report {
         let p: strider_core::report::PathPredictions =
             serde_json::from_str(predictions_json).map_err(js_err)?;
         let config = self.payload.config().map_err(js_err)?;
-        let instruments = self.payload.load_instruments(&config).map_err(js_err)?;
+        // The instruments the engine already holds: no second parse of the data.
         let scores = strider_core::report::scores(
             model,
             &p,
             config.label.task(),
-            &instruments,
+            self.what_if.instruments(),
             &self.payload.instruments,
         )
         .map_err(js_err)?;

@@ -30,16 +30,10 @@ impl EnsembleObjective {
         let seed = config.seed_or_default();
         let native = crate::native_gbdt(Vec::new());
         let out = pipeline::run_with(&config, &instruments, seed, &mut |_| {}, native.as_deref())?;
-        let names = out.summary.dataset.instruments.clone();
-        let predictions = report::path_predictions(&out, &names)?;
-        let task = config.label.task();
-        let models = config
-            .models
-            .iter()
-            .map(|m| report::scores(&m.name, &predictions[&m.name], task, &instruments, &names))
-            .collect::<strider_core::Result<Vec<_>>>()?;
+        let names = &out.summary.dataset.instruments;
+        let predictions = report::path_predictions(&out, names)?;
         Ok(Self {
-            what_if: WhatIf::new(instruments, models, config.metrics.clone(), seed)?,
+            what_if: report::what_if(&config, instruments, &predictions, names)?,
             names: config.models.iter().map(|m| m.name.clone()).collect(),
             config,
             objective,

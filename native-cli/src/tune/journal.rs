@@ -630,7 +630,7 @@ impl Storage for JournalStorage {
     fn fail_stale_trials(&mut self, study: i64, grace_seconds: f64) -> Result<Vec<i64>> {
         self.sync()?;
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1e3;
-        let stale: Vec<Arc<FrozenTrial>> = self
+        let stale: Vec<i64> = self
             .state
             .trials
             .iter()
@@ -642,16 +642,9 @@ impl Storage for JournalStorage {
                         .and_then(Value::as_f64)
                         .is_some_and(|hb| now - hb > grace_seconds)
             })
-            .map(|(_, t)| t.clone())
+            .map(|(_, t)| t.id)
             .collect();
-        let mut failed = Vec::new();
-        for t in stale {
-            if self.set_state(t.id, TrialState::Fail, None)? {
-                super::retry_failed(self, study, &t)?;
-                failed.push(t.id);
-            }
-        }
-        Ok(failed)
+        super::fail_and_retry(self, study, &stale)
     }
 }
 

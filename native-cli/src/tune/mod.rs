@@ -11,7 +11,7 @@ pub mod sqlite;
 
 use serde_json::{Value, json};
 use strider_core::Error;
-use strider_core::tune::{FrozenTrial, Storage};
+use strider_core::tune::{Storage, TrialState};
 
 pub fn storage_err(m: impl Into<String>) -> Error {
     Error::Config(format!("storage: {}", m.into()))
@@ -52,24 +52,40 @@ pub trait Enqueue {
     ) -> strider_core::Result<()>;
 }
 
-/// A trial failed as stale is retried: a WAITING copy with its parameters fixed, as Optuna's
-/// `RetryFailedTrialCallback` does, so no point of the search is lost.
-pub fn retry_failed<S: Storage + Enqueue + ?Sized>(
+/// Fail the stale RUNNING trials `stale` (skipping any another worker finished meanwhile) and
+/// retry each: a WAITING copy with its parameters fixed, as Optuna's `RetryFailedTrialCallback`
+/// does, so no point of the search is lost. Returns the trials failed.
+pub fn fail_and_retry<S: Storage + Enqueue + ?Sized>(
     s: &mut S,
     study: i64,
-    t: &FrozenTrial,
-) -> strider_core::Result<()> {
-    let fixed: serde_json::Map<String, Value> = t.external_params().into_iter().collect();
-    let root = t
-        .system_attrs
-        .get("failed_trial")
-        .cloned()
-        .unwrap_or(Value::from(t.number));
-    s.enqueue(
-        study,
-        &json!({"fixed_params": fixed, "failed_trial": root}),
-        &json!({"strider:retry_of": t.number}),
-    )
+    stale: &[i64],
+) -> strider_core::Result<Vec<i64>> {
+    if stale.is_empty() {
+        return Ok(Vec::new());
+    }
+    let trials = s.trials(study)?;
+    let mut failed = Vec::new();
+    for &id in stale {
+        let t = trials
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| storage_err("a stale trial vanished"))?;
+        if s.set_state(id, TrialState::Fail, None)? {
+            let fixed: serde_json::Map<String, Value> = t.external_params().into_iter().collect();
+            let root = t
+                .system_attrs
+                .get("failed_trial")
+                .cloned()
+                .unwrap_or(Value::from(t.number));
+            s.enqueue(
+                study,
+                &json!({"fixed_params": fixed, "failed_trial": root}),
+                &json!({"strider:retry_of": t.number}),
+            )?;
+            failed.push(id);
+        }
+    }
+    Ok(failed)
 }
 
 /// An Optuna storage URL: `sqlite:///PATH`, `postgresql://USER:PW@HOST:PORT/DB`, `journal:PATH`

@@ -383,19 +383,7 @@ impl Storage for SqliteStorage {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(e)?
         };
-        let mut failed = Vec::new();
-        for id in stale {
-            if self.set_state(id, TrialState::Fail, None)? {
-                let t = self
-                    .trials(study)?
-                    .into_iter()
-                    .find(|t| t.id == id)
-                    .ok_or_else(|| storage_err("a stale trial vanished"))?;
-                super::retry_failed(self, study, &t)?;
-                failed.push(id);
-            }
-        }
-        Ok(failed)
+        super::fail_and_retry(self, study, &stale)
     }
 }
 

@@ -142,6 +142,9 @@ pub struct ModelOutput {
     /// Extra files per split (e.g. model.txt), as (file name, bytes).
     #[serde(skip)]
     pub artifacts: Vec<Vec<(String, Vec<u8>)>>,
+    /// What the model reported while it trained, per split (per-epoch losses, per-iteration
+    /// metrics): the run directory's `learning_curves.json`.
+    pub learning_curves: Vec<Vec<TrainEvent>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -273,12 +276,15 @@ pub fn run_models_cancellable(
         let mut predictions = Vec::new();
         let mut fitted = Vec::new();
         let mut artifacts = Vec::new();
+        let mut learning_curves = Vec::new();
         let mut per_split_rows: Vec<Vec<(usize, Vec<usize>)>> = Vec::new(); // (path, rows) per group
         let mut train_counts = Vec::with_capacity(plan.splits.len());
         for (si, split) in plan.splits.iter().enumerate() {
             let train_rows = data.rows_at(&split.train);
             train_counts.push(train_rows.len());
+            let mut curve = Vec::new();
             let mut ctx_events = |e: TrainEvent| {
+                curve.push(e.clone());
                 on_event(Event::Train {
                     model: spec.name.clone(),
                     split: si,
@@ -299,6 +305,7 @@ pub fn run_models_cancellable(
                     },
                     other => other,
                 })?;
+            learning_curves.push(curve);
             fitted.push(model.describe());
             artifacts.push(model.artifacts());
             let mut groups = Vec::new();
@@ -468,6 +475,7 @@ pub fn run_models_cancellable(
             backtest: backtests.into_iter().next().expect("at least one path"),
             fitted,
             artifacts,
+            learning_curves,
         });
     }
     let summary = RunSummary {

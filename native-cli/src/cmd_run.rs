@@ -405,6 +405,16 @@ fn write_run(
             }
         }
     }
+    // {model: [[{step, name, value}, ...] per split]}, for the report's learning-curve charts.
+    let curves: serde_json::Map<String, serde_json::Value> = out
+        .models
+        .iter()
+        .filter(|m| m.learning_curves.iter().any(|c| !c.is_empty()))
+        .map(|m| Ok((m.name.clone(), serde_json::to_value(&m.learning_curves)?)))
+        .collect::<Result<_>>()?;
+    if !curves.is_empty() {
+        rd.add_json("learning_curves.json", &curves)?;
+    }
     rd.commit(dir)
 }
 

@@ -6,12 +6,14 @@
 //! keep the rule "fit on training rows only" explicit at every call.
 
 mod gbdt;
+pub mod lstm;
 mod logistic;
 mod ridge;
 mod scaler;
 
 pub use gbdt::FittedGbdt;
 pub use logistic::{Logistic, LogisticParams};
+pub use lstm::{FittedLstm, LstmParams};
 pub use ridge::{Ridge, RidgeParams};
 pub use scaler::StandardScaler;
 
@@ -119,6 +121,8 @@ pub enum ModelParams {
     Logistic(LogisticParams),
     /// Gradient-boosted trees with LightGBM's parameter names.
     Gbdt(crate::gbdt::GbdtParams),
+    /// Stacked LSTM on windows of each instrument's rows (burn).
+    Lstm(LstmParams),
 }
 
 impl ModelParams {
@@ -127,6 +131,7 @@ impl ModelParams {
             ModelParams::Ridge(_) => "ridge",
             ModelParams::Logistic(_) => "logistic",
             ModelParams::Gbdt(_) => "gbdt",
+            ModelParams::Lstm(_) => "lstm",
         }
     }
 }
@@ -171,6 +176,8 @@ impl ModelSpec {
                 }
                 Ok(())
             }
+            // One network serves both tasks: the task picks the loss (MSE or cross-entropy).
+            (ModelParams::Lstm(p), _) => p.validate().or_else(|e| bad(&e)),
         }
     }
 
@@ -185,6 +192,7 @@ impl ModelSpec {
             ModelParams::Ridge(p) => Box::new(p.fit(data, rows, ctx)?),
             ModelParams::Logistic(p) => Box::new(p.fit(data, rows, ctx)?),
             ModelParams::Gbdt(p) => Box::new(p.fit(data, rows, ctx)?),
+            ModelParams::Lstm(p) => Box::new(p.fit(data, rows, ctx)?),
         };
         Ok(fitted)
     }

@@ -67,6 +67,13 @@ impl ConfigObjective {
             ModelParams::Logistic(_) => {
                 s.insert("model.c".into(), float(1e-4, 1e3, true));
             }
+            ModelParams::Lstm(_) => {
+                s.insert("model.layers".into(), int(1, 3, false));
+                s.insert("model.hidden".into(), int(8, 128, true));
+                s.insert("model.learning_rate".into(), float(1e-4, 3e-2, true));
+                s.insert("model.dropout".into(), float(0.0, 0.5, false));
+                s.insert("model.window".into(), int(5, 60, true));
+            }
         }
         if self.tune_features && self.config.features.len() > 1 {
             for k in 0..self.config.features.len() {

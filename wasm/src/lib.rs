@@ -244,3 +244,30 @@ pub fn retrain(
     .map_err(js_err)?;
     to_json(&out)
 }
+
+/// Train the LSTM on the synthetic sine + AR(1) task on the CPU (Strider's fused engine, or
+/// `"backend": "burn-cpu"` for burn's autodiff) and report per-epoch losses, the held-out MSE
+/// against the noise floor and the median epoch time. `options_json`: a `SyntheticRun`.
+#[wasm_bindgen]
+pub fn lstm_synthetic(options_json: &str) -> Result<String, JsError> {
+    use strider_core::model::lstm::{Backend, synthetic, train::block_on};
+    let run: synthetic::SyntheticRun = serde_json::from_str(options_json).map_err(js_err)?;
+    if run.backend == Backend::Wgpu {
+        return Err(js_err("use lstm_synthetic_webgpu for the GPU"));
+    }
+    let device = run.backend.device().map_err(js_err)?;
+    let clock = || js_sys::Date::now() / 1000.0;
+    to_json(&block_on(synthetic::run_synthetic(&run, &device, &clock)))
+}
+
+/// [`lstm_synthetic`] on WebGPU (`navigator.gpu`); rejects when the browser has no adapter.
+#[cfg(feature = "webgpu")]
+#[wasm_bindgen]
+pub async fn lstm_synthetic_webgpu(options_json: String) -> Result<String, JsError> {
+    use strider_core::model::lstm::{Backend, synthetic};
+    let mut run: synthetic::SyntheticRun = serde_json::from_str(&options_json).map_err(js_err)?;
+    run.backend = Backend::Wgpu;
+    let device = Backend::Wgpu.device_async().await.map_err(js_err)?;
+    let clock = || js_sys::Date::now() / 1000.0;
+    to_json(&synthetic::run_synthetic(&run, &device, &clock).await)
+}

@@ -413,10 +413,24 @@
     ["bagging_freq", "bagging every", 0, 1],
     ["lambda_l2", "L2", 0, 0.5],
   ];
+  const LSTM_PARAMS = [
+    ["window", "window (rows)", 1, 1],
+    ["hidden", "hidden units", 1, 1],
+    ["layers", "layers", 1, 1],
+    ["dropout", "dropout", 0, 0.05],
+    ["epochs", "max epochs", 1, 1],
+    ["batch_size", "batch size", 1, 1],
+    ["learning_rate", "learning rate", 0.0001, 0.0005],
+    ["patience", "early-stopping patience", 0, 1],
+  ];
+  const PARAMS = { gbdt: TREE_PARAMS, lstm: LSTM_PARAMS };
   let worker = null;
 
   function renderRetrain() {
-    const trees = info.models.filter((m) => m.kind === "gbdt" && (m.engine || "strider") === "strider");
+    // Models the browser can retrain: Strider's own trees, and LSTMs on the CPU engines.
+    const trees = info.models.filter((m) =>
+      (m.kind === "gbdt" && (m.engine || "strider") === "strider") ||
+      (m.kind === "lstm" && (m.backend || "cpu") !== "wgpu"));
     $("retrain").hidden = trees.length === 0;
     if (!trees.length) return;
     const sel = $("retrain-model");
@@ -425,7 +439,7 @@
     const fill = () => {
       for (const l of [...form.querySelectorAll("label.param")]) l.remove();
       const spec = info.models.find((m) => m.name === sel.value);
-      for (const [key, label, min, step] of TREE_PARAMS) {
+      for (const [key, label, min, step] of PARAMS[spec.kind]) {
         const lab = el("label", null, "param");
         lab.appendChild(document.createTextNode(label));
         const inp = el("input");

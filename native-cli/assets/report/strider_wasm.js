@@ -203,6 +203,35 @@ let wasm_bindgen = (function(exports) {
     exports.gbdt_train = gbdt_train;
 
     /**
+     * Train the LSTM on the synthetic sine + AR(1) task on the CPU (Strider's fused engine, or
+     * `"backend": "burn-cpu"` for burn's autodiff) and report per-epoch losses, the held-out MSE
+     * against the noise floor and the median epoch time. `options_json`: a `SyntheticRun`.
+     * @param {string} options_json
+     * @returns {string}
+     */
+    function lstm_synthetic(options_json) {
+        let deferred3_0;
+        let deferred3_1;
+        try {
+            const ptr0 = passStringToWasm0(options_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len0 = WASM_VECTOR_LEN;
+            const ret = wasm.lstm_synthetic(ptr0, len0);
+            var ptr2 = ret[0];
+            var len2 = ret[1];
+            if (ret[3]) {
+                ptr2 = 0; len2 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred3_0 = ptr2;
+            deferred3_1 = len2;
+            return getStringFromWasm0(ptr2, len2);
+        } finally {
+            wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+        }
+    }
+    exports.lstm_synthetic = lstm_synthetic;
+
+    /**
      * Retrain one model of a report's run with edited hyper-parameters (`overrides_json`: an object
      * of `[[models]]` keys). `progress(done, total)` is called after each fold. Returns
      * `strider_core::report::Retrained` as JSON. Meant for a Web Worker: it blocks until done.
@@ -350,6 +379,13 @@ let wasm_bindgen = (function(exports) {
                 const ret = arg0.call(arg1, arg2, arg3);
                 return ret;
             }, arguments); },
+            __wbg_getRandomValues_8b6f1f663e6f188d: function() { return handleError(function (arg0, arg1) {
+                globalThis.crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
+            }, arguments); },
+            __wbg_now_463ac581d2fc7ea3: function() {
+                const ret = Date.now();
+                return ret;
+            },
             __wbindgen_generic_0000000000000001: function(arg0) {
                 // Cast intrinsic for `F64 -> Externref`.
                 const ret = arg0;
@@ -378,6 +414,11 @@ let wasm_bindgen = (function(exports) {
         const idx = wasm.__externref_table_alloc();
         wasm.__wbindgen_externrefs.set(idx, obj);
         return idx;
+    }
+
+    function getArrayU8FromWasm0(ptr, len) {
+        ptr = ptr >>> 0;
+        return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);
     }
 
     function getStringFromWasm0(ptr, len) {

@@ -40,6 +40,19 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The device, initialised asynchronously where the platform needs it (WebGPU in a browser
+    /// must request its adapter with `await`).
+    pub async fn device_async(self) -> Result<Device> {
+        #[cfg(all(feature = "wgpu", target_family = "wasm"))]
+        if self == Backend::Wgpu {
+            return Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| Error::Config(format!("WebGPU is not available: {e}")));
+        }
+        self.device()
+    }
+
     pub fn device(self) -> Result<Device> {
         match self {
             Backend::Cpu | Backend::BurnCpu => Ok(Device::flex()),

@@ -70,3 +70,123 @@ pub fn sine_ar(n: usize, window: usize, seed: u64) -> (Sequences, Vec<f32>) {
         y,
     )
 }
+
+/// A training run on the synthetic task, for the browser tests and the wasm benchmark: the same
+/// experiment natively and in wasm, so their results and epoch times compare directly.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticRun {
+    /// The benchmark workload: 2,000 × 32 × 8 → 32, batch 64, Adam 1e-2, no validation.
+    pub anchor: bool,
+    pub n_train: usize,
+    pub n_validation: usize,
+    pub n_test: usize,
+    pub window: usize,
+    pub hidden: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    pub backend: super::Backend,
+}
+
+impl Default for SyntheticRun {
+    fn default() -> Self {
+        Self {
+            anchor: false,
+            n_train: 2000,
+            n_validation: 400,
+            n_test: 1000,
+            window: 32,
+            hidden: 32,
+            epochs: 30,
+            batch_size: 64,
+            learning_rate: 1e-2,
+            seed: 1,
+            backend: super::Backend::Cpu,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyntheticResult {
+    pub backend: super::Backend,
+    pub epochs: Vec<super::train::EpochLoss>,
+    /// Median seconds per epoch by the caller's clock.
+    pub s_per_epoch: f64,
+    pub final_loss: f64,
+    /// MSE of the best epoch's network on held-out sequences (`NaN` when `n_test` is 0).
+    pub test_mse: f64,
+    pub noise_floor: f64,
+}
+
+/// Run `run` on `device`; `now()` is a clock in seconds (the browser's `performance.now`).
+pub async fn run_synthetic(
+    run: &SyntheticRun,
+    device: &burn::tensor::Device,
+    now: &dyn Fn() -> f64,
+) -> SyntheticResult {
+    use super::net::NetShape;
+    use super::train::{Loss, Optimizer, Samples, Schedule, TrainSpec};
+    let (x, y) = sine_ar(run.n_train, run.window, 42);
+    let (xv, yv) = sine_ar(run.n_validation, run.window, 7);
+    let (xt, yt) = sine_ar(run.n_test, run.window, 99);
+    let spec = TrainSpec {
+        shape: NetShape {
+            inputs: FEATURES,
+            hidden: run.hidden,
+            layers: 1,
+        },
+        epochs: run.epochs,
+        batch_size: run.batch_size,
+        learning_rate: run.learning_rate,
+        optimizer: Optimizer::Adam,
+        weight_decay: 0.0,
+        schedule: if run.anchor {
+            Schedule::Constant
+        } else {
+            Schedule::Cosine
+        },
+        warmup_epochs: 0,
+        clip_norm: (!run.anchor).then_some(1.0),
+        patience: 0,
+        dropout: 0.0,
+        loss: Loss::Mse,
+        seed: run.seed,
+    };
+    let validation = Samples { x: &xv, y: &yv };
+    let validation = (!run.anchor && run.n_validation > 0).then_some(&validation);
+    let mut times = Vec::new();
+    let mut last = now();
+    let mut on_epoch = |_: &super::train::EpochLoss| {
+        let t = now();
+        times.push(t - last);
+        last = t;
+    };
+    let samples = Samples { x: &x, y: &y };
+    let trained = match run.backend {
+        super::Backend::Cpu => {
+            super::fused::train(device, &spec, &samples, validation, &mut on_epoch)
+        }
+        _ => super::train::train_async(device, &spec, &samples, validation, &mut on_epoch).await,
+    };
+    times.sort_by(f64::total_cmp);
+    let test_mse = if run.n_test > 0 {
+        let p = super::train::predict_async(&trained.net, &xt, 256, device).await;
+        p.iter()
+            .zip(&yt)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / p.len() as f64
+    } else {
+        f64::NAN
+    };
+    SyntheticResult {
+        backend: run.backend,
+        s_per_epoch: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
+        final_loss: trained.history.last().map_or(f64::NAN, |e| e.train_loss),
+        epochs: trained.history,
+        test_mse,
+        noise_floor: NOISE_FLOOR_MSE,
+    }
+}

@@ -1,0 +1,73 @@
+//! Median epoch time of the LSTM anchor workload (2,000 × 32 × 8 → 32, batch 64, Adam 1e-2, MSE)
+//! on both CPU engines, as JSON, for `benches/reference/lstm_vs_torch.py`.
+//!
+//!     cargo run --release -p strider-core --example lstm_epoch -- [EPOCHS]
+
+use std::time::Instant;
+
+use strider_core::model::lstm::net::NetShape;
+use strider_core::model::lstm::synthetic::sine_ar;
+use strider_core::model::lstm::train::{
+    EpochLoss, Loss, Optimizer, Samples, Schedule, TrainSpec, block_on, train_async,
+};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let epochs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
+    let (x, y) = sine_ar(2000, 32, 42);
+    let spec = TrainSpec {
+        shape: NetShape {
+            inputs: 8,
+            hidden: 32,
+            layers: 1,
+        },
+        epochs,
+        batch_size: 64,
+        learning_rate: 1e-2,
+        optimizer: Optimizer::Adam,
+        weight_decay: 0.0,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        clip_norm: None,
+        patience: 0,
+        dropout: 0.0,
+        loss: Loss::Mse,
+        seed: 0,
+    };
+    let device = burn::tensor::Device::flex();
+    let samples = Samples { x: &x, y: &y };
+    let timed = |run: &mut dyn FnMut(&mut dyn FnMut(&EpochLoss))| {
+        let mut times = Vec::new();
+        let mut last = Instant::now();
+        let mut loss = f64::NAN;
+        run(&mut |e: &EpochLoss| {
+            times.push(last.elapsed().as_secs_f64());
+            last = Instant::now();
+            loss = e.train_loss;
+        });
+        (median(times), loss)
+    };
+    let (fused, fused_loss) = timed(&mut |cb| {
+        strider_core::model::lstm::fused::train(&device, &spec, &samples, None, cb);
+    });
+    let (burn_flex, burn_loss) = timed(&mut |cb| {
+        block_on(train_async(&device, &spec, &samples, None, cb));
+    });
+    println!(
+        "{}",
+        serde_json::json!({
+            "epochs": epochs,
+            "fused_cpu_s_per_epoch": fused,
+            "fused_cpu_final_loss": fused_loss,
+            "burn_flex_s_per_epoch": burn_flex,
+            "burn_flex_final_loss": burn_loss,
+        })
+    );
+}

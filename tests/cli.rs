@@ -1015,7 +1015,14 @@ fn lstm_run_writes_learning_curves_and_models_that_load_and_predict_the_same() {
         )
     });
     let o = strider(
-        &["run", cfg.to_str().unwrap(), "--out", "out", "--no-track", "--json"],
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--no-track",
+            "--json",
+        ],
         tmp.path(),
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1030,9 +1037,22 @@ fn lstm_run_writes_learning_curves_and_models_that_load_and_predict_the_same() {
     let splits = curves["lstm"].as_array().unwrap();
     assert_eq!(splits.len(), n_splits);
     for s in splits {
-        let names: Vec<&str> = s.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-        assert!(names.contains(&"train_loss") && names.contains(&"validation_loss"), "{names:?}");
-        assert!(s.as_array().unwrap().iter().all(|e| e["value"].as_f64().unwrap().is_finite()));
+        let names: Vec<&str> = s
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"train_loss") && names.contains(&"validation_loss"),
+            "{names:?}"
+        );
+        assert!(
+            s.as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["value"].as_f64().unwrap().is_finite())
+        );
     }
 
     // Reload split 1's network and predict its test rows again.
@@ -1044,31 +1064,42 @@ fn lstm_run_writes_learning_curves_and_models_that_load_and_predict_the_same() {
     let weights = std::fs::read(dir.join(format!("models/lstm/split-{split}.lstm.bpk"))).unwrap();
     let device = strider_core::model::lstm::Backend::Cpu.device().unwrap();
     let model = FittedLstm::load(&meta, &weights, &device).unwrap();
-    let config = strider_core::config::Config::from_toml(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let config =
+        strider_core::config::Config::from_toml(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     let instruments = strider_core::data::load(&config.data, &mut |p| {
         std::fs::read_to_string(tmp.path().join(p)).map_err(|e| e.to_string())
     })
     .unwrap();
-    let data = strider_core::dataset::Dataset::build(&instruments, &config.features, &config.label).unwrap();
+    let data = strider_core::dataset::Dataset::build(&instruments, &config.features, &config.label)
+        .unwrap();
     let text = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
     let mut expected = std::collections::HashMap::new();
     for line in text.lines().skip(1) {
         let c: Vec<&str> = line.split(',').collect();
         if c[0] == "lstm" && c[2] == split.to_string() {
-            expected.insert((c[3].to_string(), c[4].to_string()), c[5].parse::<f64>().unwrap());
+            expected.insert(
+                (c[3].to_string(), c[4].to_string()),
+                c[5].parse::<f64>().unwrap(),
+            );
         }
     }
     let rows: Vec<usize> = (0..data.rows.len())
         .filter(|&r| {
             let m = data.rows[r];
-            expected.contains_key(&(data.calendar[m.time].to_string(), data.instruments[m.instrument].clone()))
+            expected.contains_key(&(
+                data.calendar[m.time].to_string(),
+                data.instruments[m.instrument].clone(),
+            ))
         })
         .collect();
     assert_eq!(rows.len(), expected.len());
     let again = model.predict(&data, &rows).unwrap();
     for (&r, p) in rows.iter().zip(&again) {
         let m = data.rows[r];
-        let want = expected[&(data.calendar[m.time].to_string(), data.instruments[m.instrument].clone())];
+        let want = expected[&(
+            data.calendar[m.time].to_string(),
+            data.instruments[m.instrument].clone(),
+        )];
         assert_eq!(*p, want, "row {r}");
     }
 }

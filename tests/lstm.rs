@@ -67,12 +67,18 @@ fn learns_sine_ar_to_its_noise_floor() {
         let m = yt.iter().map(|v| f64::from(*v)).sum::<f64>() / yt.len() as f64;
         yt.iter().map(|v| (f64::from(*v) - m).powi(2)).sum::<f64>() / yt.len() as f64
     };
-    eprintln!("held-out MSE {test:.5} (noise floor {NOISE_FLOOR_MSE}, predict-the-mean {baseline:.4}); epochs {}", epochs.len());
+    eprintln!(
+        "held-out MSE {test:.5} (noise floor {NOISE_FLOOR_MSE}, predict-the-mean {baseline:.4}); epochs {}",
+        epochs.len()
+    );
     assert!(
         test < NOISE_FLOOR_MSE * 1.25,
         "held-out MSE {test} is not near the noise floor {NOISE_FLOOR_MSE}"
     );
-    assert!(test > NOISE_FLOOR_MSE * 0.8, "held-out MSE {test} is below the noise floor: leak?");
+    assert!(
+        test > NOISE_FLOOR_MSE * 0.8,
+        "held-out MSE {test} is below the noise floor: leak?"
+    );
 }
 
 /// A dataset of `n_inst` instruments whose bars start on different dates, with optional missing
@@ -90,7 +96,9 @@ fn toy(n_inst: usize, bars: usize, gaps: &[(usize, usize)], seed: u64) -> Datase
     }
     entries.sort_unstable();
     let max_time = entries.iter().map(|e| e.0).max().unwrap();
-    let calendar: Vec<NaiveDate> = (0..=max_time).map(|t| start + Duration::days(t as i64)).collect();
+    let calendar: Vec<NaiveDate> = (0..=max_time)
+        .map(|t| start + Duration::days(t as i64))
+        .collect();
     let mut x = Vec::new();
     let mut y = Vec::new();
     let mut rows = Vec::new();
@@ -174,7 +182,11 @@ fn fit(params: &LstmParams, data: &Dataset, rows: &[usize], seed: u64) -> Fitted
         native_gbdt: None,
     };
     let m = params.fit(data, rows, &mut ctx).unwrap();
-    assert!(events.iter().any(|e: &strider_core::model::TrainEvent| e.name == "validation_loss"));
+    assert!(
+        events
+            .iter()
+            .any(|e: &strider_core::model::TrainEvent| e.name == "validation_loss")
+    );
     m
 }
 
@@ -182,7 +194,9 @@ fn fit(params: &LstmParams, data: &Dataset, rows: &[usize], seed: u64) -> Fitted
 fn predictions_up_to_a_date_ignore_everything_after_it() {
     let data = toy(2, 160, &[(1, 40)], 3);
     let cut = 120; // training rows and predicted rows are dated <= cut
-    let train: Vec<usize> = (0..data.rows.len()).filter(|&r| data.rows[r].time < 100).collect();
+    let train: Vec<usize> = (0..data.rows.len())
+        .filter(|&r| data.rows[r].time < 100)
+        .collect();
     let test: Vec<usize> = (0..data.rows.len())
         .filter(|&r| (100..=cut).contains(&data.rows[r].time))
         .collect();
@@ -197,23 +211,36 @@ fn predictions_up_to_a_date_ignore_everything_after_it() {
         }
     }
     let params = small_params();
-    let a = fit(&params, &data, &train, 11).predict(&data, &test).unwrap();
-    let b = fit(&params, &later, &train, 11).predict(&later, &test).unwrap();
-    assert_eq!(a, b, "a change after the cut moved a prediction at or before it");
+    let a = fit(&params, &data, &train, 11)
+        .predict(&data, &test)
+        .unwrap();
+    let b = fit(&params, &later, &train, 11)
+        .predict(&later, &test)
+        .unwrap();
+    assert_eq!(
+        a, b,
+        "a change after the cut moved a prediction at or before it"
+    );
     // ... while a change inside the windows does move them (the check can fail).
     let mut inside = data.clone();
     for r in &test {
         inside.x[r * k] += 1.0;
     }
-    let c = fit(&params, &inside, &train, 11).predict(&inside, &test).unwrap();
+    let c = fit(&params, &inside, &train, 11)
+        .predict(&inside, &test)
+        .unwrap();
     assert_ne!(a, c);
 }
 
 #[test]
 fn same_seed_same_model_and_a_saved_model_predicts_the_same() {
     let data = toy(3, 120, &[], 5);
-    let rows: Vec<usize> = (0..data.rows.len()).filter(|&r| data.rows[r].time < 90).collect();
-    let test: Vec<usize> = (0..data.rows.len()).filter(|&r| data.rows[r].time >= 90).collect();
+    let rows: Vec<usize> = (0..data.rows.len())
+        .filter(|&r| data.rows[r].time < 90)
+        .collect();
+    let test: Vec<usize> = (0..data.rows.len())
+        .filter(|&r| data.rows[r].time >= 90)
+        .collect();
     let params = LstmParams {
         layers: 2,
         dropout: 0.2,
@@ -225,7 +252,11 @@ fn same_seed_same_model_and_a_saved_model_predicts_the_same() {
     assert_eq!(p1, m2.predict(&data, &test).unwrap());
     assert_eq!(m1.history, m2.history);
     let m3 = fit(&params, &data, &rows, 10);
-    assert_ne!(p1, m3.predict(&data, &test).unwrap(), "the seed changes nothing");
+    assert_ne!(
+        p1,
+        m3.predict(&data, &test).unwrap(),
+        "the seed changes nothing"
+    );
 
     let files = m1.artifacts();
     let meta: strider_core::model::lstm::LstmMeta =
@@ -233,7 +264,14 @@ fn same_seed_same_model_and_a_saved_model_predicts_the_same() {
     let weights = &files.iter().find(|f| f.0 == "lstm.bpk").unwrap().1;
     let loaded = FittedLstm::load(&meta, weights, &burn::tensor::Device::flex()).unwrap();
     assert_eq!(p1, loaded.predict(&data, &test).unwrap());
-    assert!(FittedLstm::load(&meta, &weights[..weights.len() / 2], &burn::tensor::Device::flex()).is_err());
+    assert!(
+        FittedLstm::load(
+            &meta,
+            &weights[..weights.len() / 2],
+            &burn::tensor::Device::flex()
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -297,22 +335,56 @@ fn fused_gradients_equal_burn_autodiff() {
         let l = loss_of(loss, net.forward(xt, Some(&bm)), yt);
         let burn_loss = f64::from(l.clone().into_scalar::<f32>());
         let grads = l.backward();
-        assert!((fused_loss - burn_loss).abs() < 1e-5 * burn_loss.abs().max(1.0), "{loss:?}: loss {fused_loss} vs {burn_loss}");
-        let read = |t: Option<burn::tensor::Tensor<2>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
-        let read1 = |t: Option<burn::tensor::Tensor<1>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
+        assert!(
+            (fused_loss - burn_loss).abs() < 1e-5 * burn_loss.abs().max(1.0),
+            "{loss:?}: loss {fused_loss} vs {burn_loss}"
+        );
+        let read = |t: Option<burn::tensor::Tensor<2>>| {
+            t.unwrap().into_data().try_to_vec::<f32>().unwrap()
+        };
+        let read1 = |t: Option<burn::tensor::Tensor<1>>| {
+            t.unwrap().into_data().try_to_vec::<f32>().unwrap()
+        };
         let mut pairs: Vec<(String, Vec<f32>, Vec<f32>)> = Vec::new();
         for (li, layer) in net.layers.iter().enumerate() {
-            pairs.push((format!("{li}.w_ih"), g.layers[li][0].clone(), read(layer.w_ih.val().grad(&grads))));
-            pairs.push((format!("{li}.w_hh"), g.layers[li][1].clone(), read(layer.w_hh.val().grad(&grads))));
-            pairs.push((format!("{li}.bias"), g.layers[li][2].clone(), read1(layer.bias.val().grad(&grads))));
+            pairs.push((
+                format!("{li}.w_ih"),
+                g.layers[li][0].clone(),
+                read(layer.w_ih.val().grad(&grads)),
+            ));
+            pairs.push((
+                format!("{li}.w_hh"),
+                g.layers[li][1].clone(),
+                read(layer.w_hh.val().grad(&grads)),
+            ));
+            pairs.push((
+                format!("{li}.bias"),
+                g.layers[li][2].clone(),
+                read1(layer.bias.val().grad(&grads)),
+            ));
         }
-        pairs.push(("head_w".into(), g.head_w.clone(), read(net.head_w.val().grad(&grads))));
-        pairs.push(("head_b".into(), vec![g.head_b], read1(net.head_b.val().grad(&grads))));
+        pairs.push((
+            "head_w".into(),
+            g.head_w.clone(),
+            read(net.head_w.val().grad(&grads)),
+        ));
+        pairs.push((
+            "head_b".into(),
+            vec![g.head_b],
+            read1(net.head_b.val().grad(&grads)),
+        ));
         for (name, a, b) in pairs {
             assert_eq!(a.len(), b.len(), "{name}");
             let scale = b.iter().map(|v| v.abs()).fold(1e-3f32, f32::max);
-            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-            assert!(worst < 2e-4 * scale, "{loss:?} {name}: max |fused - burn| = {worst} (scale {scale})");
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 2e-4 * scale,
+                "{loss:?} {name}: max |fused - burn| = {worst} (scale {scale})"
+            );
         }
     }
 }
@@ -342,10 +414,28 @@ fn burn_engine_also_learns_a_small_task() {
         seed: 4,
     };
     let device = burn::tensor::Device::flex();
-    let trained = block_on(train_async(&device, &spec, &Samples { x: &x, y: &y }, None, &mut |_| {}));
-    let burn_mse = mse(&block_on(predict_async(&trained.net, &xt, 256, &device)), &yt);
-    let fused = strider_core::model::lstm::fused::train(&device, &spec, &Samples { x: &x, y: &y }, None, &mut |_| {});
+    let trained = block_on(train_async(
+        &device,
+        &spec,
+        &Samples { x: &x, y: &y },
+        None,
+        &mut |_| {},
+    ));
+    let burn_mse = mse(
+        &block_on(predict_async(&trained.net, &xt, 256, &device)),
+        &yt,
+    );
+    let fused = strider_core::model::lstm::fused::train(
+        &device,
+        &spec,
+        &Samples { x: &x, y: &y },
+        None,
+        &mut |_| {},
+    );
     let fused_mse = mse(&block_on(predict_async(&fused.net, &xt, 256, &device)), &yt);
     eprintln!("12 epochs on 400 sequences: burn {burn_mse:.4}, fused {fused_mse:.4}");
-    assert!(burn_mse < 0.05 && fused_mse < 0.05, "burn {burn_mse}, fused {fused_mse}");
+    assert!(
+        burn_mse < 0.05 && fused_mse < 0.05,
+        "burn {burn_mse}, fused {fused_mse}"
+    );
 }

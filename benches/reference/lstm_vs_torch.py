@@ -75,11 +75,11 @@ print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()
 
 WASM_SCRIPT = r'''
 const fs = require("fs"), zlib = require("zlib"), vm = require("vm");
-const dir = process.argv[2], epochs = Number(process.argv[3]);
+const [dir, epochs] = [process.argv.at(-2), Number(process.argv.at(-1))];
 vm.runInThisContext(fs.readFileSync(dir + "/strider_wasm.js", "utf8") + "\nglobalThis.wasm_bindgen = wasm_bindgen;");
 const bytes = zlib.gunzipSync(fs.readFileSync(dir + "/strider_wasm_bg.wasm.gz"));
 globalThis.wasm_bindgen({ module_or_path: bytes }).then(() => {
-  console.log(globalThis.wasm_bindgen.lstm_synthetic(JSON.stringify({ anchor: true, epochs })));
+  console.log(globalThis.wasm_bindgen.lstm_synthetic(JSON.stringify({ anchor: true, epochs, n_test: 0 })));
 });
 '''
 

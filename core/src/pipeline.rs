@@ -340,12 +340,11 @@ pub fn run_models_cancellable(
             // The groups are disjoint and ascending, so together they are the split's test rows.
             let test_rows: Vec<usize> =
                 groups.iter().flat_map(|(_, r)| r.iter().copied()).collect();
-            if let Some(extra) = model.explain(&data, &test_rows) {
-                if let (Some(obj), serde_json::Value::Object(more)) =
+            if let Some(extra) = model.explain(&data, &test_rows)
+                && let (Some(obj), serde_json::Value::Object(more)) =
                     (fitted.last_mut().and_then(|v| v.as_object_mut()), extra)
-                {
-                    obj.extend(more);
-                }
+            {
+                obj.extend(more);
             }
             let sharpe = {
                 let mut own: Vec<Vec<Option<f64>>> =

@@ -1,7 +1,7 @@
 // Launch Debian's Chromium (never a downloaded browser) with flags that work on these machines.
 import { chromium } from "playwright-core";
 
-export function launch() {
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -13,6 +13,7 @@ export function launch() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

@@ -6,8 +6,8 @@
 //! keep the rule "fit on training rows only" explicit at every call.
 
 mod gbdt;
-pub mod lstm;
 mod logistic;
+pub mod lstm;
 mod ridge;
 mod scaler;
 

@@ -77,7 +77,7 @@ pub fn probability_of_backtest_overfitting(columns: &[Vec<f64>], s: usize) -> Re
     if n < 2 {
         return bad(format!("needs at least 2 configurations, got {n}"));
     }
-    if s < 2 || s % 2 != 0 {
+    if s < 2 || !s.is_multiple_of(2) {
         return bad(format!(
             "the number of blocks must be even and >= 2, got {s}"
         ));

@@ -105,10 +105,12 @@ impl Tracker {
 
     /// Run a remote call while the server is healthy; a failure marks it down until `finish`.
     fn remote_do(&mut self, f: impl FnOnce(&mut Remote) -> Result<()>) {
-        if let Some(r) = &mut self.remote {
-            if r.healthy && r.experiment.is_some() && f(r).is_err() {
-                r.healthy = false;
-            }
+        if let Some(r) = &mut self.remote
+            && r.healthy
+            && r.experiment.is_some()
+            && f(r).is_err()
+        {
+            r.healthy = false;
         }
     }
 

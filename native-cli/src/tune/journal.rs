@@ -201,10 +201,10 @@ impl Replay {
                     (op["distributions"].as_object(), op["params"].as_object())
                 {
                     for (k, d) in dists {
-                        if let (Some(text), Some(x)) = (d.as_str(), params.get(k).and_then(num)) {
-                            if let Ok(dist) = Distribution::from_optuna_json(text) {
-                                t.params.insert(k.clone(), (dist, x));
-                            }
+                        if let (Some(text), Some(x)) = (d.as_str(), params.get(k).and_then(num))
+                            && let Ok(dist) = Distribution::from_optuna_json(text)
+                        {
+                            t.params.insert(k.clone(), (dist, x));
                         }
                     }
                 }
@@ -231,10 +231,9 @@ impl Replay {
                 let (name, x) = (op["param_name"].as_str(), num(&op["param_value_internal"]));
                 if let (Some(t), Some(d), Some(name), Some(x)) =
                     (self.trial_mut(trial_id), dist, name, x)
+                    && !t.state.is_finished()
                 {
-                    if !t.state.is_finished() {
-                        t.params.insert(name.to_string(), (d, x));
-                    }
+                    t.params.insert(name.to_string(), (d, x));
                 }
             }
             SET_TRIAL_STATE_VALUES => {
@@ -266,10 +265,9 @@ impl Replay {
                     self.trial_mut(trial_id),
                     op["step"].as_i64(),
                     num(&op["intermediate_value"]),
-                ) {
-                    if !t.state.is_finished() {
-                        t.intermediate.insert(step, v);
-                    }
+                ) && !t.state.is_finished()
+                {
+                    t.intermediate.insert(step, v);
                 }
             }
             SET_TRIAL_USER_ATTR | SET_TRIAL_SYSTEM_ATTR => {

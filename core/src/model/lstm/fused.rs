@@ -1,5 +1,5 @@
 //! Strider's fused CPU engine for the LSTM: forward and back-propagation through time written out
-//! by hand over flat f32 buffers, with every matrix product a `gemm` call and the gate activations
+//! by hand over flat f32 buffers, with register-tiled matrix products and the gate activations in
 //! one vectorisable pass. It trains the same network as [`super::net::LstmNet`] (same parameter
 //! layout, same initialisation, same batches and dropout masks from the same seed) and hands the
 //! result back as that burn module, so prediction, saving and every other backend stay burn's.
@@ -9,6 +9,9 @@
 //! 0.08 s with its fused oneDNN kernel). The gradients equal burn's autodiff to float precision
 //! (`tests/lstm.rs`).
 //!
+//! Same bits everywhere: the kernels use only IEEE basic operations in a fixed order (no BLAS, no
+//! platform `exp`), so a seed trains the same network natively and in the browser's wasm.
+//!
 //! Layouts: sequences are time-major inside the engine (`[T][B][·]`), weights row-major
 //! (`w_ih [k][4h]`, `w_hh [h][4h]`, gates in PyTorch's order i, f, g, o).
 
@@ -17,74 +20,113 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::net::{DropoutMasks, LstmNet, NetShape};
-use super::train::{EpochLoss, Loss, Samples, Trained, TrainSpec};
+use super::train::{EpochLoss, Loss, Samples, TrainSpec, Trained};
 
-/// `c (m×n, row-major) = [c +] a·b`, with `a` and `b` given by (data, row stride, column stride).
-#[allow(clippy::too_many_arguments)]
+/// `c (m×n, row-major) = [c +] a·b`, with `a` given by (data, row stride, column stride) and `b`
+/// row-major, `n` wide.
+///
+/// Not a BLAS on purpose: every element is summed in the same order (k = 0, 1, ...) with separate
+/// multiplies and adds (Rust never fuses them), whatever the CPU or wasm's SIMD width, so training
+/// gives the same bits natively and in the browser. A 4 × 16 register tile keeps it fast.
+#[inline(always)]
 fn matmul(
     m: usize,
     n: usize,
-    k: usize,
+    kd: usize,
     c: &mut [f32],
     accumulate: bool,
     a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
+    b: &[f32],
 ) {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    let (ad, ars, acs) = a;
+    assert!(c.len() >= m * n && b.len() >= kd * n);
     if m == 0 || n == 0 {
         return;
     }
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(c.len() >= m * n);
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
+    if !accumulate {
+        c[..m * n].fill(0.0);
+    }
+    if kd == 0 {
         return;
     }
-    assert!(a.0.len() > last(m, k, a.1, a.2) && b.0.len() > last(k, n, b.1, b.2));
-    // SAFETY: the asserts above keep every index the kernel reads or writes inside the slices;
-    // `c` does not alias `a` or `b` (a `&mut` and two `&` borrows).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.0.as_ptr(),
-            a.2 as isize,
-            a.1 as isize,
-            b.0.as_ptr(),
-            b.2 as isize,
-            b.1 as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+    assert!(ad.len() > (m - 1) * ars + (kd - 1) * acs);
+    // SAFETY (every `get_unchecked` below): indices are below m·n in `c`, kd·n in `b` and
+    // (m-1)·ars + (kd-1)·acs in `a`, all checked by the asserts above.
+    let at = |i: usize, k: usize| unsafe { *ad.get_unchecked(i * ars + k * acs) };
+    let mut i = 0;
+    while i + MR <= m {
+        let mut j = 0;
+        while j + NR <= n {
+            let mut acc = [[0f32; NR]; MR];
+            for (ii, row) in acc.iter_mut().enumerate() {
+                row.copy_from_slice(&c[(i + ii) * n + j..(i + ii) * n + j + NR]);
+            }
+            for k in 0..kd {
+                let brow: &[f32; NR] = unsafe { &*(b.as_ptr().add(k * n + j) as *const [f32; NR]) };
+                for (ii, row) in acc.iter_mut().enumerate() {
+                    let av = at(i + ii, k);
+                    for (x, bv) in row.iter_mut().zip(brow) {
+                        *x += av * bv;
+                    }
+                }
+            }
+            for (ii, row) in acc.iter().enumerate() {
+                c[(i + ii) * n + j..(i + ii) * n + j + NR].copy_from_slice(row);
+            }
+            j += NR;
+        }
+        for ii in i..i + MR {
+            for jj in j..n {
+                let mut s = c[ii * n + jj];
+                for k in 0..kd {
+                    s += at(ii, k) * unsafe { *b.get_unchecked(k * n + jj) };
+                }
+                c[ii * n + jj] = s;
+            }
+        }
+        i += MR;
     }
+    for ii in i..m {
+        let crow = &mut c[ii * n..(ii + 1) * n];
+        for k in 0..kd {
+            let av = at(ii, k);
+            for (x, bv) in crow.iter_mut().zip(&b[k * n..(k + 1) * n]) {
+                *x += av * bv;
+            }
+        }
+    }
+}
+
+/// `w` (`rows × cols`, row-major) transposed.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; w.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
 }
 
 /// `exp(x)` to about 2e-7 relative error, branch-free so the compiler vectorises the loops that
 /// call it (Cephes' polynomial for 2^f on [-0.5, 0.5]).
 #[inline(always)]
 fn fast_exp(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer in the low bits
     let x = x.clamp(-87.0, 88.0);
-    let y = x * std::f32::consts::LOG2_E;
-    // Round to nearest with the 1.5·2^23 trick (vectorises, unlike `round`).
-    let n = (y + 12_582_912.0) - 12_582_912.0;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    // Integer part from the bits, not an `as` cast: the saturating cast does not vectorise.
+    let n_int = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let n = t - MAGIC;
     let f = (x - n * 0.693_359_4) + n * 2.121_944_4e-4;
     let p = ((((1.987_569_1e-4 * f + 1.398_199_9e-3) * f + 8.333_452e-3) * f + 4.166_579_6e-2) * f
         + 1.666_666_5e-1)
         * f
-        + 5.000_000_1e-1;
+        + 5e-1;
     let e = p * f * f + f + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
-    e * f32::from_bits(bits)
+    e * f32::from_bits(((n_int + 127) as u32) << 23)
 }
 
 #[inline(always)]
@@ -196,6 +238,30 @@ impl FlatParams {
     }
 }
 
+/// Per gate column, `a·σ(k·x) + c`: the identity coefficients for the sigmoid gates (i, f, o)
+/// and `2σ(2x) - 1 = tanh(x)` for the cell candidate (g).
+struct GateCoefficients {
+    k: Vec<f32>,
+    a: Vec<f32>,
+    c: Vec<f32>,
+}
+
+impl GateCoefficients {
+    fn new(h: usize) -> Self {
+        let is_g = |j: usize| (2 * h..3 * h).contains(&j);
+        let pick = |g: f32, other: f32| {
+            (0..4 * h)
+                .map(|j| if is_g(j) { g } else { other })
+                .collect()
+        };
+        Self {
+            k: pick(2.0, 1.0),
+            a: pick(2.0, 1.0),
+            c: pick(-1.0, 0.0),
+        }
+    }
+}
+
 /// Per-layer forward state kept for the backward pass.
 struct LayerTape {
     /// Layer input, `[T][B][k]`.
@@ -218,7 +284,13 @@ pub struct FlatMasks {
 
 impl FlatMasks {
     /// The same masks [`DropoutMasks::draw`] makes from the same RNG state, laid out time-major.
-    pub fn draw(rng: &mut ChaCha8Rng, p: f64, shape: NetShape, batch: usize, window: usize) -> Self {
+    pub fn draw(
+        rng: &mut ChaCha8Rng,
+        p: f64,
+        shape: NetShape,
+        batch: usize,
+        window: usize,
+    ) -> Self {
         let m = DropoutMasks::draw_values(rng, p, shape, batch, window);
         let h = shape.hidden;
         let between = m
@@ -243,14 +315,78 @@ impl FlatMasks {
     }
 }
 
-/// Forward one batch: returns the outputs `[B]` and the tape.
+type ForwardOut = (Vec<f32>, Vec<LayerTape>, Vec<f32>);
+
+/// Whether this CPU runs AVX2 with FMA: the element-wise loops are then compiled 8 wide. (Rust
+/// never contracts `a * b + c` into an FMA on its own, so both versions give the same bits.)
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DETECTED.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    })
+}
+
+/// Whether this CPU runs AVX-512F: the 16-wide tiles then fit one register.
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DETECTED.get_or_init(|| avx2() && std::arch::is_x86_feature_detected!("avx512f"))
+}
+
+/// Forward one batch: returns the outputs `[B]`, the tape and the (masked) last hidden states.
 fn forward(
     p: &FlatParams,
     x_bt: &[f32],
     batch: usize,
     window: usize,
     masks: Option<&FlatMasks>,
-) -> (Vec<f32>, Vec<LayerTape>, Vec<f32>) {
+) -> ForwardOut {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: the CPU supports AVX-512F (checked above).
+        return unsafe { forward_avx512(p, x_bt, batch, window, masks) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { forward_avx2(p, x_bt, batch, window, masks) };
+    }
+    forward_impl(p, x_bt, batch, window, masks)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn forward_avx512(
+    p: &FlatParams,
+    x_bt: &[f32],
+    batch: usize,
+    window: usize,
+    masks: Option<&FlatMasks>,
+) -> ForwardOut {
+    forward_impl(p, x_bt, batch, window, masks)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_avx2(
+    p: &FlatParams,
+    x_bt: &[f32],
+    batch: usize,
+    window: usize,
+    masks: Option<&FlatMasks>,
+) -> ForwardOut {
+    forward_impl(p, x_bt, batch, window, masks)
+}
+
+#[inline(always)]
+fn forward_impl(
+    p: &FlatParams,
+    x_bt: &[f32],
+    batch: usize,
+    window: usize,
+    masks: Option<&FlatMasks>,
+) -> ForwardOut {
     let (bsz, t_len) = (batch, window);
     let h = p.shape.hidden;
     let g4 = 4 * h;
@@ -263,6 +399,7 @@ fn forward(
                 .copy_from_slice(&x_bt[(b * t_len + t) * k0..(b * t_len + t + 1) * k0]);
         }
     }
+    let coef = GateCoefficients::new(h);
     let mut tapes = Vec::with_capacity(p.layers.len());
     for (l, [w_ih, w_hh, bias]) in p.layers.iter().enumerate() {
         let k = w_ih.len() / g4;
@@ -272,7 +409,7 @@ fn forward(
         for r in 0..rows {
             gates[r * g4..(r + 1) * g4].copy_from_slice(bias);
         }
-        matmul(rows, g4, k, &mut gates, true, (&input, k, 1), (w_ih, g4, 1));
+        matmul(rows, g4, k, &mut gates, true, (&input, k, 1), w_ih);
         let mut c = vec![0.0f32; (t_len + 1) * bsz * h];
         let mut tc = vec![0.0f32; t_len * bsz * h];
         let mut hs = vec![0.0f32; (t_len + 1) * bsz * h];
@@ -280,23 +417,22 @@ fn forward(
             let (h_prev, h_rest) = hs.split_at_mut((t + 1) * bsz * h);
             let h_prev = &h_prev[t * bsz * h..];
             let g = &mut gates[t * bsz * g4..(t + 1) * bsz * g4];
-            matmul(bsz, g4, h, g, true, (h_prev, h, 1), (w_hh, g4, 1));
+            matmul(bsz, g4, h, g, true, (h_prev, h, 1), w_hh);
             let (c_prev, c_rest) = c.split_at_mut((t + 1) * bsz * h);
             let c_prev = &c_prev[t * bsz * h..];
             let c_now = &mut c_rest[..bsz * h];
             let tc_now = &mut tc[t * bsz * h..(t + 1) * bsz * h];
             let h_now = &mut h_rest[..bsz * h];
+            // One pass over the whole step: sigmoid for i, f, o and tanh(x) = 2σ(2x) - 1 for g, as
+            // `a·σ(k·x) + c` with per-column coefficients, so the loop runs 4h wide and vectorises.
+            for row in g.chunks_exact_mut(g4) {
+                for (v, ((k, a), c)) in row.iter_mut().zip(coef.k.iter().zip(&coef.a).zip(&coef.c))
+                {
+                    *v = a * sigmoid(k * *v) + c;
+                }
+            }
             for b in 0..bsz {
-                let gb = &mut g[b * g4..(b + 1) * g4];
-                for v in &mut gb[..2 * h] {
-                    *v = sigmoid(*v);
-                }
-                for v in &mut gb[2 * h..3 * h] {
-                    *v = tanh(*v);
-                }
-                for v in &mut gb[3 * h..] {
-                    *v = sigmoid(*v);
-                }
+                let gb = &g[b * g4..(b + 1) * g4];
                 let (i, rest) = gb.split_at(h);
                 let (f, rest) = rest.split_at(h);
                 let (gg, o) = rest.split_at(h);
@@ -304,10 +440,13 @@ fn forward(
                 let cn = &mut c_now[b * h..(b + 1) * h];
                 let tn = &mut tc_now[b * h..(b + 1) * h];
                 let hn = &mut h_now[b * h..(b + 1) * h];
-                for j in 0..h {
-                    cn[j] = f[j] * cp[j] + i[j] * gg[j];
-                    tn[j] = tanh(cn[j]);
-                    hn[j] = o[j] * tn[j];
+                // Zipped, not indexed: no bounds checks, so the loop vectorises.
+                let gates_j = i.iter().zip(f).zip(gg.iter().zip(o));
+                let state_j = cn.iter_mut().zip(tn.iter_mut()).zip(hn.iter_mut()).zip(cp);
+                for ((((cn, tn), hn), cp), ((i, f), (gg, o))) in state_j.zip(gates_j) {
+                    *cn = f * cp + i * gg;
+                    *tn = tanh(*cn);
+                    *hn = o * *tn;
                 }
             }
         }
@@ -357,7 +496,10 @@ fn loss_and_grad(loss: Loss, out: &[f32], y: &[f32]) -> (f64, Vec<f32>) {
                 .map(|(o, y)| f64::from(o - y).powi(2))
                 .sum::<f64>()
                 / out.len() as f64;
-            (l, out.iter().zip(y).map(|(o, y)| 2.0 * (o - y) / n).collect())
+            (
+                l,
+                out.iter().zip(y).map(|(o, y)| 2.0 * (o - y) / n).collect(),
+            )
         }
         Loss::Bce => {
             let l = out
@@ -366,13 +508,17 @@ fn loss_and_grad(loss: Loss, out: &[f32], y: &[f32]) -> (f64, Vec<f32>) {
                 .map(|(&z, &y)| {
                     let z = f64::from(z);
                     // softplus(z) - y·z, stable for large |z|.
-                    z.max(0.0) + (-z.abs()).exp().ln_1p() - f64::from(y) * z
+                    // libm, not the platform's: the same bits natively and in wasm.
+                    z.max(0.0) + libm::log1p(libm::exp(-z.abs())) - f64::from(y) * z
                 })
                 .sum::<f64>()
                 / out.len() as f64;
             (
                 l,
-                out.iter().zip(y).map(|(&z, &y)| (sigmoid(z) - y) / n).collect(),
+                out.iter()
+                    .zip(y)
+                    .map(|(&z, &y)| (sigmoid(z) - y) / n)
+                    .collect(),
             )
         }
     }
@@ -388,10 +534,61 @@ pub fn loss_and_gradients(
     masks: Option<&FlatMasks>,
     grads: &mut FlatParams,
 ) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: the CPU supports AVX-512F (checked above).
+        return unsafe { backward_avx512(p, x_bt, y, window, loss, masks, grads) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { backward_avx2(p, x_bt, y, window, loss, masks, grads) };
+    }
+    backward_impl(p, x_bt, y, window, loss, masks, grads)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn backward_avx512(
+    p: &FlatParams,
+    x_bt: &[f32],
+    y: &[f32],
+    window: usize,
+    loss: Loss,
+    masks: Option<&FlatMasks>,
+    grads: &mut FlatParams,
+) -> f64 {
+    backward_impl(p, x_bt, y, window, loss, masks, grads)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_avx2(
+    p: &FlatParams,
+    x_bt: &[f32],
+    y: &[f32],
+    window: usize,
+    loss: Loss,
+    masks: Option<&FlatMasks>,
+    grads: &mut FlatParams,
+) -> f64 {
+    backward_impl(p, x_bt, y, window, loss, masks, grads)
+}
+
+#[inline(always)]
+fn backward_impl(
+    p: &FlatParams,
+    x_bt: &[f32],
+    y: &[f32],
+    window: usize,
+    loss: Loss,
+    masks: Option<&FlatMasks>,
+    grads: &mut FlatParams,
+) -> f64 {
     let bsz = y.len();
     let h = p.shape.hidden;
     let g4 = 4 * h;
-    let (out, tapes, last) = forward(p, x_bt, bsz, window, masks);
+    let (out, tapes, last) = forward_impl(p, x_bt, bsz, window, masks);
     let (value, d_out) = loss_and_grad(loss, &out, y);
     // Head.
     grads.head_b = d_out.iter().sum();
@@ -412,6 +609,7 @@ pub fn loss_and_gradients(
         let [w_ih, w_hh, _] = &p.layers[l];
         let tape = &tapes[l];
         let k = w_ih.len() / g4;
+        let w_hh_t = transpose(w_hh, h, g4);
         let mut dg = vec![0.0f32; window * bsz * g4];
         let mut dh_carry = if l + 1 == p.layers.len() {
             std::mem::take(&mut dh)
@@ -432,28 +630,41 @@ pub fn loss_and_gradients(
             let dgt = &mut dg[t * bsz * g4..(t + 1) * bsz * g4];
             for b in 0..bsz {
                 let gb = &gates[b * g4..(b + 1) * g4];
-                let db = &mut dgt[b * g4..(b + 1) * g4];
-                for j in 0..h {
-                    let (i, f, g, o) = (gb[j], gb[h + j], gb[2 * h + j], gb[3 * h + j]);
-                    let x = b * h + j;
-                    let dhv = dh_carry[x];
-                    let tcv = tc[x];
-                    let dcv = dc[x] + dhv * o * (1.0 - tcv * tcv);
-                    db[j] = dcv * g * i * (1.0 - i);
-                    db[h + j] = dcv * c_prev[x] * f * (1.0 - f);
-                    db[2 * h + j] = dcv * i * (1.0 - g * g);
-                    db[3 * h + j] = dhv * tcv * o * (1.0 - o);
-                    dc[x] = dcv * f;
+                let (gi, rest) = gb.split_at(h);
+                let (gf, rest) = rest.split_at(h);
+                let (gg, go) = rest.split_at(h);
+                let (di, rest) = dgt[b * g4..(b + 1) * g4].split_at_mut(h);
+                let (df, rest) = rest.split_at_mut(h);
+                let (dgg, dgo) = rest.split_at_mut(h);
+                let row = b * h..(b + 1) * h;
+                let gates_j = gi.iter().zip(gf).zip(gg.iter().zip(go));
+                let state_j = dh_carry[row.clone()]
+                    .iter()
+                    .zip(&tc[row.clone()])
+                    .zip(dc[row.clone()].iter_mut().zip(&c_prev[row]));
+                let out_j = di
+                    .iter_mut()
+                    .zip(df.iter_mut())
+                    .zip(dgg.iter_mut().zip(dgo.iter_mut()));
+                for ((((i, f), (g, o)), ((dhv, tcv), (dc, cp))), ((di, df), (dg, dov))) in
+                    gates_j.zip(state_j).zip(out_j)
+                {
+                    let dcv = *dc + dhv * o * (1.0 - tcv * tcv);
+                    *di = dcv * g * i * (1.0 - i);
+                    *df = dcv * cp * f * (1.0 - f);
+                    *dg = dcv * i * (1.0 - g * g);
+                    *dov = dhv * tcv * o * (1.0 - o);
+                    *dc = dcv * f;
                 }
             }
             // dh_{t-1} = dG_t · W_hhᵀ
-            matmul(bsz, h, g4, &mut dh_carry, false, (dgt, g4, 1), (w_hh, 1, g4));
+            matmul(bsz, h, g4, &mut dh_carry, false, (dgt, g4, 1), &w_hh_t);
         }
         let rows = window * bsz;
         let [gw_ih, gw_hh, gb] = &mut grads.layers[l];
         // dW_hh = Σ_t h_{t-1}ᵀ dG_t ; dW_ih = Σ_t x_tᵀ dG_t ; db = Σ dG.
-        matmul(h, g4, rows, gw_hh, false, (&tape.hs, 1, h), (&dg, g4, 1));
-        matmul(k, g4, rows, gw_ih, false, (&tape.x, 1, k), (&dg, g4, 1));
+        matmul(h, g4, rows, gw_hh, false, (&tape.hs, 1, h), &dg);
+        matmul(k, g4, rows, gw_ih, false, (&tape.x, 1, k), &dg);
         gb.fill(0.0);
         for r in 0..rows {
             gb.iter_mut()
@@ -462,9 +673,19 @@ pub fn loss_and_gradients(
         }
         d_seq = if l > 0 {
             let mut dx = vec![0.0f32; rows * k];
-            matmul(rows, k, g4, &mut dx, false, (&dg, g4, 1), (w_ih, 1, g4));
+            matmul(
+                rows,
+                k,
+                g4,
+                &mut dx,
+                false,
+                (&dg, g4, 1),
+                &transpose(w_ih, k, g4),
+            );
             if let Some(m) = masks {
-                dx.iter_mut().zip(&m.between[l - 1]).for_each(|(d, m)| *d *= m);
+                dx.iter_mut()
+                    .zip(&m.between[l - 1])
+                    .for_each(|(d, m)| *d *= m);
             }
             Some(dx)
         } else {
@@ -478,14 +699,17 @@ pub fn loss_and_gradients(
 struct AdamState {
     m: FlatParams,
     v: FlatParams,
-    step: i32,
+    /// β1^t and β2^t, kept as running products (no `powi`, whose result may differ by platform).
+    beta1_t: f32,
+    beta2_t: f32,
 }
 
 fn adam_step(p: &mut FlatParams, g: &FlatParams, s: &mut AdamState, lr: f64, spec: &TrainSpec) {
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    s.step += 1;
-    let c1 = 1.0 - b1.powi(s.step);
-    let c2 = 1.0 - b2.powi(s.step);
+    s.beta1_t *= b1;
+    s.beta2_t *= b2;
+    let c1 = 1.0 - s.beta1_t;
+    let c2 = 1.0 - s.beta2_t;
     let lr = lr as f32;
     let decay = match spec.optimizer {
         super::train::Optimizer::Adamw => 1.0 - lr * spec.weight_decay as f32,
@@ -526,12 +750,29 @@ fn clip_global_norm(g: &mut FlatParams, max: f64) {
     }
 }
 
+/// Network outputs for every sample (regression value or logit), without a tape.
+pub fn predict(p: &FlatParams, x: &super::sequences::Sequences) -> Vec<f32> {
+    let per = x.window * x.features;
+    let mut out = Vec::with_capacity(x.n);
+    for start in (0..x.n).step_by(512) {
+        let end = (start + 512).min(x.n);
+        out.extend(forward(p, &x.x[start * per..end * per], end - start, x.window, None).0);
+    }
+    out
+}
+
 fn mean_loss(p: &FlatParams, set: &Samples<'_>, loss: Loss) -> f64 {
     let per = set.x.window * set.x.features;
     let mut total = 0.0;
     for start in (0..set.x.n).step_by(512) {
         let end = (start + 512).min(set.x.n);
-        let (out, _, _) = forward(p, &set.x.x[start * per..end * per], end - start, set.x.window, None);
+        let (out, _, _) = forward(
+            p,
+            &set.x.x[start * per..end * per],
+            end - start,
+            set.x.window,
+            None,
+        );
         total += loss_and_grad(loss, &out, &set.y[start..end]).0 * (end - start) as f64;
     }
     total / set.x.n.max(1) as f64
@@ -552,7 +793,8 @@ pub fn train(
     let mut adam = AdamState {
         m: p.zeros_like(),
         v: p.zeros_like(),
-        step: 0,
+        beta1_t: 1.0,
+        beta2_t: 1.0,
     };
     let mut order: Vec<usize> = (0..train.x.n).collect();
     let mut history = Vec::with_capacity(spec.epochs);
@@ -564,12 +806,26 @@ pub fn train(
         let mut sum = 0.0;
         for idx in order.chunks(spec.batch_size.max(1)) {
             let masks = (spec.dropout > 0.0).then(|| {
-                FlatMasks::draw(&mut rng, spec.dropout, spec.shape, idx.len(), train.x.window)
+                FlatMasks::draw(
+                    &mut rng,
+                    spec.dropout,
+                    spec.shape,
+                    idx.len(),
+                    train.x.window,
+                )
             });
             let xb = train.x.gather(idx);
             yb.clear();
             yb.extend(idx.iter().map(|&i| train.y[i]));
-            let l = loss_and_gradients(&p, &xb, &yb, train.x.window, spec.loss, masks.as_ref(), &mut grads);
+            let l = loss_and_gradients(
+                &p,
+                &xb,
+                &yb,
+                train.x.window,
+                spec.loss,
+                masks.as_ref(),
+                &mut grads,
+            );
             sum += l * idx.len() as f64;
             if let Some(c) = spec.clip_norm {
                 clip_global_norm(&mut grads, c);
@@ -593,7 +849,9 @@ pub fn train(
         if improved || validation_loss.is_none() {
             best = Some((score, epoch + 1, p.clone()));
         } else if spec.patience > 0
-            && best.as_ref().is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
+            && best
+                .as_ref()
+                .is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
         {
             break;
         }

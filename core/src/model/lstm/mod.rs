@@ -124,7 +124,10 @@ impl LstmParams {
             (self.window >= 1, "window must be >= 1"),
             (self.hidden >= 1, "hidden must be >= 1"),
             (self.layers >= 1, "layers must be >= 1"),
-            ((0.0..1.0).contains(&self.dropout), "dropout must be in [0, 1)"),
+            (
+                (0.0..1.0).contains(&self.dropout),
+                "dropout must be in [0, 1)",
+            ),
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (
@@ -175,6 +178,9 @@ impl LstmParams {
 #[derive(Debug)]
 pub struct FittedLstm {
     pub net: LstmNet,
+    /// The same weights as flat buffers: off the GPU, predictions run on the fused engine, whose
+    /// bits are the same natively and in wasm (burn's CPU kernels differ by platform).
+    pub flat: Option<fused::FlatParams>,
     pub device: Device,
     pub params: LstmParams,
     pub scaler: StandardScaler,
@@ -271,7 +277,10 @@ impl LstmParams {
                 trained.history.last().map(|e| e.train_loss)
             )));
         }
+        let flat =
+            (self.backend != Backend::Wgpu).then(|| fused::FlatParams::from_net(&trained.net));
         Ok(FittedLstm {
+            flat,
             net: trained.net,
             device: device.clone(),
             params: self.clone(),
@@ -290,11 +299,14 @@ impl FittedLstm {
     pub async fn predict_async(&self, data: &Dataset, rows: &[usize]) -> Vec<f64> {
         let index = SequenceIndex::new(data);
         let x = Sequences::build(data, &index, rows, self.params.window, &self.scaler);
-        let out = train::predict_async(&self.net, &x, 512, &self.device).await;
+        let out = match &self.flat {
+            Some(flat) => fused::predict(flat, &x),
+            None => train::predict_async(&self.net, &x, 512, &self.device).await,
+        };
         out.into_iter()
             .map(|z| match self.task {
                 Task::Regression => f64::from(z) * self.target_scale + self.target_mean,
-                Task::Classification => 1.0 / (1.0 + (-f64::from(z)).exp()),
+                Task::Classification => 1.0 / (1.0 + libm::exp(-f64::from(z))),
             })
             .collect()
     }
@@ -350,7 +362,10 @@ impl FittedLstm {
         let net = LstmNet::init(shape, 0, device)
             .try_load_record(record)
             .map_err(|e| bad(format!("loading the weights: {e}")))?;
+        let flat =
+            (meta.params.backend != Backend::Wgpu).then(|| fused::FlatParams::from_net(&net));
         Ok(Self {
+            flat,
             net,
             device: device.clone(),
             params: meta.params.clone(),

@@ -71,7 +71,10 @@ impl LstmNet {
         for (l, layer) in self.layers.iter().enumerate() {
             let [_, _, k] = input.dims();
             let h = layer.w_hh.dims()[0];
-            let projected = (input.clone().reshape([batch * window, k]).matmul(layer.w_ih.val())
+            let projected = (input
+                .clone()
+                .reshape([batch * window, k])
+                .matmul(layer.w_ih.val())
                 + layer.bias.val().unsqueeze_dim(0))
             .reshape([batch, window, 4 * h]);
             let device = projected.device();
@@ -80,7 +83,10 @@ impl LstmNet {
             let keep_sequence = l + 1 < n_layers;
             let mut outputs = Vec::with_capacity(if keep_sequence { window } else { 0 });
             for t in 0..window {
-                let gates = projected.clone().slice(s![.., t, ..]).reshape([batch, 4 * h])
+                let gates = projected
+                    .clone()
+                    .slice(s![.., t, ..])
+                    .reshape([batch, 4 * h])
                     + hidden.matmul(layer.w_hh.val());
                 let ifo = sigmoid(gates.clone());
                 let i = ifo.clone().slice(s![.., 0..h]);

@@ -35,6 +35,8 @@ pub fn sine_ar(n: usize, window: usize, seed: u64) -> (Sequences, Vec<f32>) {
     let mut y = Vec::with_capacity(n);
     for _ in 0..n {
         let freq = 0.1 + 0.3 * rng.next_f32();
+        // 6.28, not τ: the PyTorch twin's generator, number for number.
+        #[allow(clippy::approx_constant)]
         let phase = 6.28 * rng.next_f32();
         let mut ar = 0.0;
         let mut series = Vec::with_capacity(window + 1);

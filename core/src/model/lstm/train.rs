@@ -7,12 +7,12 @@
 //! every read is ready at once and [`block_on`] drives it without an executor.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -101,7 +101,9 @@ impl TrainSpec {
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
-        let clip = self.clip_norm.map(|c| GradientClippingConfig::Norm(c as f32));
+        let clip = self
+            .clip_norm
+            .map(|c| GradientClippingConfig::Norm(c as f32));
         match self.optimizer {
             Optimizer::Adam => AdamConfig::new()
                 .with_epsilon(1e-8)
@@ -146,7 +148,8 @@ pub async fn read_vec(t: Tensor<1>) -> Vec<f32> {
     let data = t.into_data_async().await.ok();
     #[cfg(not(target_family = "wasm"))]
     let data = Some(t.into_data());
-    data.and_then(|d| d.try_to_vec::<f32>().ok()).unwrap_or_default()
+    data.and_then(|d| d.try_to_vec::<f32>().ok())
+        .unwrap_or_default()
 }
 
 fn batch_x(x: &Sequences, idx: &[usize], device: &Device) -> Tensor<3> {
@@ -162,7 +165,12 @@ fn batch_y(y: &[f32], idx: &[usize], device: &Device) -> Tensor<1> {
 }
 
 /// Network outputs for every sample of `x`, in batches, without autodiff.
-pub async fn predict_async(net: &LstmNet, x: &Sequences, batch: usize, device: &Device) -> Vec<f32> {
+pub async fn predict_async(
+    net: &LstmNet,
+    x: &Sequences,
+    batch: usize,
+    device: &Device,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(x.n);
     let all: Vec<usize> = (0..x.n).collect();
     for idx in all.chunks(batch.max(1)) {
@@ -204,7 +212,14 @@ pub async fn train_async(
         let mut sum: Option<Tensor<1>> = None;
         for idx in order.chunks(spec.batch_size.max(1)) {
             let masks = (spec.dropout > 0.0).then(|| {
-                DropoutMasks::draw(&mut rng, spec.dropout, spec.shape, idx.len(), train.x.window, &ad)
+                DropoutMasks::draw(
+                    &mut rng,
+                    spec.dropout,
+                    spec.shape,
+                    idx.len(),
+                    train.x.window,
+                    &ad,
+                )
             });
             let out = net.forward(batch_x(train.x, idx, &ad), masks.as_ref());
             let loss = loss_of(spec.loss, out, batch_y(train.y, idx, &ad));
@@ -238,7 +253,9 @@ pub async fn train_async(
         if improved || validation_loss.is_none() {
             best = Some((score, epoch + 1, snapshot));
         } else if spec.patience > 0
-            && best.as_ref().is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
+            && best
+                .as_ref()
+                .is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
         {
             break;
         }

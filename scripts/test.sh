@@ -101,20 +101,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "wasm32 build of the core"
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 
-# Tests run optimised (--release): the LSTM and tree trainers are numeric code, and the test
-# binaries then share every compiled dependency with the release CLI the browser tests use,
-# instead of a second, unoptimised build of burn and LightGBM.
+# Tests run optimised (--release): the LSTM and tree trainers are numeric code. Every `cargo test`
+# below uses the same flags (--workspace, native LightGBM), so they share one build of burn and
+# LightGBM, and it leaves the release `strider` binary the browser tests run.
 step "cargo test (with native LightGBM)"
 cargo test --release --workspace "${FEATURES[@]}"
 
 step "tracking tests against real MLflow $MLFLOW_VERSION servers"
-cargo test --release -p strider-cli --features lightgbm --test mlflow -- --ignored --test-threads=1
+cargo test --release --workspace "${FEATURES[@]}" --test mlflow -- --ignored --test-threads=1
 
 step "tuning tests against Optuna $OPTUNA_VERSION and optuna-dashboard"
-cargo test --release -p strider-cli --features lightgbm --test tune -- --ignored --test-threads=2
+cargo test --release --workspace "${FEATURES[@]}" --test tune -- --ignored --test-threads=2
 
 step "browser tests (headless Chromium vs native CLI; LSTM on CPU wasm and WebGPU)"
-cargo build --release -p strider-cli
 CARGO_TARGET_DIR=$TARGET_DIR ./scripts/build-www.sh
 CARGO_TARGET_DIR=$TARGET_DIR ./scripts/build-www.sh --webgpu
 export STRIDER_BIN="$TARGET_DIR/release/strider" STRIDER_WWW="$TARGET_DIR/www"

@@ -207,33 +207,54 @@ impl FlatParams {
         }
     }
 
-    /// The burn module with these values (on `device`).
+    /// The burn module with these values (on `device`). Parameter ids are numbered, not random
+    /// (burn's default), so a saved record is the same bytes for the same weights.
     pub fn to_net(&self, device: &burn::tensor::Device) -> LstmNet {
-        use burn::module::Param;
+        use burn::module::{Param, ParamId};
         use burn::tensor::{Tensor, TensorData};
         let h = self.shape.hidden;
-        let p2 = |v: &Vec<f32>, rows: usize, cols: usize| {
-            Param::from_tensor(Tensor::<2>::from_data(
-                TensorData::new(v.clone(), [rows, cols]),
+        let mut next_id = 0u64;
+        let mut id = || {
+            next_id += 1;
+            ParamId::from(next_id)
+        };
+        let mut p2 = |v: &[f32], rows: usize, cols: usize| {
+            let mut p = Param::from_tensor(Tensor::<2>::from_data(
+                TensorData::new(v.to_vec(), [rows, cols]),
                 device,
-            ))
+            ));
+            p.id = id();
+            p
         };
-        let p1 = |v: Vec<f32>| {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        let mut biases = Vec::with_capacity(self.layers.len());
+        for [w_ih, w_hh, b] in &self.layers {
+            let w_ih = p2(w_ih, w_ih.len() / (4 * h), 4 * h);
+            let w_hh = p2(w_hh, h, 4 * h);
+            layers.push((w_ih, w_hh));
+            biases.push(b.clone());
+        }
+        let head_w = p2(&self.head_w, h, 1);
+        let mut p1 = |v: Vec<f32>| {
             let n = v.len();
-            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), device))
+            let mut p = Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), device));
+            p.id = id();
+            p
         };
+        let layers = layers
+            .into_iter()
+            .zip(biases)
+            .map(|((w_ih, w_hh), b)| super::net::LstmLayer {
+                w_ih,
+                w_hh,
+                bias: p1(b),
+            })
+            .collect();
+        let head_b = p1(vec![self.head_b]);
         LstmNet {
-            layers: self
-                .layers
-                .iter()
-                .map(|[w_ih, w_hh, b]| super::net::LstmLayer {
-                    w_ih: p2(w_ih, w_ih.len() / (4 * h), 4 * h),
-                    w_hh: p2(w_hh, h, 4 * h),
-                    bias: p1(b.clone()),
-                })
-                .collect(),
-            head_w: p2(&self.head_w, h, 1),
-            head_b: p1(vec![self.head_b]),
+            layers,
+            head_w,
+            head_b,
         }
     }
 }

@@ -8,8 +8,8 @@
     python3 benches/reference/lstm_vs_torch.py [--epochs 10] [--threads 1] [--no-wasm]
 
 It installs torch==2.15.0 into ~/.cache/strider/torch-venv on first use (about 3 GB: the PyPI wheel
-needs the CUDA wheels even on a CPU), builds the `lstm_epoch` example, runs the wasm engine in Node
-from native-cli/assets/report/, and prints median seconds per epoch and the ratios. Targets:
+needs the CUDA wheels even on a CPU), builds the `lstm_epoch` example, runs the wasm engine in headless Chromium (target/www) or Node
+from headless Chromium (or Node), and prints median seconds per epoch and the ratios. Targets:
 native CPU at most 1.5x PyTorch, wasm at most 2.5x native.
 """
 import argparse
@@ -110,9 +110,17 @@ def main():
             ("Strider on burn autodiff (flex CPU)", ours["burn_flex_s_per_epoch"], ours["burn_flex_final_loss"])]
     wasm = None
     if not args.no_wasm:
-        out = sh(["node", "-e", WASM_SCRIPT, os.path.join(ROOT, "native-cli/assets/report"), str(args.epochs)])
+        # In headless Chromium when the page is built (scripts/build-www.sh) and playwright-core is
+        # installed (tests/browser), else in Node on the report's wasm.
+        www = os.path.join(target, "www")
+        if os.path.isdir(os.path.join(www, "pkg")) and os.path.isdir(os.path.join(ROOT, "tests/browser/node_modules/playwright-core")):
+            out = sh(["node", os.path.join(ROOT, "benches/reference/lstm_wasm_epoch.mjs"), str(args.epochs), www], cwd=ROOT)
+            where = "headless Chromium"
+        else:
+            out = sh(["node", "-e", WASM_SCRIPT, os.path.join(ROOT, "native-cli/assets/report"), str(args.epochs)])
+            where = "Node %s" % sh(["node", "--version"]).strip()
         wasm = json.loads(out.strip().splitlines()[-1])
-        rows.append(("Strider fused engine in wasm (Node %s)" % sh(["node", "--version"]).strip(), wasm["s_per_epoch"], wasm["final_loss"]))
+        rows.append(("Strider fused engine in wasm (%s)" % where, wasm["s_per_epoch"], wasm["final_loss"]))
     print(f"## LSTM epoch: 2000 x 32 x 8 -> 32, batch 64, Adam; median of {args.epochs} epochs\n")
     print("| engine | s / epoch | loss after the epochs |")
     print("|---|---|---|")

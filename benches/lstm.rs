@@ -4,37 +4,12 @@
 //! ratio.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use strider_core::model::lstm::net::NetShape;
-use strider_core::model::lstm::synthetic::sine_ar;
-use strider_core::model::lstm::train::{
-    Loss, Optimizer, Samples, Schedule, TrainSpec, block_on, train_async,
-};
-
-pub fn anchor_spec() -> TrainSpec {
-    TrainSpec {
-        shape: NetShape {
-            inputs: 8,
-            hidden: 32,
-            layers: 1,
-        },
-        epochs: 1,
-        batch_size: 64,
-        learning_rate: 1e-2,
-        optimizer: Optimizer::Adam,
-        weight_decay: 0.0,
-        schedule: Schedule::Constant,
-        warmup_epochs: 0,
-        clip_norm: None,
-        patience: 0,
-        dropout: 0.0,
-        loss: Loss::Mse,
-        seed: 0,
-    }
-}
+use strider_core::model::lstm::synthetic::{anchor_spec, sine_ar};
+use strider_core::model::lstm::train::{Samples, block_on, train_async};
 
 fn bench(c: &mut Criterion) {
     let (x, y) = sine_ar(2000, 32, 42);
-    let spec = anchor_spec();
+    let spec = anchor_spec(1);
     let device = burn::tensor::Device::flex();
     let mut group = c.benchmark_group("lstm_epoch");
     group.sample_size(10);

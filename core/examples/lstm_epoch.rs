@@ -5,11 +5,8 @@
 
 use std::time::Instant;
 
-use strider_core::model::lstm::net::NetShape;
-use strider_core::model::lstm::synthetic::sine_ar;
-use strider_core::model::lstm::train::{
-    EpochLoss, Loss, Optimizer, Samples, Schedule, TrainSpec, block_on, train_async,
-};
+use strider_core::model::lstm::synthetic::{anchor_spec, sine_ar};
+use strider_core::model::lstm::train::{EpochLoss, Samples, block_on, train_async};
 
 /// Runs a training, calling its argument after every epoch.
 type Trainer<'a> = dyn FnMut(&mut dyn FnMut(&EpochLoss)) + 'a;
@@ -25,25 +22,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10);
     let (x, y) = sine_ar(2000, 32, 42);
-    let spec = TrainSpec {
-        shape: NetShape {
-            inputs: 8,
-            hidden: 32,
-            layers: 1,
-        },
-        epochs,
-        batch_size: 64,
-        learning_rate: 1e-2,
-        optimizer: Optimizer::Adam,
-        weight_decay: 0.0,
-        schedule: Schedule::Constant,
-        warmup_epochs: 0,
-        clip_norm: None,
-        patience: 0,
-        dropout: 0.0,
-        loss: Loss::Mse,
-        seed: 0,
-    };
+    let spec = anchor_spec(epochs);
     let device = burn::tensor::Device::flex();
     let samples = Samples { x: &x, y: &y };
     let timed = |run: &mut Trainer| {

@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::net::{DropoutMasks, LstmNet, NetShape};
-use super::train::{EpochLoss, Loss, Samples, TrainSpec, Trained};
+use super::train::{EarlyStopping, EpochLoss, Loss, Samples, TrainSpec, Trained};
 
 /// `c (m×n, row-major) = [c +] a·b`, with `a` given by (data, row stride, column stride) and `b`
 /// row-major, `n` wide.
@@ -819,7 +819,7 @@ pub fn train(
     };
     let mut order: Vec<usize> = (0..train.x.n).collect();
     let mut history = Vec::with_capacity(spec.epochs);
-    let mut best: Option<(f64, usize, FlatParams)> = None;
+    let mut stopping = EarlyStopping::new(spec.patience);
     let mut yb = Vec::with_capacity(spec.batch_size);
     for epoch in 0..spec.epochs {
         let lr = spec.learning_rate_at(epoch);
@@ -864,23 +864,13 @@ pub fn train(
             learning_rate: lr,
         };
         on_epoch(&record);
+        let stop = stopping.update(&record, || p.clone());
         history.push(record);
-        let score = validation_loss.unwrap_or(train_loss);
-        let improved = best.as_ref().is_none_or(|(b, _, _)| score < *b);
-        if improved || validation_loss.is_none() {
-            best = Some((score, epoch + 1, p.clone()));
-        } else if spec.patience > 0
-            && best
-                .as_ref()
-                .is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
-        {
+        if stop {
             break;
         }
     }
-    let (p, best_epoch) = match best {
-        Some((_, e, b)) => (b, e),
-        None => (p, 0),
-    };
+    let (best_epoch, p) = stopping.into_best().unwrap_or((0, p));
     Trained {
         net: p.to_net(device),
         best_epoch,

@@ -73,6 +73,31 @@ pub fn sine_ar(n: usize, window: usize, seed: u64) -> (Sequences, Vec<f32>) {
     )
 }
 
+/// The benchmark workload's training settings (the PyTorch twin's): one layer of 32, batch 64,
+/// Adam at 1e-2, MSE, constant rate, no clipping, dropout or early stopping.
+pub fn anchor_spec(epochs: usize) -> super::train::TrainSpec {
+    use super::train::{Loss, Optimizer, Schedule, TrainSpec};
+    TrainSpec {
+        shape: super::net::NetShape {
+            inputs: FEATURES,
+            hidden: 32,
+            layers: 1,
+        },
+        epochs,
+        batch_size: 64,
+        learning_rate: 1e-2,
+        optimizer: Optimizer::Adam,
+        weight_decay: 0.0,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        clip_norm: None,
+        patience: 0,
+        dropout: 0.0,
+        loss: Loss::Mse,
+        seed: 0,
+    }
+}
+
 /// A training run on the synthetic task, for the browser tests and the wasm benchmark: the same
 /// experiment natively and in wasm, so their results and epoch times compare directly.
 #[derive(Debug, Clone, serde::Deserialize)]

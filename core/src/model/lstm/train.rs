@@ -205,7 +205,7 @@ pub async fn train_async(
     let mut optim = spec.optimizer();
     let mut order: Vec<usize> = (0..train.x.n).collect();
     let mut history = Vec::with_capacity(spec.epochs);
-    let mut best: Option<(f64, usize, LstmNet)> = None;
+    let mut stopping = EarlyStopping::new(spec.patience);
     for epoch in 0..spec.epochs {
         let lr = spec.learning_rate_at(epoch);
         order.shuffle(&mut rng);
@@ -247,27 +247,54 @@ pub async fn train_async(
             learning_rate: lr,
         };
         on_epoch(&record);
+        let stop = stopping.update(&record, || snapshot);
         history.push(record);
-        let score = validation_loss.unwrap_or(train_loss);
-        let improved = best.as_ref().is_none_or(|(b, _, _)| score < *b);
-        if improved || validation_loss.is_none() {
-            best = Some((score, epoch + 1, snapshot));
-        } else if spec.patience > 0
-            && best
-                .as_ref()
-                .is_some_and(|(_, e, _)| epoch + 1 - e >= spec.patience)
-        {
+        if stop {
             break;
         }
     }
-    let (net, best_epoch) = match best {
-        Some((_, e, n)) => (n, e),
-        None => (net.valid(), 0),
-    };
+    let (best_epoch, net) = stopping.into_best().unwrap_or_else(|| (0, net.valid()));
     Trained {
         net,
         best_epoch,
         history,
+    }
+}
+
+/// Early stopping shared by both engines: keeps the best epoch's weights (lowest validation loss;
+/// without a validation set, the last epoch's) and says when `patience` epochs passed without a
+/// better one.
+pub(crate) struct EarlyStopping<T> {
+    patience: usize,
+    best: Option<(f64, usize, T)>,
+}
+
+impl<T> EarlyStopping<T> {
+    pub(crate) fn new(patience: usize) -> Self {
+        Self {
+            patience,
+            best: None,
+        }
+    }
+
+    /// Record an epoch; `weights` is taken only when the epoch becomes the best. True: stop.
+    pub(crate) fn update(&mut self, record: &EpochLoss, weights: impl FnOnce() -> T) -> bool {
+        let score = record.validation_loss.unwrap_or(record.train_loss);
+        let improved = self.best.as_ref().is_none_or(|(b, _, _)| score < *b);
+        if improved || record.validation_loss.is_none() {
+            self.best = Some((score, record.epoch, weights()));
+            return false;
+        }
+        self.patience > 0
+            && self
+                .best
+                .as_ref()
+                .is_some_and(|(_, e, _)| record.epoch - e >= self.patience)
+    }
+
+    /// The best epoch (1-based) and its weights.
+    pub(crate) fn into_best(self) -> Option<(usize, T)> {
+        self.best.map(|(_, e, w)| (e, w))
     }
 }
 

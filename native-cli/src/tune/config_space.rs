@@ -227,3 +227,53 @@ pub fn objective_value(
         f64::NAN
     }]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The LSTM's built-in space: its five keys, and a trial's values land in a valid config.
+    #[test]
+    fn lstm_space_applies_to_the_lstm_model_only() {
+        let config = Config::from_toml(crate::bundled::CONFIG).unwrap();
+        let model = config.models.iter().position(|m| m.name == "lstm").unwrap();
+        let objective = ConfigObjective {
+            config,
+            instruments: Vec::new(),
+            model,
+            seed: 1,
+            objective: Metric::Sharpe,
+            tune_features: false,
+        };
+        let space = objective.space();
+        let keys: Vec<&str> = space.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "model.dropout",
+                "model.hidden",
+                "model.layers",
+                "model.learning_rate",
+                "model.window"
+            ]
+        );
+        let params: std::collections::BTreeMap<String, Value> = [
+            ("model.layers", json!(2)),
+            ("model.hidden", json!(24)),
+            ("model.learning_rate", json!(0.002)),
+            ("model.dropout", json!(0.25)),
+            ("model.window", json!(12)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let applied = objective.apply(&params).unwrap();
+        let ModelParams::Lstm(p) = &applied.models[model].params else {
+            panic!("not an LSTM");
+        };
+        assert_eq!((p.layers, p.hidden, p.window), (2, 24, 12));
+        assert_eq!((p.learning_rate, p.dropout), (0.002, 0.25));
+        // The other models are untouched.
+        assert_eq!(applied.models[0], objective.config.models[0]);
+    }
+}

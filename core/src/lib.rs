@@ -6,6 +6,7 @@
 
 pub mod backtest;
 pub mod config;
+mod cpu;
 pub mod data;
 pub mod dataset;
 pub mod error;

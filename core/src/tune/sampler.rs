@@ -5,6 +5,7 @@
 //! resumed from storage, or shared by many workers, samples exactly as one that never stopped.
 //! Randomness comes from the study seed and the trial number.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -177,28 +178,69 @@ impl Sampler for RandomSampler {
 /// finished trial has, single-valued ones left out.
 pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bool) -> SearchSpace {
     use super::trial::TrialState::{Complete, Pruned};
-    let mut finished = trials
+    let mut keep = None;
+    for t in trials
         .iter()
-        .filter(|t| t.state == Complete || (include_pruned && t.state == Pruned));
-    let Some(first) = finished.next() else {
-        return SearchSpace::new();
-    };
-    let mut keep: Vec<(&String, &Distribution)> =
-        first.params.iter().map(|(k, (d, _))| (k, d)).collect();
-    for t in finished {
-        // Both sorted by name: one merge pass instead of a lookup per name.
-        let mut params = t.params.iter().peekable();
-        keep.retain(|(k, d)| {
-            while params.next_if(|(pk, _)| pk.as_str() < k.as_str()).is_some() {}
-            params
-                .peek()
-                .is_some_and(|(pk, (td, _))| *pk == *k && td == *d)
-        });
+        .filter(|t| t.state == Complete || (include_pruned && t.state == Pruned))
+    {
+        fold_intersection(&mut keep, t);
     }
-    keep.into_iter()
+    keep.unwrap_or_default()
+        .into_iter()
         .filter(|(_, d)| !d.single())
-        .map(|(k, d)| (k.clone(), d.clone()))
         .collect()
+}
+
+/// One more trial into an intersection search space (`None` before the first trial), kept
+/// sorted by name.
+pub(crate) fn fold_intersection(keep: &mut Option<Vec<(String, Distribution)>>, t: &FrozenTrial) {
+    let Some(keep) = keep else {
+        *keep = Some(
+            t.params
+                .iter()
+                .map(|(k, (d, _))| (k.clone(), d.clone()))
+                .collect(),
+        );
+        return;
+    };
+    // The usual case: the trial has exactly the kept parameters, so one lockstep pass decides.
+    if t.params.len() == keep.len()
+        && keep
+            .iter()
+            .zip(&t.params)
+            .all(|((k, d), (pk, (pd, _)))| same_name(k, pk) && d == pd)
+    {
+        return;
+    }
+    // Both sorted by name: one merge pass instead of a lookup per name.
+    let mut params = t.params.iter().peekable();
+    keep.retain(|(k, d)| {
+        while params
+            .next_if(|(pk, _)| cmp_name(pk, k) == Ordering::Less)
+            .is_some()
+        {}
+        params
+            .peek()
+            .is_some_and(|(pk, (td, _))| same_name(pk, k) && td == d)
+    });
+}
+
+/// Parameter names are short: comparing them inline costs less than the call into `memcmp`
+/// that `str`'s comparisons make, and samplers compare every name of every trial on each ask.
+#[inline]
+pub(crate) fn cmp_name(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && cmp_name(a, b) == Ordering::Equal
 }
 
 /// The largest float below `x` (finite `x`).

@@ -118,8 +118,10 @@ impl<'a> Study<'a> {
         self.storage.heartbeat(id)?;
         let snapshot = self.storage.trials(self.info.id)?;
         let attrs = self.storage.study_system_attrs(self.info.id)?;
+        // The new trial is the last one, or near it.
         let mut frozen = snapshot
             .iter()
+            .rev()
             .find(|t| t.id == id)
             .map(|t| (**t).clone())
             .unwrap_or_else(|| FrozenTrial::new(id, number));

@@ -21,6 +21,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::net::{DropoutMasks, LstmNet, NetShape};
 use super::train::{EarlyStopping, EpochLoss, Loss, Samples, TrainSpec, Trained};
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{avx2, avx512};
 
 /// `c (m×n, row-major) = [c +] a·b`, with `a` given by (data, row stride, column stride) and `b`
 /// row-major, `n` wide.
@@ -337,23 +339,6 @@ impl FlatMasks {
 }
 
 type ForwardOut = (Vec<f32>, Vec<LayerTape>, Vec<f32>);
-
-/// Whether this CPU runs AVX2 with FMA: the element-wise loops are then compiled 8 wide. (Rust
-/// never contracts `a * b + c` into an FMA on its own, so both versions give the same bits.)
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DETECTED.get_or_init(|| {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    })
-}
-
-/// Whether this CPU runs AVX-512F: the 16-wide tiles then fit one register.
-#[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
-    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DETECTED.get_or_init(|| avx2() && std::arch::is_x86_feature_detected!("avx512f"))
-}
 
 /// Forward one batch: returns the outputs `[B]`, the tape and the (masked) last hidden states.
 fn forward(

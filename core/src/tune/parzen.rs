@@ -700,6 +700,26 @@ mod tests {
         let mut w = default_weights(m);
         w.push(1.0);
         let total: f64 = w.iter().sum();
+        let log_scale = |dist: &Distribution| {
+            matches!(
+                dist,
+                Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }
+            )
+        };
+        // Each numerical dimension's centres (transformed) and widths.
+        let kernels: Vec<(Vec<f64>, Vec<f64>)> = space
+            .values()
+            .enumerate()
+            .map(|(d, dist)| {
+                let Some((lo, hi)) = transformed_bounds(dist) else {
+                    return (Vec::new(), Vec::new());
+                };
+                let tx = |v: f64| if log_scale(dist) { v.ln() } else { v };
+                let mus: Vec<f64> = (0..m).map(|i| tx(obs[i * n_dims + d])).collect();
+                let sig = bandwidth(&mus, lo, hi, m + 1);
+                (mus, sig)
+            })
+            .collect();
         let mut sum = 0.0;
         for (k, wk) in w.iter().enumerate() {
             let mut p = wk / total;
@@ -718,19 +738,8 @@ mod tests {
                     }
                     _ => {
                         let (lo, hi) = transformed_bounds(dist).unwrap();
-                        let tx = |v: f64| {
-                            if matches!(
-                                dist,
-                                Distribution::Float { log: true, .. }
-                                    | Distribution::Int { log: true, .. }
-                            ) {
-                                v.ln()
-                            } else {
-                                v
-                            }
-                        };
-                        let mus: Vec<f64> = (0..m).map(|i| tx(obs[i * n_dims + d])).collect();
-                        let sig = bandwidth(&mus, lo, hi, m + 1);
+                        let tx = |v: f64| if log_scale(dist) { v.ln() } else { v };
+                        let (mus, sig) = &kernels[d];
                         let (mu, s) = if k == m {
                             ((lo + hi) / 2.0, hi - lo)
                         } else {
@@ -789,9 +798,28 @@ mod tests {
                     choices: vec!["x".into(), "y".into(), "z".into()],
                 },
             ),
+            (
+                "e".to_string(),
+                Distribution::Int {
+                    low: 1,
+                    high: 100,
+                    log: true,
+                    step: 1,
+                },
+            ),
+            (
+                "f".to_string(),
+                Distribution::Float {
+                    low: 0.0,
+                    high: 1.0,
+                    log: false,
+                    step: Some(0.25),
+                },
+            ),
         ]);
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for m in [0usize, 1, 5, 40] {
+        // 300 observations span several scoring blocks.
+        for m in [0usize, 1, 5, 40, 300] {
             let obs: Vec<f64> = (0..m)
                 .flat_map(|_| {
                     [
@@ -799,6 +827,8 @@ mod tests {
                         (1e-3f64).powf(rng.random::<f64>()),
                         (1 + 2 * rng.random_range(0..5)) as f64,
                         rng.random_range(0..3) as f64,
+                        (100f64).powf(rng.random::<f64>()).round(),
+                        0.25 * rng.random_range(0..5) as f64,
                     ]
                 })
                 .collect();

@@ -17,3 +17,35 @@ pub(crate) fn avx512() -> bool {
     static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *DETECTED.get_or_init(|| avx2() && std::arch::is_x86_feature_detected!("avx512f"))
 }
+
+/// `fn $name(args) -> ret` that runs `$imp` (an `#[inline(always)]` body) compiled for AVX-512
+/// or AVX2 where this CPU has them, and as it is elsewhere (other CPUs, wasm).
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                if $crate::cpu::avx512() {
+                    // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::cpu::avx2() {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
+        }
+    };
+}
+
+pub(crate) use multiversion;

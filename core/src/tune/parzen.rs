@@ -16,6 +16,7 @@ use statrs::function::erf::erf_inv;
 
 use super::distribution::Distribution;
 use super::sampler::{SearchSpace, transformed_bounds, untransform};
+use crate::cpu::multiversion;
 
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_7;
@@ -426,32 +427,10 @@ enum Term {
     Centre(f64),
 }
 
-/// `acc[k] -= ((v - mu[k]) / σ_k)² / 2`: the inner loop of scoring, run 8 or 4 wide where the
-/// CPU has AVX-512 or AVX2 (same bits: no FMA).
-fn sub_half_squares(acc: &mut [f64], v: f64, mu: &[f64], inv_sigma: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
-        // SAFETY: the CPU supports AVX-512F (checked above).
-        return unsafe { sub_half_squares_avx512(acc, v, mu, inv_sigma) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
-        // SAFETY: the CPU supports AVX2 (checked above).
-        return unsafe { sub_half_squares_avx2(acc, v, mu, inv_sigma) };
-    }
-    sub_half_squares_impl(acc, v, mu, inv_sigma)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn sub_half_squares_avx512(acc: &mut [f64], v: f64, mu: &[f64], inv_sigma: &[f64]) {
-    sub_half_squares_impl(acc, v, mu, inv_sigma)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sub_half_squares_avx2(acc: &mut [f64], v: f64, mu: &[f64], inv_sigma: &[f64]) {
-    sub_half_squares_impl(acc, v, mu, inv_sigma)
+multiversion! {
+    /// `acc[k] -= ((v - mu[k]) / σ_k)² / 2`: the inner loop of scoring, run 8 or 4 wide where
+    /// the CPU has AVX-512 or AVX2 (same bits: no FMA).
+    fn sub_half_squares(acc: &mut [f64], v: f64, mu: &[f64], inv_sigma: &[f64]) => sub_half_squares_impl
 }
 
 /// A function of its own so the slices are known not to alias, which lets it vectorise.
@@ -465,20 +444,9 @@ fn sub_half_squares_impl(acc: &mut [f64], v: f64, mu: &[f64], inv_sigma: &[f64])
     }
 }
 
-/// log Σ exp(terms), leaving out terms more than 40 nats below the largest.
-fn log_sum_exp(terms: &[f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
-        // SAFETY: the CPU supports AVX2 (checked above).
-        return unsafe { log_sum_exp_avx2(terms) };
-    }
-    log_sum_exp_impl(terms)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn log_sum_exp_avx2(terms: &[f64]) -> f64 {
-    log_sum_exp_impl(terms)
+multiversion! {
+    /// log Σ exp(terms), leaving out terms more than 40 nats below the largest.
+    fn log_sum_exp(terms: &[f64]) -> f64 => log_sum_exp_impl
 }
 
 #[inline(always)]

@@ -204,12 +204,7 @@ pub(crate) fn fold_intersection(keep: &mut Option<Vec<(String, Distribution)>>, 
         return;
     };
     // The usual case: the trial has exactly the kept parameters, so one lockstep pass decides.
-    if t.params.len() == keep.len()
-        && keep
-            .iter()
-            .zip(&t.params)
-            .all(|((k, d), (pk, (pd, _)))| same_name(k, pk) && d == pd)
-    {
+    if has_exactly(t, keep.iter().map(|(k, d)| (k, d))) {
         return;
     }
     // Both sorted by name: one merge pass instead of a lookup per name.
@@ -223,6 +218,18 @@ pub(crate) fn fold_intersection(keep: &mut Option<Vec<(String, Distribution)>>, 
             .peek()
             .is_some_and(|(pk, (td, _))| same_name(pk, k) && td == d)
     });
+}
+
+/// Whether `t` has exactly `params` (sorted by name), with the same distributions: one lockstep
+/// pass over both.
+pub(crate) fn has_exactly<'a>(
+    t: &FrozenTrial,
+    params: impl ExactSizeIterator<Item = (&'a String, &'a Distribution)>,
+) -> bool {
+    t.params.len() == params.len()
+        && params
+            .zip(&t.params)
+            .all(|((k, d), (pk, (pd, _)))| same_name(k, pk) && d == pd)
 }
 
 /// Parameter names are short: comparing them inline costs less than the call into `memcmp`

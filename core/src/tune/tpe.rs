@@ -13,7 +13,7 @@ use super::distribution::Distribution;
 use super::memo::{FinishedMemo, Summary};
 use super::pareto::nondomination_ranks;
 use super::parzen::Parzen;
-use super::sampler::{Sampler, SearchSpace, StudyView, cmp_name, rng_for, same_name};
+use super::sampler::{Sampler, SearchSpace, StudyView, cmp_name, has_exactly, rng_for};
 use super::trial::{FrozenTrial, TrialState};
 
 pub struct TpeSampler {
@@ -224,12 +224,7 @@ pub(super) fn values_into(t: &FrozenTrial, space: &SearchSpace, out: &mut Vec<f6
 
 fn push_values(t: &FrozenTrial, space: &SearchSpace, out: &mut Vec<f64>) -> bool {
     // The usual case: the trial has exactly the space's parameters.
-    if t.params.len() == space.len()
-        && space
-            .iter()
-            .zip(&t.params)
-            .all(|((k, d), (pk, (pd, _)))| same_name(k, pk) && d == pd)
-    {
+    if has_exactly(t, space.iter()) {
         out.extend(t.params.values().map(|(_, x)| *x));
         return true;
     }

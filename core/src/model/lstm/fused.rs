@@ -21,8 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::net::{DropoutMasks, LstmNet, NetShape};
 use super::train::{EarlyStopping, EpochLoss, Loss, Samples, TrainSpec, Trained};
-#[cfg(target_arch = "x86_64")]
-use crate::cpu::{avx2, avx512};
+use crate::cpu::multiversion;
 
 /// `c (m×n, row-major) = [c +] a·b`, with `a` given by (data, row stride, column stride) and `b`
 /// row-major, `n` wide.
@@ -340,49 +339,15 @@ impl FlatMasks {
 
 type ForwardOut = (Vec<f32>, Vec<LayerTape>, Vec<f32>);
 
-/// Forward one batch: returns the outputs `[B]`, the tape and the (masked) last hidden states.
-fn forward(
-    p: &FlatParams,
-    x_bt: &[f32],
-    batch: usize,
-    window: usize,
-    masks: Option<&FlatMasks>,
-) -> ForwardOut {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU supports AVX-512F (checked above).
-        return unsafe { forward_avx512(p, x_bt, batch, window, masks) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        return unsafe { forward_avx2(p, x_bt, batch, window, masks) };
-    }
-    forward_impl(p, x_bt, batch, window, masks)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn forward_avx512(
-    p: &FlatParams,
-    x_bt: &[f32],
-    batch: usize,
-    window: usize,
-    masks: Option<&FlatMasks>,
-) -> ForwardOut {
-    forward_impl(p, x_bt, batch, window, masks)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_avx2(
-    p: &FlatParams,
-    x_bt: &[f32],
-    batch: usize,
-    window: usize,
-    masks: Option<&FlatMasks>,
-) -> ForwardOut {
-    forward_impl(p, x_bt, batch, window, masks)
+multiversion! {
+    /// Forward one batch: returns the outputs `[B]`, the tape and the (masked) last hidden states.
+    fn forward(
+        p: &FlatParams,
+        x_bt: &[f32],
+        batch: usize,
+        window: usize,
+        masks: Option<&FlatMasks>,
+    ) -> ForwardOut => forward_impl
 }
 
 #[inline(always)]
@@ -530,55 +495,17 @@ fn loss_and_grad(loss: Loss, out: &[f32], y: &[f32]) -> (f64, Vec<f32>) {
     }
 }
 
-/// The loss of one batch and the gradient of every parameter (`grads` is overwritten).
-pub fn loss_and_gradients(
-    p: &FlatParams,
-    x_bt: &[f32],
-    y: &[f32],
-    window: usize,
-    loss: Loss,
-    masks: Option<&FlatMasks>,
-    grads: &mut FlatParams,
-) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU supports AVX-512F (checked above).
-        return unsafe { backward_avx512(p, x_bt, y, window, loss, masks, grads) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        return unsafe { backward_avx2(p, x_bt, y, window, loss, masks, grads) };
-    }
-    backward_impl(p, x_bt, y, window, loss, masks, grads)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn backward_avx512(
-    p: &FlatParams,
-    x_bt: &[f32],
-    y: &[f32],
-    window: usize,
-    loss: Loss,
-    masks: Option<&FlatMasks>,
-    grads: &mut FlatParams,
-) -> f64 {
-    backward_impl(p, x_bt, y, window, loss, masks, grads)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn backward_avx2(
-    p: &FlatParams,
-    x_bt: &[f32],
-    y: &[f32],
-    window: usize,
-    loss: Loss,
-    masks: Option<&FlatMasks>,
-    grads: &mut FlatParams,
-) -> f64 {
-    backward_impl(p, x_bt, y, window, loss, masks, grads)
+multiversion! {
+    /// The loss of one batch and the gradient of every parameter (`grads` is overwritten).
+    pub fn loss_and_gradients(
+        p: &FlatParams,
+        x_bt: &[f32],
+        y: &[f32],
+        window: usize,
+        loss: Loss,
+        masks: Option<&FlatMasks>,
+        grads: &mut FlatParams,
+    ) -> f64 => backward_impl
 }
 
 #[inline(always)]

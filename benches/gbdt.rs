@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use strider_core::gbdt::{GbdtParams, TrainData, train};
+use strider_gbdt::{GbdtParams, TrainData, train};
 
 fn data(n: usize, f: usize) -> (Vec<f64>, Vec<f64>) {
     let mut s = 99u64;

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use chrono::{Duration, NaiveDate};
 use criterion::{Criterion, criterion_group, criterion_main};
-use strider_core::config::MetricsSpec;
+use strider_core::metrics::MetricsSpec;
 use strider_core::metrics::{benchmark_metrics, series_metrics};
 use strider_core::stats::{
     McsMethod, model_confidence_set, probability_of_backtest_overfitting,

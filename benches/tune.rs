@@ -3,7 +3,7 @@
 //! under 0.5 ms per trial at 1000; `benches/reference/tune_vs_optuna.py` prints Optuna's.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use strider_core::tune::{
+use strider_tune::{
     Direction, Distribution, InMemoryStorage, Outcome, PrunerSpec, SearchSpace, Study, TpeSampler,
 };
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Rebuild the wasm core that `strider report` inlines into report.html, and record which sources
-# it was built from. The output is committed (native-cli/assets/report/), so building the CLI
+# it was built from. The output is committed (native-cli/app/assets/report/), so building the CLI
 # needs no wasm toolchain; a test fails when core/ or wasm/ changed since the last rebuild.
 # Needs the wasm32 target and wasm-bindgen-cli (scripts/test.sh installs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
-out=native-cli/assets/report
+out=native-cli/app/assets/report
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerate native-cli/src/tune/optuna_schema_pg.sql: let Optuna create its schema in an empty
+# Regenerate core/tune/src/storage/optuna_schema_pg.sql: let Optuna create its schema in an empty
 # PostgreSQL database, then dump it. Needs a Python with optuna and psycopg, and a database URL
 # whose user may create tables: make-optuna-pg-schema.sh PYTHON postgresql://USER:PW@HOST/DB
 set -euo pipefail
 python=$1 url=$2
 "$python" -c "import optuna, sys; optuna.create_study(study_name='schema', storage=sys.argv[1])" "$url"
-out=$(dirname "$0")/../native-cli/src/tune/optuna_schema_pg.sql
+out=$(dirname "$0")/../core/tune/src/storage/optuna_schema_pg.sql
 {
   echo "-- Optuna's RDB schema on PostgreSQL (pg_dump -s of a database Optuna created; see"
   echo "-- scripts/make-optuna-pg-schema.sh), plus its version rows."

@@ -4,7 +4,7 @@
 //! scripts that made them: tests/golden/lightgbm/.
 
 use proptest::prelude::*;
-use strider_core::gbdt::GbdtModel;
+use strider_gbdt::GbdtModel;
 
 const MODELS: [&str; 6] = [
     "reg_nan_cat",
@@ -16,7 +16,7 @@ const MODELS: [&str; 6] = [
 ];
 
 fn dir() -> String {
-    format!("{}/../tests/golden/lightgbm", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../tests/golden/lightgbm", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn model(name: &str) -> GbdtModel {

@@ -3,8 +3,8 @@
 //! them: tests/golden/metrics.json, tests/golden/make_metrics_golden.py.
 
 use serde_json::Value;
-use strider_core::config::MetricsSpec;
 use strider_core::data::{ReturnsTable, parse_returns};
+use strider_core::metrics::MetricsSpec;
 use strider_core::metrics::{benchmark_metrics, series_metrics};
 use strider_core::stats::{
     McsMethod, deflated_sharpe, diebold_mariano, model_confidence_set,
@@ -12,13 +12,16 @@ use strider_core::stats::{
 };
 
 fn golden() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/metrics.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/golden/metrics.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn input(name: &str) -> ReturnsTable {
     let path = format!(
-        "{}/../tests/golden/metrics_input_{name}.csv",
+        "{}/../../tests/golden/metrics_input_{name}.csv",
         env!("CARGO_MANIFEST_DIR")
     );
     parse_returns(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()

@@ -137,7 +137,7 @@ fn bundled() -> Vec<Instrument> {
         .iter()
         .map(|t| {
             let path = format!(
-                "{}/../examples/data/bokeh_{t}.csv",
+                "{}/../../examples/data/bokeh_{t}.csv",
                 env!("CARGO_MANIFEST_DIR")
             );
             let text = std::fs::read_to_string(&path).unwrap();

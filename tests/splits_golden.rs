@@ -45,7 +45,7 @@ fn spec(case: &Value) -> SplitSpec {
 fn splitters_equal_the_reference_libraries() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../tests/golden/splits.json"
+        "/../../tests/golden/splits.json"
     ))
     .unwrap();
     let golden: Value = serde_json::from_str(&text).unwrap();

@@ -117,7 +117,7 @@ def main():
             out = sh(["node", os.path.join(ROOT, "benches/reference/lstm_wasm_epoch.mjs"), str(args.epochs), www], cwd=ROOT)
             where = "headless Chromium"
         else:
-            out = sh(["node", "-e", WASM_SCRIPT, os.path.join(ROOT, "native-cli/assets/report"), str(args.epochs)])
+            out = sh(["node", "-e", WASM_SCRIPT, os.path.join(ROOT, "native-cli/app/assets/report"), str(args.epochs)])
             where = "Node %s" % sh(["node", "--version"]).strip()
         wasm = json.loads(out.strip().splitlines()[-1])
         rows.append(("Strider fused engine in wasm (%s)" % where, wasm["s_per_epoch"], wasm["final_loss"]))

@@ -1,0 +1,91 @@
+//! The run configuration (TOML). Every table denies unknown keys, so a typo is an error that names
+//! the key instead of a silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::StrategySpec;
+use crate::data::DataSpec;
+use crate::features::FeatureSpec;
+use crate::labels::LabelSpec;
+use crate::metrics::MetricsSpec;
+use crate::model::ModelSpec;
+use crate::splits::SplitSpec;
+use crate::{Error, Result};
+
+pub const DEFAULT_SEED: u64 = 42;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A short name for the run (used in run directory names and tracking).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The one seed every random choice derives from; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub data: DataSpec,
+    pub features: Vec<FeatureSpec>,
+    #[serde(default)]
+    pub label: LabelSpec,
+    pub split: SplitSpec,
+    pub models: Vec<ModelSpec>,
+    #[serde(default)]
+    pub strategy: StrategySpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+}
+
+fn default_name() -> String {
+    "run".into()
+}
+
+impl Config {
+    /// Parse and validate a TOML config.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML, with every default filled in (written to the run directory).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    pub fn seed_or_default(&self) -> u64 {
+        self.seed.unwrap_or(DEFAULT_SEED)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.features.is_empty() {
+            return Err(Error::Config(
+                "features: at least one feature is needed".into(),
+            ));
+        }
+        if self.models.is_empty() {
+            return Err(Error::Config(
+                "models: at least one [[models]] entry is needed".into(),
+            ));
+        }
+        let mut names: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::Config(format!(
+                "models: name `{}` is used twice",
+                w[0]
+            )));
+        }
+        if self.metrics.periods_per_year.is_nan() || self.metrics.periods_per_year <= 0.0 {
+            return Err(Error::Config("metrics.periods_per_year must be > 0".into()));
+        }
+        self.label.validate()?;
+        self.strategy.validate()?;
+        for f in &self.features {
+            f.validate()?;
+        }
+        for m in &self.models {
+            m.validate(self.label.task())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,561 @@
+//! The whole model: header, trees, output transform; parsing and writing `model.txt`.
+
+use super::tree::{Tree, dense_value};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Objective {
+    /// Raw score as is (regression, huber, quantile, ...).
+    Identity,
+    /// `sign(x) * x^2` (`regression sqrt`).
+    Sqrt,
+    /// `1 / (1 + exp(-k x))` (binary, cross_entropy, multiclassova per class).
+    Sigmoid(f64),
+    /// Softmax across the classes (multiclass).
+    Softmax,
+    /// `exp(x)` (poisson, gamma, tweedie).
+    Exp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GbdtModel {
+    pub num_class: usize,
+    pub num_tree_per_iteration: usize,
+    pub max_feature_idx: usize,
+    pub feature_names: Vec<String>,
+    pub objective_line: String,
+    pub objective: Objective,
+    pub average_output: bool,
+    /// Header lines kept verbatim for writing (feature_infos, label_index, ...).
+    pub header_extra: Vec<(String, String)>,
+    pub trees: Vec<Tree>,
+    /// Everything after `end of trees` (importances, parameters), kept verbatim.
+    pub trailer: String,
+}
+
+fn err(line: usize, message: impl Into<String>) -> Error {
+    Error::Parse {
+        line,
+        message: message.into(),
+    }
+}
+
+fn parse_objective(line: usize, s: &str) -> Result<Objective> {
+    let mut parts = s.split_whitespace();
+    let name = parts.next().unwrap_or("");
+    let opt = |key: &str| -> Option<f64> {
+        s.split_whitespace()
+            .find_map(|p| p.strip_prefix(key)?.strip_prefix(':')?.parse().ok())
+    };
+    Ok(match name {
+        "regression" | "regression_l2" | "l2" | "mean_squared_error" | "mse" | "regression_l1"
+        | "l1" | "huber" | "fair" | "quantile" | "mape" | "lambdarank" | "rank_xendcg" => {
+            if s.split_whitespace().any(|p| p == "sqrt") {
+                Objective::Sqrt
+            } else {
+                Objective::Identity
+            }
+        }
+        "binary" => Objective::Sigmoid(opt("sigmoid").unwrap_or(1.0)),
+        "cross_entropy" | "xentropy" => Objective::Sigmoid(1.0),
+        "multiclass" | "softmax" => Objective::Softmax,
+        "multiclassova" | "multiclass_ova" | "ova" | "ovr" => {
+            Objective::Sigmoid(opt("sigmoid").unwrap_or(1.0))
+        }
+        "poisson" | "gamma" | "tweedie" => Objective::Exp,
+        "custom" | "none" => Objective::Identity,
+        other => return Err(err(line, format!("unsupported objective `{other}`"))),
+    })
+}
+
+fn parse_vec<T: std::str::FromStr>(line: usize, key: &str, v: &str) -> Result<Vec<T>> {
+    v.split_whitespace()
+        .map(|x| {
+            x.parse::<T>()
+                .map_err(|_| err(line, format!("`{key}`: `{x}` is not a valid number")))
+        })
+        .collect()
+}
+
+/// A number as LightGBM writes it (`inf`, `-inf`, `nan` included).
+fn parse_f64(line: usize, key: &str, v: &str) -> Result<Vec<f64>> {
+    v.split_whitespace()
+        .map(|x| match x {
+            "inf" | "+inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            "nan" | "-nan" => Ok(f64::NAN),
+            _ => x
+                .parse::<f64>()
+                .map_err(|_| err(line, format!("`{key}`: `{x}` is not a number"))),
+        })
+        .collect()
+}
+
+struct TreeBuilder {
+    start: usize,
+    fields: Vec<(usize, String, String)>,
+}
+
+impl TreeBuilder {
+    fn build(self, num_features: usize) -> Result<Tree> {
+        let get = |k: &str| self.fields.iter().find(|(_, key, _)| key == k);
+        let line_of = |k: &str| get(k).map_or(self.start, |(l, _, _)| *l);
+        let need = |k: &str| {
+            get(k)
+                .map(|(_, _, v)| v.as_str())
+                .ok_or_else(|| err(self.start, format!("tree is missing `{k}`")))
+        };
+        let num_leaves: usize = need("num_leaves")?
+            .trim()
+            .parse()
+            .map_err(|_| err(line_of("num_leaves"), "bad num_leaves"))?;
+        if num_leaves == 0 || num_leaves > 1 << 24 {
+            return Err(err(
+                line_of("num_leaves"),
+                format!("num_leaves={num_leaves} is out of range"),
+            ));
+        }
+        let f64s = |k: &str, n: usize, required: bool| -> Result<Vec<f64>> {
+            match get(k) {
+                Some((l, _, v)) => {
+                    let out = parse_f64(*l, k, v)?;
+                    if out.len() != n {
+                        return Err(err(
+                            *l,
+                            format!("`{k}` has {} values, expected {n}", out.len()),
+                        ));
+                    }
+                    Ok(out)
+                }
+                None if required => Err(err(self.start, format!("tree is missing `{k}`"))),
+                None => Ok(vec![0.0; n]),
+            }
+        };
+        let inner = num_leaves - 1;
+        let leaf_value = f64s("leaf_value", num_leaves, true)?;
+        let num_cat: usize = get("num_cat").map_or(Ok(0), |(l, _, v)| {
+            v.trim().parse().map_err(|_| err(*l, "bad num_cat"))
+        })?;
+        let shrinkage = get("shrinkage")
+            .and_then(|(_, _, v)| v.trim().parse().ok())
+            .unwrap_or(1.0);
+        if inner == 0 {
+            return Ok(Tree {
+                num_leaves,
+                leaf_value,
+                leaf_weight: f64s("leaf_weight", 1, false)?,
+                leaf_count: f64s("leaf_count", 1, false)?,
+                shrinkage,
+                ..Tree::default()
+            });
+        }
+        if get("is_linear").is_some_and(|(_, _, v)| v.trim() == "1") {
+            return Err(err(line_of("is_linear"), "linear trees are not supported"));
+        }
+        let ints = |k: &str| -> Result<Vec<i64>> {
+            let (l, _, v) =
+                get(k).ok_or_else(|| err(self.start, format!("tree is missing `{k}`")))?;
+            let out: Vec<i64> = parse_vec(*l, k, v)?;
+            if out.len() != inner {
+                return Err(err(
+                    *l,
+                    format!("`{k}` has {} values, expected {inner}", out.len()),
+                ));
+            }
+            Ok(out)
+        };
+        let split_feature: Vec<usize> = ints("split_feature")?
+            .into_iter()
+            .map(|f| {
+                if f < 0 || f as usize >= num_features {
+                    Err(err(
+                        line_of("split_feature"),
+                        format!("split feature {f} is outside 0..{num_features}"),
+                    ))
+                } else {
+                    Ok(f as usize)
+                }
+            })
+            .collect::<Result<_>>()?;
+        let decision_type: Vec<u8> = ints("decision_type")?
+            .into_iter()
+            .map(|d| {
+                u8::try_from(d).map_err(|_| {
+                    err(
+                        line_of("decision_type"),
+                        format!("decision type {d} is invalid"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let children = |k: &str| -> Result<Vec<i32>> {
+            ints(k)?
+                .into_iter()
+                .enumerate()
+                .map(|(node, c)| {
+                    // Children are created after their parent, so an internal child has a larger
+                    // index: this also rules out cycles in a hostile file.
+                    let ok = if c >= 0 {
+                        (c as usize) < inner && c as usize > node
+                    } else {
+                        ((!c) as usize) < num_leaves
+                    };
+                    if ok {
+                        Ok(c as i32)
+                    } else {
+                        Err(err(
+                            line_of(k),
+                            format!("node {node}: child {c} is invalid"),
+                        ))
+                    }
+                })
+                .collect()
+        };
+        let left_child = children("left_child")?;
+        let right_child = children("right_child")?;
+        let threshold = f64s("threshold", inner, true)?;
+        let (cat_boundaries, cat_threshold) = if num_cat > 0 {
+            let (lb, _, vb) = get("cat_boundaries")
+                .ok_or_else(|| err(self.start, "tree is missing `cat_boundaries`"))?;
+            let (lt, _, vt) = get("cat_threshold")
+                .ok_or_else(|| err(self.start, "tree is missing `cat_threshold`"))?;
+            let b: Vec<usize> = parse_vec(*lb, "cat_boundaries", vb)?;
+            let t: Vec<u32> = parse_vec(*lt, "cat_threshold", vt)?;
+            if b.len() != num_cat + 1
+                || b.windows(2).any(|w| w[0] > w[1])
+                || b.last().copied() != Some(t.len())
+                || b[0] != 0
+            {
+                return Err(err(*lb, "`cat_boundaries` do not describe `cat_threshold`"));
+            }
+            (b, t)
+        } else {
+            (vec![], vec![])
+        };
+        for (node, &dt) in decision_type.iter().enumerate() {
+            if dt & 1 != 0 {
+                let t = threshold[node];
+                if !(t >= 0.0 && (t as usize) < num_cat && t.fract() == 0.0) {
+                    return Err(err(
+                        line_of("threshold"),
+                        format!(
+                            "node {node}: categorical threshold {t} is not a category set index"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Tree {
+            num_leaves,
+            num_cat,
+            split_feature,
+            split_gain: f64s("split_gain", inner, false)?,
+            threshold,
+            decision_type,
+            left_child,
+            right_child,
+            leaf_value,
+            leaf_weight: f64s("leaf_weight", num_leaves, false)?,
+            leaf_count: f64s("leaf_count", num_leaves, false)?,
+            internal_value: f64s("internal_value", inner, false)?,
+            internal_weight: f64s("internal_weight", inner, false)?,
+            internal_count: f64s("internal_count", inner, false)?,
+            cat_boundaries,
+            cat_threshold,
+            shrinkage,
+        })
+    }
+}
+
+impl GbdtModel {
+    /// Parse LightGBM's text format. Any malformed or hostile input is an error naming the line.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut header: Vec<(usize, String, String)> = Vec::new();
+        let mut average_output = false;
+        let mut blocks: Vec<TreeBuilder> = Vec::new();
+        let mut trailer = String::new();
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        let mut in_trees = false;
+        for (no, raw) in lines.by_ref() {
+            let line = raw.trim_end_matches('\r');
+            if line == "end of trees" {
+                break;
+            }
+            if line.is_empty() {
+                continue;
+            }
+            if line == "average_output" {
+                average_output = true;
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                if in_trees {
+                    return Err(err(
+                        no,
+                        format!(
+                            "expected key=value, found `{}`",
+                            line.chars().take(40).collect::<String>()
+                        ),
+                    ));
+                }
+                header.push((no, line.to_string(), String::new()));
+                continue;
+            };
+            if k == "Tree" {
+                in_trees = true;
+                blocks.push(TreeBuilder {
+                    start: no,
+                    fields: Vec::new(),
+                });
+            } else if in_trees {
+                blocks.last_mut().expect("in a tree").fields.push((
+                    no,
+                    k.to_string(),
+                    v.to_string(),
+                ));
+            } else {
+                header.push((no, k.to_string(), v.to_string()));
+            }
+        }
+        for (_, raw) in lines {
+            trailer.push_str(raw);
+            trailer.push('\n');
+        }
+        let find = |k: &str| header.iter().find(|(_, key, _)| key == k);
+        let num = |k: &str| -> Result<usize> {
+            let (l, _, v) = find(k).ok_or_else(|| err(1, format!("header is missing `{k}`")))?;
+            v.trim()
+                .parse()
+                .map_err(|_| err(*l, format!("`{k}` is not a number")))
+        };
+        if find("version").is_none() {
+            return Err(err(1, "not a LightGBM model (no `version=` header)"));
+        }
+        let num_class = num("num_class")?;
+        let num_tree_per_iteration = num("num_tree_per_iteration")?;
+        let max_feature_idx = num("max_feature_idx")?;
+        if num_class == 0
+            || num_tree_per_iteration == 0
+            || num_class > 100_000
+            || max_feature_idx > 10_000_000
+        {
+            return Err(err(
+                find("num_class").map_or(1, |x| x.0),
+                "num_class / num_tree_per_iteration / max_feature_idx out of range",
+            ));
+        }
+        let (ol, _, objective_line) =
+            find("objective")
+                .cloned()
+                .unwrap_or((1, String::new(), "regression".into()));
+        let objective = parse_objective(ol, &objective_line)?;
+        let feature_names = find("feature_names")
+            .map(|(_, _, v)| v.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        let trees = blocks
+            .into_iter()
+            .map(|b| b.build(max_feature_idx + 1))
+            .collect::<Result<Vec<_>>>()?;
+        if trees.len() % num_tree_per_iteration != 0 {
+            return Err(err(
+                1,
+                format!(
+                    "{} trees is not a multiple of num_tree_per_iteration={num_tree_per_iteration}",
+                    trees.len()
+                ),
+            ));
+        }
+        let skip = [
+            "version",
+            "num_class",
+            "num_tree_per_iteration",
+            "max_feature_idx",
+            "objective",
+            "feature_names",
+            "tree_sizes",
+        ];
+        Ok(GbdtModel {
+            num_class,
+            num_tree_per_iteration,
+            max_feature_idx,
+            feature_names,
+            objective_line,
+            objective,
+            average_output,
+            header_extra: header
+                .into_iter()
+                .filter(|(_, k, _)| !skip.contains(&k.as_str()))
+                .map(|(_, k, v)| (k, v))
+                .collect(),
+            trees,
+            trailer,
+        })
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.max_feature_idx + 1
+    }
+
+    pub fn num_outputs(&self) -> usize {
+        self.num_tree_per_iteration
+    }
+
+    pub fn num_iterations(&self) -> usize {
+        self.trees.len() / self.num_tree_per_iteration
+    }
+
+    /// A row as LightGBM's dense predictor sees it: |x| <= 1e-35 becomes 0, NaN stays.
+    pub fn prepare(&self, row: &[f64]) -> Vec<f64> {
+        let mut x = vec![0.0; self.num_features()];
+        for (d, &v) in x.iter_mut().zip(row) {
+            *d = dense_value(v);
+        }
+        x
+    }
+
+    /// Raw scores (one per output), summed in tree order. As in LightGBM, a random forest's raw
+    /// score is the plain sum; [`Self::predict`] averages it.
+    pub fn predict_raw(&self, row: &[f64]) -> Vec<f64> {
+        let x = self.prepare(row);
+        let k = self.num_tree_per_iteration;
+        let mut out = vec![0.0; k];
+        for (i, t) in self.trees.iter().enumerate() {
+            out[i % k] += t.predict(&x);
+        }
+        out
+    }
+
+    /// Apply the objective's output transform to raw scores.
+    pub fn transform(&self, raw: &mut [f64]) {
+        match self.objective {
+            Objective::Identity => {}
+            Objective::Sqrt => raw.iter_mut().for_each(|v| *v = v.signum() * *v * *v),
+            Objective::Sigmoid(k) => raw
+                .iter_mut()
+                .for_each(|v| *v = 1.0 / (1.0 + (-k * *v).exp())),
+            Objective::Exp => raw.iter_mut().for_each(|v| *v = v.exp()),
+            Objective::Softmax => {
+                let m = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut s = 0.0;
+                for v in raw.iter_mut() {
+                    *v = (*v - m).exp();
+                    s += *v;
+                }
+                raw.iter_mut().for_each(|v| *v /= s);
+            }
+        }
+    }
+
+    /// Predictions: raw scores, averaged for random forests, then the objective's transform.
+    pub fn predict(&self, row: &[f64]) -> Vec<f64> {
+        let mut out = self.predict_raw(row);
+        if self.average_output {
+            let n = self.num_iterations() as f64;
+            out.iter_mut().for_each(|v| *v /= n);
+        }
+        self.transform(&mut out);
+        out
+    }
+
+    /// Split-count and total-gain importance per feature.
+    pub fn importance(&self) -> (Vec<f64>, Vec<f64>) {
+        let mut split = vec![0.0; self.num_features()];
+        let mut gain = vec![0.0; self.num_features()];
+        for t in &self.trees {
+            for (f, g) in t.split_feature.iter().zip(&t.split_gain) {
+                split[*f] += 1.0;
+                gain[*f] += g;
+            }
+        }
+        (split, gain)
+    }
+
+    /// LightGBM's text format. Numbers use Rust's shortest round-trip form, so a written model
+    /// parses back to exactly the same values.
+    pub fn write(&self) -> String {
+        fn join<T: std::fmt::Display>(v: &[T]) -> String {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        fn joinf(v: &[f64]) -> String {
+            v.iter()
+                .map(|x| {
+                    if x.is_nan() {
+                        "nan".into()
+                    } else if x.is_infinite() {
+                        if *x > 0.0 {
+                            "inf".into()
+                        } else {
+                            "-inf".into()
+                        }
+                    } else {
+                        format!("{x:?}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        let mut out = String::from("tree\nversion=v4\n");
+        out.push_str(&format!(
+            "num_class={}\nnum_tree_per_iteration={}\n",
+            self.num_class, self.num_tree_per_iteration
+        ));
+        for (k, v) in &self.header_extra {
+            if k == "tree" {
+                continue;
+            }
+            if v.is_empty() {
+                out.push_str(&format!("{k}\n"))
+            } else {
+                out.push_str(&format!("{k}={v}\n"))
+            }
+        }
+        out.push_str(&format!(
+            "max_feature_idx={}\nobjective={}\n",
+            self.max_feature_idx, self.objective_line
+        ));
+        if self.average_output {
+            out.push_str("average_output\n");
+        }
+        let names = if self.feature_names.is_empty() {
+            (0..self.num_features())
+                .map(|i| format!("Column_{i}"))
+                .collect()
+        } else {
+            self.feature_names.clone()
+        };
+        out.push_str(&format!("feature_names={}\n\n", names.join(" ")));
+        for (i, t) in self.trees.iter().enumerate() {
+            out.push_str(&format!(
+                "Tree={i}\nnum_leaves={}\nnum_cat={}\n",
+                t.num_leaves, t.num_cat
+            ));
+            if t.num_leaves > 1 {
+                out.push_str(&format!("split_feature={}\n", join(&t.split_feature)));
+                out.push_str(&format!("split_gain={}\n", joinf(&t.split_gain)));
+                out.push_str(&format!("threshold={}\n", joinf(&t.threshold)));
+                out.push_str(&format!("decision_type={}\n", join(&t.decision_type)));
+                out.push_str(&format!("left_child={}\n", join(&t.left_child)));
+                out.push_str(&format!("right_child={}\n", join(&t.right_child)));
+            }
+            out.push_str(&format!("leaf_value={}\n", joinf(&t.leaf_value)));
+            out.push_str(&format!("leaf_weight={}\n", joinf(&t.leaf_weight)));
+            out.push_str(&format!("leaf_count={}\n", joinf(&t.leaf_count)));
+            if t.num_leaves > 1 {
+                out.push_str(&format!("internal_value={}\n", joinf(&t.internal_value)));
+                out.push_str(&format!("internal_weight={}\n", joinf(&t.internal_weight)));
+                out.push_str(&format!("internal_count={}\n", joinf(&t.internal_count)));
+            }
+            if t.num_cat > 0 {
+                out.push_str(&format!("cat_boundaries={}\n", join(&t.cat_boundaries)));
+                out.push_str(&format!("cat_threshold={}\n", join(&t.cat_threshold)));
+            }
+            out.push_str(&format!("is_linear=0\nshrinkage={}\n\n\n", t.shrinkage));
+        }
+        out.push_str("end of trees\n");
+        out.push_str(&self.trailer);
+        out
+    }
+}

@@ -1,0 +1,68 @@
+//! The tuning crate's errors, one variant per area, so a caller can tell a bad search space from
+//! a misused study and from a storage that failed (whose cause travels as the source).
+
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A storage failure's cause (a database driver's or the file system's error).
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A parameter, distribution, search-space file or sampler that cannot be used.
+    #[error("search space: {0}")]
+    Space(String),
+    /// The study API used out of order (a finished trial told again, a distribution changed).
+    #[error("study: {0}")]
+    Study(String),
+    /// The storage failed or holds something unreadable.
+    #[error("storage: {message}")]
+    Storage {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+impl Error {
+    /// A storage error without an underlying cause.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A storage error caused by `source` (its text is kept in the message too, for one-line
+    /// reports).
+    pub fn storage_from(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage {
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::storage_from("i/o", e)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::storage_from("sqlite", e)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Error::storage_from("postgresql", e)
+    }
+}

@@ -1,0 +1,32 @@
+//! Strider's native application layer: everything the `strider` binary does that is neither
+//! argument handling nor printing. Run directories and manifests, the self-contained report,
+//! tracking a run in MLflow, tuning objectives over a config, and native LightGBM.
+//!
+//! Architecture invariant: no clap, no terminal output; progress reaches the caller through
+//! callbacks and results come back as values, so any native program can drive a run.
+
+pub mod bundled;
+#[cfg(feature = "lightgbm")]
+mod lightgbm_engine;
+pub mod manifest;
+pub mod report;
+pub mod rundir;
+pub mod track_run;
+pub mod tune;
+
+/// The native GBDT trainer of this build, if any (native LightGBM with the `lightgbm` feature).
+///
+/// LightGBM's OpenMP threads spin by default, which stalls shared machines: a program should set
+/// `OMP_WAIT_POLICY=passive` before it starts any thread (the `strider` binary does so first
+/// thing in `main`).
+pub fn native_gbdt(categorical: Vec<usize>) -> Option<Box<dyn strider_core::gbdt::NativeTrainer>> {
+    #[cfg(feature = "lightgbm")]
+    {
+        Some(Box::new(lightgbm_engine::LightGbm { categorical }))
+    }
+    #[cfg(not(feature = "lightgbm"))]
+    {
+        let _ = categorical;
+        None
+    }
+}

@@ -1,0 +1,6 @@
+//! `strider tune`: studies on Optuna-compatible storages, objectives that run a config's
+//! walk-forward validation or any command, parallel workers, and the summary the report draws.
+
+pub mod command;
+pub mod config_space;
+pub mod ensemble_space;

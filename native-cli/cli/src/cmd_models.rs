@@ -1,0 +1,268 @@
+//! `strider models ...`: the model registry with deployment history and lineage, on the local
+//! store or a server (`--tracking-uri`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::table::Table;
+use strider_mlflow::TrackingUri;
+use strider_mlflow::local::LocalStore;
+use strider_mlflow::registry::{
+    LocalRegistry, ModelInfo, Registry, RestRegistry, RunLineage, alias_history, move_alias,
+    rollback,
+};
+use strider_mlflow::rest::RestClient;
+
+#[derive(Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+    /// Registry location (as for `strider run`): a server URL or a local `mlruns` path.
+    #[arg(long, global = true)]
+    tracking_uri: Option<String>,
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Register a run (a `strider run` parent run) as a new version of NAME.
+    Register {
+        #[arg(long)]
+        run: String,
+        #[arg(long)]
+        name: String,
+        /// Versions this one derives from, as NAME:VERSION (lineage).
+        #[arg(long = "parent")]
+        parents: Vec<String>,
+        /// Extra version tags, KEY=VALUE.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Point ALIAS (e.g. champion, challenger) at VERSION; the move is recorded.
+    Alias {
+        name: String,
+        alias: String,
+        version: u64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Move ALIAS back to the version it held before its latest move.
+    Rollback {
+        name: String,
+        alias: String,
+        #[arg(long, default_value = "rollback")]
+        reason: String,
+    },
+    /// Set a metadata tag on a model, or on one version with --version.
+    Tag {
+        name: String,
+        /// KEY=VALUE
+        tag: String,
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// List registered models.
+    List,
+    /// A model's versions, aliases, alias history and lineage.
+    Show { name: String },
+}
+
+fn kv(s: &str) -> Result<(String, String)> {
+    let (k, v) = s
+        .split_once('=')
+        .with_context(|| format!("`{s}`: expected KEY=VALUE"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Lineage tags of a new version: the run, its data digest, config and git revision, parents.
+fn lineage_tags(
+    reg: &mut dyn Registry,
+    run: &str,
+    parents: &[String],
+) -> Result<(String, BTreeMap<String, String>)> {
+    let RunLineage {
+        artifact_root: root,
+        tags,
+        params,
+    } = reg.run_lineage(run)?;
+    let mut out = BTreeMap::from([("strider.run_id".to_string(), run.to_string())]);
+    for (k, v) in [
+        ("strider.data_fingerprint", "strider.data_fingerprint"),
+        ("strider.git_revision", "strider.git_revision"),
+        ("strider.seed", "strider.seed"),
+        ("strider.config_source", "strider.config_source"),
+    ] {
+        if let Some(x) = tags.get(k) {
+            out.insert(v.to_string(), x.clone());
+        }
+    }
+    if !tags.contains_key("strider.data_fingerprint") {
+        bail!(
+            "run `{run}` has no strider.data_fingerprint tag: register the parent run of a `strider run`"
+        );
+    }
+    let config = strider_mlflow::local::hex_digest(&serde_json::to_string(&params)?);
+    out.insert("strider.config_digest".into(), config[..16].to_string());
+    for p in parents {
+        let (n, v) = p
+            .split_once(':')
+            .with_context(|| format!("--parent `{p}`: expected NAME:VERSION"))?;
+        let v: u64 = v
+            .parse()
+            .with_context(|| format!("--parent `{p}`: version is not a number"))?;
+        if !reg.get_model(n)?.versions.iter().any(|x| x.version == v) {
+            bail!("--parent `{p}`: model `{n}` has no version {v}");
+        }
+    }
+    if !parents.is_empty() {
+        out.insert("strider.parent_versions".into(), parents.join(","));
+    }
+    Ok((format!("{root}/run"), out))
+}
+
+fn show(m: &ModelInfo) {
+    println!("{}", m.name);
+    let mut t = Table::new(&["version", "aliases", "run", "data", "git", "parents"]);
+    for v in &m.versions {
+        let aliases: Vec<&str> = m
+            .aliases
+            .iter()
+            .filter(|(_, x)| **x == v.version)
+            .map(|(a, _)| a.as_str())
+            .collect();
+        let tag = |k: &str| {
+            v.tags
+                .get(k)
+                .map(|s| s.chars().take(12).collect::<String>())
+                .unwrap_or_else(|| "-".into())
+        };
+        t.row(vec![
+            v.version.to_string(),
+            aliases.join(","),
+            v.run_id.clone(),
+            tag("strider.data_fingerprint"),
+            tag("strider.git_revision"),
+            tag("strider.parent_versions"),
+        ]);
+    }
+    print!("{}", t.render());
+    for alias in m.aliases.keys() {
+        println!("\n{alias} history:");
+        for h in alias_history(m, alias) {
+            let when = chrono::DateTime::from_timestamp_millis(h.time_ms)
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default();
+            let prev = h.previous.map_or("-".to_string(), |p| p.to_string());
+            println!("  {when}  {prev} -> {}  {}", h.version, h.reason);
+        }
+    }
+}
+
+pub fn run(args: ModelsArgs) -> Result<()> {
+    let uri = TrackingUri::resolve(args.tracking_uri.as_deref());
+    let (store, rest);
+    let reg: &mut dyn Registry = match &uri {
+        TrackingUri::Local(p) => {
+            store = LocalStore::open(p)?;
+            &mut LocalRegistry { store: &store }
+        }
+        TrackingUri::Server(base) => {
+            rest = RestClient::new(base);
+            &mut RestRegistry { rest: &rest }
+        }
+    };
+    let out = match &args.command {
+        ModelsCommand::Register {
+            run,
+            name,
+            parents,
+            tags,
+        } => {
+            let (source, mut t) = lineage_tags(reg, run, parents)?;
+            for s in tags {
+                let (k, v) = kv(s)?;
+                t.insert(k, v);
+            }
+            let version = reg.create_version(name, run, &source, &t)?;
+            if !args.json {
+                println!("registered {name} version {version} from run {run}");
+            }
+            json!({"name": name, "version": version, "source": source, "tags": t})
+        }
+        ModelsCommand::Alias {
+            name,
+            alias,
+            version,
+            reason,
+        } => {
+            let previous = move_alias(reg, name, alias, *version, reason)?;
+            if !args.json {
+                println!(
+                    "{name}@{alias}: {} -> {version}",
+                    previous.map_or("-".into(), |p| p.to_string())
+                );
+            }
+            json!({"name": name, "alias": alias, "version": version, "previous": previous})
+        }
+        ModelsCommand::Rollback {
+            name,
+            alias,
+            reason,
+        } => {
+            let (from, to) = rollback(reg, name, alias, reason)?;
+            if !args.json {
+                println!("{name}@{alias}: rolled back {from} -> {to}");
+            }
+            json!({"name": name, "alias": alias, "from": from, "version": to})
+        }
+        ModelsCommand::Tag { name, tag, version } => {
+            let (k, v) = kv(tag)?;
+            match version {
+                Some(ver) => reg.set_version_tag(name, *ver, &k, &v)?,
+                None => reg.set_model_tag(name, &k, &v)?,
+            }
+            json!({"name": name, "version": version, "key": k, "value": v})
+        }
+        ModelsCommand::List => {
+            let names = reg.list_models()?;
+            let models: Vec<ModelInfo> = names
+                .iter()
+                .map(|n| reg.get_model(n))
+                .collect::<Result<_>>()?;
+            if !args.json {
+                let mut t = Table::new(&["model", "versions", "aliases"]);
+                for m in &models {
+                    let aliases: Vec<String> =
+                        m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
+                    t.row(vec![
+                        m.name.clone(),
+                        m.versions.len().to_string(),
+                        aliases.join(" "),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+            json!(models)
+        }
+        ModelsCommand::Show { name } => {
+            let m = reg.get_model(name)?;
+            if !args.json {
+                show(&m);
+            }
+            let history: BTreeMap<&String, _> = m
+                .aliases
+                .keys()
+                .map(|a| (a, alias_history(&m, a)))
+                .collect();
+            json!({"model": m, "alias_history": history})
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+    }
+    Ok(())
+}

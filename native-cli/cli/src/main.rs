@@ -1,0 +1,73 @@
+//! `strider`: the command-line edge of Strider. Reads files, writes run directories, shows
+//! progress; all computation is in the library crates (`strider-app` and below).
+
+mod cmd_gbdt;
+mod cmd_metrics;
+mod cmd_mlflow;
+mod cmd_models;
+mod cmd_report;
+mod cmd_run;
+mod cmd_splits;
+mod cmd_tune;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "strider", version, about = "Train, validate and backtest trading models", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load data, build features and labels, walk forward, backtest, write a run directory.
+    Run(cmd_run::RunArgs),
+    /// Print the train/test index sets of a splitting scheme.
+    Splits(cmd_splits::SplitsArgs),
+    /// Performance metrics and overfitting statistics of a returns CSV.
+    Metrics(cmd_metrics::MetricsArgs),
+    /// The model registry: register runs, move aliases (recorded), roll back, show lineage.
+    Models(cmd_models::ModelsArgs),
+    /// Write a run's self-contained, interactive report.html.
+    Report(cmd_report::ReportArgs),
+    /// Optimise hyper-parameters (a config's model, or any command) on an Optuna storage.
+    Tune(cmd_tune::TuneArgs),
+    /// MLflow utilities: sync a local store to a server.
+    Mlflow(cmd_mlflow::MlflowArgs),
+    /// Gradient-boosted trees in LightGBM's model.txt format.
+    Gbdt(cmd_gbdt::GbdtArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    set_process_environment();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd_run::run(a),
+        Command::Splits(a) => cmd_splits::run(a),
+        Command::Metrics(a) => cmd_metrics::run(a),
+        Command::Models(a) => cmd_models::run(a),
+        Command::Report(a) => cmd_report::run(a),
+        Command::Tune(a) => cmd_tune::run(a),
+        Command::Mlflow(a) => cmd_mlflow::run(a),
+        Command::Gbdt(a) => cmd_gbdt::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Environment the libraries' native dependencies read, set once before any thread exists.
+fn set_process_environment() {
+    // LightGBM's OpenMP threads spin by default, which stalls shared 2-core machines.
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        // SAFETY: this is the first statement of `main`: no other thread exists yet, so nothing
+        // can read the environment concurrently.
+        unsafe { std::env::set_var("OMP_WAIT_POLICY", "passive") };
+    }
+}

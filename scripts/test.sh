@@ -41,6 +41,13 @@ if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
   (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+# Line coverage of the Rust tests (cargo llvm-cov instruments the workspace's crates only, so the
+# test build below is the coverage build: nothing is built twice).
+rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools-preview
+LLVM_COV_VERSION=0.9.1
+if [[ "$(cargo llvm-cov --version 2>/dev/null)" != "cargo-llvm-cov $LLVM_COV_VERSION" ]]; then
+  cargo install cargo-llvm-cov --version "$LLVM_COV_VERSION" --locked --force
+fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 # A real MLflow for the tracking tests, in a venv cached per version (about 850 MB, 90 s to build).
 MLFLOW_VERSION=3.17.2
@@ -101,6 +108,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "wasm32 build of the core"
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown
 
+step "documentation (cargo doc, doctests run with the tests)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --exclude strider-wasm "${FEATURES[@]}" --quiet
+
+step "production functions at most 120 lines (scripts/long-functions.py)"
+python3 scripts/long-functions.py 120
+
+# From here on the workspace's crates are compiled with LLVM's coverage counters (dependencies are
+# not), and every test process, the `strider` binary the CLI and browser tests start included,
+# writes its counters under the target directory; the report at the end sums them per crate.
+step "coverage instrumentation (cargo llvm-cov $LLVM_COV_VERSION)"
+eval "$(cargo llvm-cov show-env --sh 2>/dev/null)"
+cargo llvm-cov clean --workspace
+# The wasm builds are not instrumented (wasm32 has no profiler runtime).
+plain() { env -u RUSTC_WRAPPER -u __CARGO_LLVM_COV_RUSTC_WRAPPER -u CARGO_LLVM_COV "$@"; }
+
 # Tests run optimised (--release): the LSTM and tree trainers are numeric code. Every `cargo test`
 # below uses the same flags (--workspace, native LightGBM), so they share one build of burn and
 # LightGBM, and it leaves the release `strider` binary the browser tests run.
@@ -114,9 +136,13 @@ step "tuning tests against Optuna $OPTUNA_VERSION and optuna-dashboard"
 cargo test --release --workspace "${FEATURES[@]}" --test tune -- --ignored --test-threads=2
 
 step "browser tests (headless Chromium vs native CLI; LSTM on CPU wasm and WebGPU)"
-CARGO_TARGET_DIR=$TARGET_DIR ./scripts/build-www.sh
-CARGO_TARGET_DIR=$TARGET_DIR ./scripts/build-www.sh --webgpu
+CARGO_TARGET_DIR=$TARGET_DIR plain ./scripts/build-www.sh
+CARGO_TARGET_DIR=$TARGET_DIR plain ./scripts/build-www.sh --webgpu
 export STRIDER_BIN="$TARGET_DIR/release/strider" STRIDER_WWW="$TARGET_DIR/www"
 export STRIDER_WWW_WEBGPU="$TARGET_DIR/www-webgpu"
 export STRIDER_ARTIFACTS="$ROOT/target/test-artifacts"
 (cd tests/browser && node --test)
+
+step "line coverage per crate (library crates at least 90%)"
+cargo llvm-cov report --release --json --summary-only "${FEATURES[@]}" > "$TARGET_DIR/coverage.json"
+python3 scripts/coverage-check.py 90 < "$TARGET_DIR/coverage.json"

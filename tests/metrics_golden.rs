@@ -79,14 +79,17 @@ fn check_all(prefix: &str, got: &Value, want: &Value) -> usize {
 fn per_series_metrics_equal_quantstats_and_empyrical() {
     let g = golden();
     let spec = MetricsSpec::default();
-    let mut checked = 0;
+    let (mut checked, mut series) = (0, 0);
     for (key, want) in g["series"].as_object().unwrap() {
         let (file, col) = key.split_once('/').unwrap();
         let t = input(file);
         let m = series_metrics(&t.dates, column(&t, col), None, &spec);
         checked += check_fields(key, &m.fields(), want);
+        series += 1;
     }
+    assert_eq!(series, 19, "series checked");
     assert!(checked > 400, "{checked}");
+    let mut rf_cases = 0;
     for (key, want) in g["rf"].as_object().unwrap() {
         let (series, rf) = key.split_once('@').unwrap();
         let (file, col) = series.split_once('/').unwrap();
@@ -97,19 +100,24 @@ fn per_series_metrics_equal_quantstats_and_empyrical() {
         };
         let m = series_metrics(&t.dates, column(&t, col), None, &spec);
         check_fields(key, &m.fields(), want);
+        rf_cases += 1;
     }
+    assert_eq!(rf_cases, 2, "risk-free cases checked");
 }
 
 #[test]
 fn benchmark_metrics_equal_quantstats_and_empyrical() {
     let g = golden();
+    let mut cases = 0;
     for (key, want) in g["benchmark"].as_object().unwrap() {
         let (file, pair) = key.split_once('/').unwrap();
         let (a, b) = pair.split_once('~').unwrap();
         let t = input(file);
         let m = benchmark_metrics(column(&t, a), column(&t, b), &MetricsSpec::default());
         check_all(key, &serde_json::to_value(&m).unwrap(), want);
+        cases += 1;
     }
+    assert_eq!(cases, 4, "benchmark cases checked");
 }
 
 #[test]
@@ -168,6 +176,7 @@ fn deflated_sharpe_and_pbo_equal_the_papers_formulas() {
 fn diebold_mariano_equals_the_dieboldmariano_package() {
     let g = golden();
     let t = input("losses");
+    let mut cases = 0;
     for (key, want) in g["dm"].as_object().unwrap() {
         let mut parts = key.split('~');
         let (a, b, h) = (
@@ -183,7 +192,9 @@ fn diebold_mariano_equals_the_dieboldmariano_package() {
             &want["statistic"],
         );
         check(&format!("{key}.p_value"), dm.p_value, &want["p_value"]);
+        cases += 1;
     }
+    assert_eq!(cases, 3, "Diebold-Mariano cases checked");
 }
 
 #[test]

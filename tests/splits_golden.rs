@@ -94,5 +94,6 @@ fn splitters_equal_the_reference_libraries() {
             }
         }
     }
-    assert!(ok > 400 && errors > 100, "ok={ok} errors={errors}");
+    // Every case of tests/golden/splits.json was checked: 502 split plans and 246 errors.
+    assert_eq!((ok, errors), (502, 246), "cases checked");
 }

@@ -181,12 +181,25 @@ impl Report {
         Ok(Report { what_if, payload })
     }
 
-    /// The run's strategy settings and models (`[[models]]` entries), for the page's controls.
+    /// The run's strategy settings and models (`[[models]]` entries), and for each model the
+    /// browser can retrain, its editable parameters (key, label, min, step, current value): the
+    /// page builds its controls from this, never from names of its own.
     pub fn info(&self) -> Result<String, JsError> {
         let config = self.payload.config().map_err(js_err)?;
+        let retrainable: serde_json::Map<String, serde_json::Value> = config
+            .models
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.name.clone(),
+                    serde_json::to_value(m.editable_params()?).ok()?,
+                ))
+            })
+            .collect();
         to_json(&serde_json::json!({
             "strategy": config.strategy,
             "models": config.models,
+            "retrainable": retrainable,
         }))
     }
 

@@ -402,35 +402,11 @@
   }
 
   // ---- retraining -----------------------------------------------------------------------------
-  const TREE_PARAMS = [
-    ["num_iterations", "trees", 1, 1],
-    ["learning_rate", "learning rate", 0.001, 0.01],
-    ["num_leaves", "leaves", 2, 1],
-    ["max_depth", "max depth (-1 none)", -1, 1],
-    ["min_data_in_leaf", "min rows per leaf", 1, 1],
-    ["feature_fraction", "feature fraction", 0.05, 0.05],
-    ["bagging_fraction", "bagging fraction", 0.05, 0.05],
-    ["bagging_freq", "bagging every", 0, 1],
-    ["lambda_l2", "L2", 0, 0.5],
-  ];
-  const LSTM_PARAMS = [
-    ["window", "window (rows)", 1, 1],
-    ["hidden", "hidden units", 1, 1],
-    ["layers", "layers", 1, 1],
-    ["dropout", "dropout", 0, 0.05],
-    ["epochs", "max epochs", 1, 1],
-    ["batch_size", "batch size", 1, 1],
-    ["learning_rate", "learning rate", 0.0001, 0.0005],
-    ["patience", "early-stopping patience", 0, 1],
-  ];
-  const PARAMS = { gbdt: TREE_PARAMS, lstm: LSTM_PARAMS };
   let worker = null;
 
   function renderRetrain() {
-    // Models the browser can retrain: Strider's own trees, and LSTMs on the CPU engines.
-    const trees = info.models.filter((m) =>
-      (m.kind === "gbdt" && (m.engine || "strider") === "strider") ||
-      (m.kind === "lstm" && (m.backend || "cpu") !== "wgpu"));
+    // Models the browser can retrain, with their editable parameters: the wasm core says which.
+    const trees = info.models.filter((m) => info.retrainable[m.name]);
     $("retrain").hidden = trees.length === 0;
     if (!trees.length) return;
     const sel = $("retrain-model");
@@ -438,13 +414,12 @@
     const form = $("retrain-form");
     const fill = () => {
       for (const l of [...form.querySelectorAll("label.param")]) l.remove();
-      const spec = info.models.find((m) => m.name === sel.value);
-      for (const [key, label, min, step] of PARAMS[spec.kind]) {
+      for (const p of info.retrainable[sel.value]) {
         const lab = el("label", null, "param");
-        lab.appendChild(document.createTextNode(label));
+        lab.appendChild(document.createTextNode(p.label));
         const inp = el("input");
-        Object.assign(inp, { type: "number", min: String(min), step: String(step), value: String(spec[key]) });
-        inp.dataset.param = key;
+        Object.assign(inp, { type: "number", min: String(p.min), step: String(p.step), value: String(p.value) });
+        inp.dataset.param = p.key;
         lab.appendChild(inp);
         form.appendChild(lab);
       }
@@ -456,12 +431,12 @@
 
   function startRetrain() {
     const model = $("retrain-model").value;
-    const spec = info.models.find((m) => m.name === model);
+    const current = Object.fromEntries(info.retrainable[model].map((p) => [p.key, p.value]));
     const overrides = {};
     for (const inp of $("retrain-form").querySelectorAll("input[data-param]")) {
       const v = Number(inp.value);
       if (!Number.isFinite(v)) { $("retrain-status").textContent = `${inp.dataset.param}: not a number`; return; }
-      if (v !== spec[inp.dataset.param]) overrides[inp.dataset.param] = v;
+      if (v !== current[inp.dataset.param]) overrides[inp.dataset.param] = v;
     }
     if (!worker) {
       worker = new Worker(URL.createObjectURL(new Blob([$("worker-src").textContent], { type: "text/javascript" })));
@@ -491,7 +466,7 @@
         engine.set_predictions(model, JSON.stringify(out.predictions));
         const changed = out.predictions.prediction.filter((p, i) => p !== before[i]).length;
         payload.predictions[model] = out.predictions;
-        Object.assign(spec, out.spec);
+        for (const p of info.retrainable[model]) if (p.key in out.spec) p.value = out.spec[p.key];
         folds[model] = out.folds;
         if (out.importance) payload.importance[model] = out.importance;
         renderImportance();

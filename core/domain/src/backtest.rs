@@ -70,7 +70,7 @@ impl Default for StrategySpec {
 
 impl StrategySpec {
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Config(format!("strategy: {m}")));
+        let bad = |m: &str| Err(Error::config("strategy", m));
         if self.threshold.is_nan() || self.threshold < 0.0 {
             return bad("threshold must be >= 0");
         }

@@ -42,7 +42,7 @@ fn default_name() -> String {
 impl Config {
     /// Parse and validate a TOML config.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        let cfg: Config = toml::from_str(text)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -58,25 +58,24 @@ impl Config {
 
     pub fn validate(&self) -> Result<()> {
         if self.features.is_empty() {
-            return Err(Error::Config(
-                "features: at least one feature is needed".into(),
-            ));
+            return Err(Error::config("features", "at least one feature is needed"));
         }
         if self.models.is_empty() {
-            return Err(Error::Config(
-                "models: at least one [[models]] entry is needed".into(),
+            return Err(Error::config(
+                "models",
+                "at least one [[models]] entry is needed",
             ));
         }
         let mut names: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::Config(format!(
-                "models: name `{}` is used twice",
-                w[0]
-            )));
+            return Err(Error::config(
+                "models",
+                format!("name `{}` is used twice", w[0]),
+            ));
         }
         if self.metrics.periods_per_year.is_nan() || self.metrics.periods_per_year <= 0.0 {
-            return Err(Error::Config("metrics.periods_per_year must be > 0".into()));
+            return Err(Error::config("metrics.periods_per_year", "must be > 0"));
         }
         self.label.validate()?;
         self.strategy.validate()?;

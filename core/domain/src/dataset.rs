@@ -102,7 +102,7 @@ impl Dataset {
             match &names {
                 None => names = Some(f.names.clone()),
                 Some(n) if *n != f.names => {
-                    return Err(Error::Config(format!(
+                    return Err(Error::Dataset(format!(
                         "instrument `{}` yields different feature columns",
                         inst.name
                     )));
@@ -158,7 +158,7 @@ impl Dataset {
         calendar.sort_unstable();
         calendar.dedup();
         if calendar.is_empty() {
-            return Err(Error::Config(
+            return Err(Error::Dataset(
                 "no rows left after the feature warm-up and label horizon: the data is too short"
                     .into(),
             ));

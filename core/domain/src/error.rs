@@ -1,11 +1,12 @@
-//! One typed error for the core. Every variant names where the problem is (file, line, column,
-//! config key, fold, model) so the CLI and the browser can show it verbatim.
+//! The domain's typed errors, one variant per area. Each names where the problem is (file, line,
+//! column, config key, fold, model, statistic) so the CLI and the browser can show it verbatim,
+//! and errors from the engines below travel as their source.
 
 use thiserror::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, Error, Clone, PartialEq)]
+#[derive(Debug, Error)]
 pub enum Error {
     /// A bad value in a data file.
     #[error("{file}: line {line}, column `{column}`: {message}")]
@@ -21,9 +22,13 @@ pub enum Error {
     /// Invalid splitter parameters; mirrors the errors scikit-learn / skfolio raise.
     #[error("invalid split parameters: {0}")]
     Split(String),
-    /// Invalid configuration (unknown key, bad value, inconsistent settings).
+    /// A config that is not valid TOML, or whose keys or types do not fit (the parser's message
+    /// names the line, column and key).
     #[error("config: {0}")]
-    Config(String),
+    ConfigSyntax(#[from] toml::de::Error),
+    /// A config value that parses but cannot be used; `key` is its path (`label.horizon`).
+    #[error("config: {key}: {message}")]
+    Config { key: String, message: String },
     /// A feature could not be computed.
     #[error("feature `{feature}` on `{instrument}`: {message}")]
     Feature {
@@ -31,6 +36,10 @@ pub enum Error {
         instrument: String,
         message: String,
     },
+    /// The data leaves nothing to learn from (too short for the warm-up and horizon, or
+    /// inconsistent across instruments).
+    #[error("dataset: {0}")]
+    Dataset(String),
     /// A fold that cannot be used (no training or test rows).
     #[error("fold {fold}: {message}")]
     Fold { fold: usize, message: String },
@@ -43,4 +52,30 @@ pub enum Error {
     /// A model failed to fit or predict.
     #[error("model `{model}`: {message}")]
     Model { model: String, message: String },
+    /// A statistical test or estimator given inputs it cannot use (too few observations,
+    /// series of different lengths, zero variance).
+    #[error("{test}: {message}")]
+    Stats { test: &'static str, message: String },
+    /// Inputs of an analysis that do not fit together: a report payload, what-if scores or
+    /// weights, a returns table for `strider metrics` (the message says which).
+    #[error("{0}")]
+    RunData(String),
+}
+
+impl Error {
+    /// A config value that cannot be used, at `key`.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A statistic's input error.
+    pub fn stats(test: &'static str, message: impl Into<String>) -> Self {
+        Error::Stats {
+            test,
+            message: message.into(),
+        }
+    }
 }

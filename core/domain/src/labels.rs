@@ -64,7 +64,7 @@ impl LabelSpec {
 
     pub fn validate(&self) -> Result<()> {
         if self.horizon == 0 {
-            return Err(Error::Config("label.horizon must be >= 1".into()));
+            return Err(Error::config("label.horizon", "must be >= 1"));
         }
         Ok(())
     }

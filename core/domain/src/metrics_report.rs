@@ -123,30 +123,59 @@ fn need(cond: bool, what: &str) -> Result<()> {
     if cond {
         Ok(())
     } else {
-        Err(Error::Config(what.into()))
+        Err(Error::RunData(what.into()))
     }
 }
 
+/// Every column's metrics, and the statistics across the strategy columns (every column but the
+/// benchmark). Only a `--benchmark` the table lacks is an error; a statistic the input cannot
+/// support is reported as unavailable.
 pub fn metrics_report(table: &ReturnsTable, opts: &MetricsOptions) -> Result<MetricsReport> {
-    let bench = match &opts.benchmark {
-        Some(name) => Some(
-            table
-                .columns
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "--benchmark: no column `{name}` in the returns file"
-                    ))
-                })?,
-        ),
-        None => None,
+    let bench = find_benchmark(table, opts)?;
+    let columns = column_reports(table, bench, opts);
+    let s = Strategies::new(table, opts);
+    Ok(MetricsReport {
+        columns,
+        tests: Tests {
+            dsr: dsr_test(&s, opts).into(),
+            pbo: probability_of_backtest_overfitting(&s.returns, opts.pbo_blocks).into(),
+            spa: spa_test(&s, bench, opts).into(),
+            mcs: mcs_test(&s, opts).into(),
+            dm: dm_test(&s).into(),
+        },
+    })
+}
+
+/// A named column of returns.
+type Column = (String, Vec<f64>);
+
+/// The `--benchmark` column, when one is named.
+fn find_benchmark<'a>(
+    table: &'a ReturnsTable,
+    opts: &MetricsOptions,
+) -> Result<Option<&'a Column>> {
+    let Some(name) = &opts.benchmark else {
+        return Ok(None);
     };
-    let strategies: Vec<&(String, Vec<f64>)> = table
+    let column = table
         .columns
         .iter()
-        .filter(|(n, _)| Some(n) != opts.benchmark.as_ref())
-        .collect();
+        .find(|(n, _)| n == name)
+        .ok_or_else(|| {
+            Error::RunData(format!(
+                "--benchmark: no column `{name}` in the returns file"
+            ))
+        })?;
+    Ok(Some(column))
+}
+
+/// Per-series metrics of every column (the benchmark's own too), with each other column's
+/// comparison against the benchmark.
+fn column_reports(
+    table: &ReturnsTable,
+    bench: Option<&Column>,
+    opts: &MetricsOptions,
+) -> BTreeMap<String, ColumnReport> {
     let mut columns = BTreeMap::new();
     for (name, r) in &table.columns {
         let is_bench = Some(name) == opts.benchmark.as_ref();
@@ -160,87 +189,129 @@ pub fn metrics_report(table: &ReturnsTable, opts: &MetricsOptions) -> Result<Met
             },
         );
     }
-    // The statistics need aligned rows: keep the periods where every column is finite.
-    let keep: Vec<usize> = (0..table.dates.len())
-        .filter(|&t| table.columns.iter().all(|(_, c)| c[t].is_finite()))
-        .collect();
-    let aligned = |c: &[f64]| -> Vec<f64> { keep.iter().map(|&t| c[t]).collect() };
-    let strat: Vec<Vec<f64>> = strategies.iter().map(|(_, c)| aligned(c)).collect();
-    let names: Vec<String> = strategies.iter().map(|(n, _)| n.clone()).collect();
-    let sharpes: Vec<f64> = strat
-        .iter()
-        .map(|c| sharpe_per_period(c, &opts.spec))
-        .collect();
-    let mut order: Vec<usize> = (0..strat.len()).collect();
-    order.sort_by(|&a, &b| sharpes[b].total_cmp(&sharpes[a]));
-    let losses: Vec<Vec<f64>> = strat
-        .iter()
-        .map(|c| c.iter().map(|r| -r).collect())
-        .collect();
+    columns
+}
 
-    let dsr = (|| {
-        need(
-            strat.len() >= 2,
-            "dsr: needs at least 2 strategy columns (the trials)",
-        )?;
-        let best = order[0];
-        Ok(DsrReport {
-            selected: names[best].clone(),
-            test: deflated_sharpe(&strat[best], &sharpes, &opts.spec),
-        })
-    })();
-    let pbo = probability_of_backtest_overfitting(&strat, opts.pbo_blocks);
-    let spa = (|| {
-        need(!strat.is_empty(), "spa: needs at least 1 strategy column")?;
-        let (bname, bloss) = match bench {
-            Some((n, b)) => (n.clone(), aligned(b).iter().map(|r| -r).collect()),
-            None => ("cash".to_string(), vec![0.0; keep.len()]),
-        };
-        let test = superior_predictive_ability(&bloss, &losses, opts.reps, None, opts.seed)?;
-        Ok(SpaReport {
-            benchmark: bname,
-            best: names[test.best_model].clone(),
-            test,
-        })
-    })();
-    let mcs = (|| {
-        let m = model_confidence_set(
-            &losses,
-            opts.mcs_size,
-            opts.reps,
-            None,
-            McsMethod::R,
-            opts.seed,
-        )?;
-        Ok(McsReport {
-            included: m.included.iter().map(|&i| names[i].clone()).collect(),
-            excluded: m.excluded.iter().map(|&i| names[i].clone()).collect(),
-            p_values: names
-                .iter()
-                .cloned()
-                .zip(m.p_values.iter().copied())
-                .collect(),
-            size: m.size,
-            method: m.method,
-        })
-    })();
-    let dm = (|| {
-        need(strat.len() >= 2, "dm: needs at least 2 strategy columns")?;
-        let (a, b) = (order[0], order[1]);
-        Ok(DmReport {
-            first: names[a].clone(),
-            second: names[b].clone(),
-            test: diebold_mariano(&losses[a], &losses[b], 1)?,
-        })
-    })();
-    Ok(MetricsReport {
-        columns,
-        tests: Tests {
-            dsr: dsr.into(),
-            pbo: pbo.into(),
-            spa: spa.into(),
-            mcs: mcs.into(),
-            dm: dm.into(),
-        },
+/// The strategy columns as the statistics see them: aligned rows, i.e. only the periods where
+/// every column (the benchmark included) is finite.
+struct Strategies {
+    /// The periods kept.
+    keep: Vec<usize>,
+    names: Vec<String>,
+    returns: Vec<Vec<f64>>,
+    /// Per-period Sharpe ratio of each strategy.
+    sharpes: Vec<f64>,
+    /// Strategies by Sharpe ratio, best first (ties in column order).
+    order: Vec<usize>,
+    /// Losses are negative returns.
+    losses: Vec<Vec<f64>>,
+}
+
+impl Strategies {
+    fn new(table: &ReturnsTable, opts: &MetricsOptions) -> Self {
+        let keep: Vec<usize> = (0..table.dates.len())
+            .filter(|&t| table.columns.iter().all(|(_, c)| c[t].is_finite()))
+            .collect();
+        let strategies: Vec<&Column> = table
+            .columns
+            .iter()
+            .filter(|(n, _)| Some(n) != opts.benchmark.as_ref())
+            .collect();
+        let returns: Vec<Vec<f64>> = strategies.iter().map(|(_, c)| align(&keep, c)).collect();
+        let names: Vec<String> = strategies.iter().map(|(n, _)| n.clone()).collect();
+        let sharpes: Vec<f64> = returns
+            .iter()
+            .map(|c| sharpe_per_period(c, &opts.spec))
+            .collect();
+        let mut order: Vec<usize> = (0..returns.len()).collect();
+        order.sort_by(|&a, &b| sharpes[b].total_cmp(&sharpes[a]));
+        let losses = returns.iter().map(|c| negated(c)).collect();
+        Strategies {
+            keep,
+            names,
+            returns,
+            sharpes,
+            order,
+            losses,
+        }
+    }
+}
+
+/// Column `c` on the kept periods.
+fn align(keep: &[usize], c: &[f64]) -> Vec<f64> {
+    keep.iter().map(|&t| c[t]).collect()
+}
+
+fn negated(c: &[f64]) -> Vec<f64> {
+    c.iter().map(|r| -r).collect()
+}
+
+/// Deflated Sharpe ratio of the best strategy, the other columns being the trials.
+fn dsr_test(s: &Strategies, opts: &MetricsOptions) -> Result<DsrReport> {
+    need(
+        s.returns.len() >= 2,
+        "dsr: needs at least 2 strategy columns (the trials)",
+    )?;
+    let best = s.order[0];
+    Ok(DsrReport {
+        selected: s.names[best].clone(),
+        test: deflated_sharpe(&s.returns[best], &s.sharpes, &opts.spec),
+    })
+}
+
+/// Hansen's SPA of the strategies against the benchmark, or cash (zero return) without one.
+fn spa_test(s: &Strategies, bench: Option<&Column>, opts: &MetricsOptions) -> Result<SpaReport> {
+    need(
+        !s.returns.is_empty(),
+        "spa: needs at least 1 strategy column",
+    )?;
+    let (bname, bloss) = match bench {
+        Some((n, b)) => (n.clone(), negated(&align(&s.keep, b))),
+        None => ("cash".to_string(), vec![0.0; s.keep.len()]),
+    };
+    let test = superior_predictive_ability(&bloss, &s.losses, opts.reps, None, opts.seed)?;
+    Ok(SpaReport {
+        benchmark: bname,
+        best: s.names[test.best_model].clone(),
+        test,
+    })
+}
+
+/// The model confidence set of the strategies (`R` statistic), by name.
+fn mcs_test(s: &Strategies, opts: &MetricsOptions) -> Result<McsReport> {
+    let m = model_confidence_set(
+        &s.losses,
+        opts.mcs_size,
+        opts.reps,
+        None,
+        McsMethod::R,
+        opts.seed,
+    )?;
+    let named = |ids: &[usize]| ids.iter().map(|&i| s.names[i].clone()).collect();
+    Ok(McsReport {
+        included: named(&m.included),
+        excluded: named(&m.excluded),
+        p_values: s
+            .names
+            .iter()
+            .cloned()
+            .zip(m.p_values.iter().copied())
+            .collect(),
+        size: m.size,
+        method: m.method,
+    })
+}
+
+/// Diebold-Mariano test between the two strategies with the best Sharpe ratios.
+fn dm_test(s: &Strategies) -> Result<DmReport> {
+    need(
+        s.returns.len() >= 2,
+        "dm: needs at least 2 strategy columns",
+    )?;
+    let (a, b) = (s.order[0], s.order[1]);
+    Ok(DmReport {
+        first: s.names[a].clone(),
+        second: s.names[b].clone(),
+        test: diebold_mariano(&s.losses[a], &s.losses[b], 1)?,
     })
 }

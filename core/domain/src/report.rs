@@ -144,7 +144,7 @@ fn instrument_index(instruments: &[String], name: &str) -> Result<usize> {
     instruments
         .iter()
         .position(|n| n == name)
-        .ok_or_else(|| Error::Config(format!("predictions name an unknown instrument `{name}`")))
+        .ok_or_else(|| Error::RunData(format!("predictions name an unknown instrument `{name}`")))
 }
 
 impl ReportPayload {
@@ -185,7 +185,7 @@ pub fn what_if(
         .map(|m| {
             let p = predictions
                 .get(&m.name)
-                .ok_or_else(|| Error::Config(format!("no predictions of model `{}`", m.name)))?;
+                .ok_or_else(|| Error::RunData(format!("no predictions of model `{}`", m.name)))?;
             scores(&m.name, p, task, &instruments, names)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -213,18 +213,18 @@ pub fn scores(
             instruments
                 .iter()
                 .position(|i| &i.name == n)
-                .ok_or_else(|| Error::Config(format!("instrument `{n}` is not in the data")))
+                .ok_or_else(|| Error::RunData(format!("instrument `{n}` is not in the data")))
         })
         .collect::<Result<_>>()?;
     for k in 0..p.date.len() {
         let i = *slot.get(p.instrument[k]).ok_or_else(|| {
-            Error::Config(format!("prediction {k}: instrument index out of range"))
+            Error::RunData(format!("prediction {k}: instrument index out of range"))
         })?;
         let bar = instruments[i]
             .dates
             .binary_search(&p.date[k])
             .map_err(|_| {
-                Error::Config(format!(
+                Error::RunData(format!(
                     "prediction {k}: {} has no bar on {}",
                     instruments[i].name, p.date[k]
                 ))
@@ -267,21 +267,28 @@ pub fn retrain(
         .models
         .iter()
         .position(|m| m.name == model)
-        .ok_or_else(|| Error::Config(format!("no model `{model}` in this run")))?;
+        .ok_or_else(|| Error::RunData(format!("no model `{model}` in this run")))?;
     let mut spec =
-        serde_json::to_value(&config.models[idx]).map_err(|e| Error::Config(e.to_string()))?;
+        serde_json::to_value(&config.models[idx]).map_err(|e| Error::RunData(e.to_string()))?;
     for (k, v) in overrides {
         if k == "name" || k == "kind" {
-            return Err(Error::Config(format!("retrain: `{k}` cannot be changed")));
+            return Err(Error::config(
+                k.clone(),
+                "cannot be changed when retraining",
+            ));
         }
         spec[k] = v.clone();
     }
-    config.models[idx] = serde_json::from_value(spec.clone())
-        .map_err(|e| Error::Config(format!("model `{model}`: {e}")))?;
+    config.models[idx] = serde_json::from_value(spec.clone()).map_err(|e| Error::Model {
+        model: model.to_string(),
+        message: e.to_string(),
+    })?;
     config.validate()?;
     let instruments = payload.load_instruments(&config)?;
     let seed = config.seed_or_default();
-    let out = pipeline::run_models(&config, &instruments, seed, on_event, None, &[idx])?;
+    let out = pipeline::RunRequest::new(&config, &instruments, seed)
+        .models(&[idx])
+        .run(on_event)?;
     let names = &out.summary.dataset.instruments;
     let mut predictions = path_predictions(&out, names)?;
     let m = &out.models[0];

@@ -127,7 +127,7 @@ impl WhatIf {
             .models
             .iter_mut()
             .find(|m| m.name == scores.name)
-            .ok_or_else(|| Error::Config(format!("no model `{}` in this run", scores.name)))?;
+            .ok_or_else(|| Error::RunData(format!("no model `{}` in this run", scores.name)))?;
         *slot = scores;
         Ok(())
     }
@@ -182,12 +182,12 @@ impl WhatIf {
     fn ensemble(&self, weights: &BTreeMap<String, f64>) -> Result<Option<Vec<Vec<Option<f64>>>>> {
         for (name, w) in weights {
             if !self.models.iter().any(|m| &m.name == name) {
-                return Err(Error::Config(format!(
+                return Err(Error::RunData(format!(
                     "ensemble: no model `{name}` in this run"
                 )));
             }
             if !w.is_finite() || *w < 0.0 {
-                return Err(Error::Config(format!(
+                return Err(Error::RunData(format!(
                     "ensemble: weight of `{name}` must be finite and >= 0, got {w}"
                 )));
             }
@@ -246,7 +246,7 @@ impl WhatIf {
             .map(|v| (v.name.clone(), at(v, &v.series.net)))
             .collect();
         if columns.iter().any(|(n, _)| n == BENCHMARK) {
-            return Err(Error::Config(format!(
+            return Err(Error::RunData(format!(
                 "a model is named `{BENCHMARK}`, the benchmark's name in the statistics"
             )));
         }
@@ -281,7 +281,7 @@ fn check_shape(instruments: &[Instrument], m: &ModelScores) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!(
+        Err(Error::RunData(format!(
             "model `{}`: scores do not match the instruments' bars",
             m.name
         )))

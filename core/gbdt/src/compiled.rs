@@ -180,6 +180,7 @@ impl CompiledModel {
                             // SAFETY: node indices come from the tree's own child links (validated
                             // when parsed), features are < f, and r < m <= BLOCK rows of width f.
                             let nd = unsafe { ft.nodes.get_unchecked(*n as usize) };
+                            // SAFETY: as above: r < m rows of width f and nd.feature < f.
                             let v = unsafe { *block.get_unchecked(r * f + nd.feature as usize) };
                             let left = (v <= nd.threshold) | (v.is_nan() & nd.nan_left);
                             *n = if left { nd.left } else { nd.right };

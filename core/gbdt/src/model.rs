@@ -91,6 +91,9 @@ fn parse_f64(line: usize, key: &str, v: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// One `Tree=` block's `key=value` lines (with their line numbers), checked and turned into a
+/// [`Tree`] by [`TreeBuilder::build`]. Every check names the line it found wrong, or the block's
+/// `Tree=` line when a key is missing.
 struct TreeBuilder {
     start: usize,
     fields: Vec<(usize, String, String)>,
@@ -98,146 +101,229 @@ struct TreeBuilder {
 
 impl TreeBuilder {
     fn build(self, num_features: usize) -> Result<Tree> {
-        let get = |k: &str| self.fields.iter().find(|(_, key, _)| key == k);
-        let line_of = |k: &str| get(k).map_or(self.start, |(l, _, _)| *l);
-        let need = |k: &str| {
-            get(k)
-                .map(|(_, _, v)| v.as_str())
-                .ok_or_else(|| err(self.start, format!("tree is missing `{k}`")))
-        };
-        let num_leaves: usize = need("num_leaves")?
-            .trim()
-            .parse()
-            .map_err(|_| err(line_of("num_leaves"), "bad num_leaves"))?;
-        if num_leaves == 0 || num_leaves > 1 << 24 {
-            return Err(err(
-                line_of("num_leaves"),
-                format!("num_leaves={num_leaves} is out of range"),
-            ));
-        }
-        let f64s = |k: &str, n: usize, required: bool| -> Result<Vec<f64>> {
-            match get(k) {
-                Some((l, _, v)) => {
-                    let out = parse_f64(*l, k, v)?;
-                    if out.len() != n {
-                        return Err(err(
-                            *l,
-                            format!("`{k}` has {} values, expected {n}", out.len()),
-                        ));
-                    }
-                    Ok(out)
-                }
-                None if required => Err(err(self.start, format!("tree is missing `{k}`"))),
-                None => Ok(vec![0.0; n]),
-            }
-        };
+        // The checks run in a fixed order, so a file with several faults always reports the same
+        // first one.
+        let num_leaves = self.num_leaves()?;
         let inner = num_leaves - 1;
-        let leaf_value = f64s("leaf_value", num_leaves, true)?;
-        let num_cat: usize = get("num_cat").map_or(Ok(0), |(l, _, v)| {
-            v.trim().parse().map_err(|_| err(*l, "bad num_cat"))
-        })?;
-        let shrinkage = get("shrinkage")
-            .and_then(|(_, _, v)| v.trim().parse().ok())
-            .unwrap_or(1.0);
+        let leaf_value = self.f64s("leaf_value", num_leaves, true)?;
+        let num_cat = self.num_cat()?;
+        let shrinkage = self.shrinkage();
         if inner == 0 {
             return Ok(Tree {
                 num_leaves,
                 leaf_value,
-                leaf_weight: f64s("leaf_weight", 1, false)?,
-                leaf_count: f64s("leaf_count", 1, false)?,
+                leaf_weight: self.f64s("leaf_weight", 1, false)?,
+                leaf_count: self.f64s("leaf_count", 1, false)?,
                 shrinkage,
                 ..Tree::default()
             });
         }
-        if get("is_linear").is_some_and(|(_, _, v)| v.trim() == "1") {
-            return Err(err(line_of("is_linear"), "linear trees are not supported"));
+        if self
+            .get("is_linear")
+            .is_some_and(|(_, _, v)| v.trim() == "1")
+        {
+            return Err(err(
+                self.line_of("is_linear"),
+                "linear trees are not supported",
+            ));
         }
-        let ints = |k: &str| -> Result<Vec<i64>> {
-            let (l, _, v) =
-                get(k).ok_or_else(|| err(self.start, format!("tree is missing `{k}`")))?;
-            let out: Vec<i64> = parse_vec(*l, k, v)?;
-            if out.len() != inner {
-                return Err(err(
-                    *l,
-                    format!("`{k}` has {} values, expected {inner}", out.len()),
-                ));
+        let split_feature = self.split_features(inner, num_features)?;
+        let decision_type = self.decision_types(inner)?;
+        let left_child = self.children("left_child", inner, num_leaves)?;
+        let right_child = self.children("right_child", inner, num_leaves)?;
+        let threshold = self.f64s("threshold", inner, true)?;
+        let (cat_boundaries, cat_threshold) = self.category_sets(num_cat)?;
+        self.check_categorical_thresholds(&decision_type, &threshold, num_cat)?;
+        Ok(Tree {
+            num_leaves,
+            num_cat,
+            split_feature,
+            split_gain: self.f64s("split_gain", inner, false)?,
+            threshold,
+            decision_type,
+            left_child,
+            right_child,
+            leaf_value,
+            leaf_weight: self.f64s("leaf_weight", num_leaves, false)?,
+            leaf_count: self.f64s("leaf_count", num_leaves, false)?,
+            internal_value: self.f64s("internal_value", inner, false)?,
+            internal_weight: self.f64s("internal_weight", inner, false)?,
+            internal_count: self.f64s("internal_count", inner, false)?,
+            cat_boundaries,
+            cat_threshold,
+            shrinkage,
+        })
+    }
+
+    /// The first line with key `k` (a later duplicate is ignored).
+    fn get(&self, k: &str) -> Option<&(usize, String, String)> {
+        self.fields.iter().find(|(_, key, _)| key == k)
+    }
+
+    /// The line of key `k`, or the block's `Tree=` line when the key is absent.
+    fn line_of(&self, k: &str) -> usize {
+        self.get(k).map_or(self.start, |(l, _, _)| *l)
+    }
+
+    fn missing(&self, k: &str) -> Error {
+        err(self.start, format!("tree is missing `{k}`"))
+    }
+
+    /// `num_leaves`, bounded so that a hostile file cannot ask for huge allocations.
+    fn num_leaves(&self) -> Result<usize> {
+        let (_, _, v) = self
+            .get("num_leaves")
+            .ok_or_else(|| self.missing("num_leaves"))?;
+        let num_leaves: usize = v
+            .trim()
+            .parse()
+            .map_err(|_| err(self.line_of("num_leaves"), "bad num_leaves"))?;
+        if num_leaves == 0 || num_leaves > 1 << 24 {
+            return Err(err(
+                self.line_of("num_leaves"),
+                format!("num_leaves={num_leaves} is out of range"),
+            ));
+        }
+        Ok(num_leaves)
+    }
+
+    fn num_cat(&self) -> Result<usize> {
+        self.get("num_cat").map_or(Ok(0), |(l, _, v)| {
+            v.trim().parse().map_err(|_| err(*l, "bad num_cat"))
+        })
+    }
+
+    /// `shrinkage` is informational (leaf values already include it): 1 when absent or unreadable.
+    fn shrinkage(&self) -> f64 {
+        self.get("shrinkage")
+            .and_then(|(_, _, v)| v.trim().parse().ok())
+            .unwrap_or(1.0)
+    }
+
+    /// Exactly `n` numbers under key `k`; an absent optional key reads as `n` zeros.
+    fn f64s(&self, k: &str, n: usize, required: bool) -> Result<Vec<f64>> {
+        match self.get(k) {
+            Some((l, _, v)) => {
+                let out = parse_f64(*l, k, v)?;
+                if out.len() != n {
+                    return Err(err(
+                        *l,
+                        format!("`{k}` has {} values, expected {n}", out.len()),
+                    ));
+                }
+                Ok(out)
             }
-            Ok(out)
-        };
-        let split_feature: Vec<usize> = ints("split_feature")?
+            None if required => Err(self.missing(k)),
+            None => Ok(vec![0.0; n]),
+        }
+    }
+
+    /// Exactly one integer per internal node under the required key `k`.
+    fn ints(&self, k: &str, inner: usize) -> Result<Vec<i64>> {
+        let (l, _, v) = self.get(k).ok_or_else(|| self.missing(k))?;
+        let out: Vec<i64> = parse_vec(*l, k, v)?;
+        if out.len() != inner {
+            return Err(err(
+                *l,
+                format!("`{k}` has {} values, expected {inner}", out.len()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn split_features(&self, inner: usize, num_features: usize) -> Result<Vec<usize>> {
+        self.ints("split_feature", inner)?
             .into_iter()
             .map(|f| {
                 if f < 0 || f as usize >= num_features {
                     Err(err(
-                        line_of("split_feature"),
+                        self.line_of("split_feature"),
                         format!("split feature {f} is outside 0..{num_features}"),
                     ))
                 } else {
                     Ok(f as usize)
                 }
             })
-            .collect::<Result<_>>()?;
-        let decision_type: Vec<u8> = ints("decision_type")?
+            .collect()
+    }
+
+    fn decision_types(&self, inner: usize) -> Result<Vec<u8>> {
+        self.ints("decision_type", inner)?
             .into_iter()
             .map(|d| {
                 u8::try_from(d).map_err(|_| {
                     err(
-                        line_of("decision_type"),
+                        self.line_of("decision_type"),
                         format!("decision type {d} is invalid"),
                     )
                 })
             })
-            .collect::<Result<_>>()?;
-        let children = |k: &str| -> Result<Vec<i32>> {
-            ints(k)?
-                .into_iter()
-                .enumerate()
-                .map(|(node, c)| {
-                    // Children are created after their parent, so an internal child has a larger
-                    // index: this also rules out cycles in a hostile file.
-                    let ok = if c >= 0 {
-                        (c as usize) < inner && c as usize > node
-                    } else {
-                        ((!c) as usize) < num_leaves
-                    };
-                    if ok {
-                        Ok(c as i32)
-                    } else {
-                        Err(err(
-                            line_of(k),
-                            format!("node {node}: child {c} is invalid"),
-                        ))
-                    }
-                })
-                .collect()
-        };
-        let left_child = children("left_child")?;
-        let right_child = children("right_child")?;
-        let threshold = f64s("threshold", inner, true)?;
-        let (cat_boundaries, cat_threshold) = if num_cat > 0 {
-            let (lb, _, vb) = get("cat_boundaries")
-                .ok_or_else(|| err(self.start, "tree is missing `cat_boundaries`"))?;
-            let (lt, _, vt) = get("cat_threshold")
-                .ok_or_else(|| err(self.start, "tree is missing `cat_threshold`"))?;
-            let b: Vec<usize> = parse_vec(*lb, "cat_boundaries", vb)?;
-            let t: Vec<u32> = parse_vec(*lt, "cat_threshold", vt)?;
-            if b.len() != num_cat + 1
-                || b.windows(2).any(|w| w[0] > w[1])
-                || b.last().copied() != Some(t.len())
-                || b[0] != 0
-            {
-                return Err(err(*lb, "`cat_boundaries` do not describe `cat_threshold`"));
-            }
-            (b, t)
-        } else {
-            (vec![], vec![])
-        };
+            .collect()
+    }
+
+    /// `left_child` or `right_child`: each an existing leaf (`!leaf`) or a later internal node.
+    fn children(&self, k: &str, inner: usize, num_leaves: usize) -> Result<Vec<i32>> {
+        self.ints(k, inner)?
+            .into_iter()
+            .enumerate()
+            .map(|(node, c)| {
+                // Children are created after their parent, so an internal child has a larger
+                // index: this also rules out cycles in a hostile file.
+                let ok = if c >= 0 {
+                    (c as usize) < inner && c as usize > node
+                } else {
+                    ((!c) as usize) < num_leaves
+                };
+                if ok {
+                    Ok(c as i32)
+                } else {
+                    Err(err(
+                        self.line_of(k),
+                        format!("node {node}: child {c} is invalid"),
+                    ))
+                }
+            })
+            .collect()
+    }
+
+    /// The category bitsets of categorical splits (`cat_boundaries`, `cat_threshold`), empty
+    /// without them. The boundaries must be `num_cat + 1` ascending offsets from 0 to the end of
+    /// the thresholds, so that every bitset lookup stays in bounds.
+    fn category_sets(&self, num_cat: usize) -> Result<(Vec<usize>, Vec<u32>)> {
+        if num_cat == 0 {
+            return Ok((vec![], vec![]));
+        }
+        let (lb, _, vb) = self
+            .get("cat_boundaries")
+            .ok_or_else(|| self.missing("cat_boundaries"))?;
+        let (lt, _, vt) = self
+            .get("cat_threshold")
+            .ok_or_else(|| self.missing("cat_threshold"))?;
+        let b: Vec<usize> = parse_vec(*lb, "cat_boundaries", vb)?;
+        let t: Vec<u32> = parse_vec(*lt, "cat_threshold", vt)?;
+        if b.len() != num_cat + 1
+            || b.windows(2).any(|w| w[0] > w[1])
+            || b.last().copied() != Some(t.len())
+            || b[0] != 0
+        {
+            return Err(err(*lb, "`cat_boundaries` do not describe `cat_threshold`"));
+        }
+        Ok((b, t))
+    }
+
+    /// A categorical node's threshold is the index of its category set.
+    fn check_categorical_thresholds(
+        &self,
+        decision_type: &[u8],
+        threshold: &[f64],
+        num_cat: usize,
+    ) -> Result<()> {
         for (node, &dt) in decision_type.iter().enumerate() {
             if dt & 1 != 0 {
                 let t = threshold[node];
                 if !(t >= 0.0 && (t as usize) < num_cat && t.fract() == 0.0) {
                     return Err(err(
-                        line_of("threshold"),
+                        self.line_of("threshold"),
                         format!(
                             "node {node}: categorical threshold {t} is not a category set index"
                         ),
@@ -245,31 +331,21 @@ impl TreeBuilder {
                 }
             }
         }
-        Ok(Tree {
-            num_leaves,
-            num_cat,
-            split_feature,
-            split_gain: f64s("split_gain", inner, false)?,
-            threshold,
-            decision_type,
-            left_child,
-            right_child,
-            leaf_value,
-            leaf_weight: f64s("leaf_weight", num_leaves, false)?,
-            leaf_count: f64s("leaf_count", num_leaves, false)?,
-            internal_value: f64s("internal_value", inner, false)?,
-            internal_weight: f64s("internal_weight", inner, false)?,
-            internal_count: f64s("internal_count", inner, false)?,
-            cat_boundaries,
-            cat_threshold,
-            shrinkage,
-        })
+        Ok(())
     }
 }
 
-impl GbdtModel {
-    /// Parse LightGBM's text format. Any malformed or hostile input is an error naming the line.
-    pub fn parse(text: &str) -> Result<Self> {
+/// A model file cut into its parts: header `key=value` lines (a line without `=` is kept as a
+/// key with an empty value), the `Tree=` blocks, and everything after `end of trees`.
+struct Sections {
+    header: Header,
+    average_output: bool,
+    blocks: Vec<TreeBuilder>,
+    trailer: String,
+}
+
+impl Sections {
+    fn read(text: &str) -> Result<Self> {
         let mut header: Vec<(usize, String, String)> = Vec::new();
         let mut average_output = false;
         let mut blocks: Vec<TreeBuilder> = Vec::new();
@@ -317,41 +393,109 @@ impl GbdtModel {
                 header.push((no, k.to_string(), v.to_string()));
             }
         }
+        // The trailer keeps its lines verbatim ('\r' included), each ended by '\n'.
         for (_, raw) in lines {
             trailer.push_str(raw);
             trailer.push('\n');
         }
-        let find = |k: &str| header.iter().find(|(_, key, _)| key == k);
-        let num = |k: &str| -> Result<usize> {
-            let (l, _, v) = find(k).ok_or_else(|| err(1, format!("header is missing `{k}`")))?;
-            v.trim()
-                .parse()
-                .map_err(|_| err(*l, format!("`{k}` is not a number")))
-        };
-        if find("version").is_none() {
+        Ok(Sections {
+            header: Header(header),
+            average_output,
+            blocks,
+            trailer,
+        })
+    }
+}
+
+/// The header's `(line, key, value)` entries, in file order.
+struct Header(Vec<(usize, String, String)>);
+
+impl Header {
+    /// Keys the model stores in their own fields (or recomputes), so not in `header_extra`.
+    const OWN_KEYS: [&'static str; 7] = [
+        "version",
+        "num_class",
+        "num_tree_per_iteration",
+        "max_feature_idx",
+        "objective",
+        "feature_names",
+        "tree_sizes",
+    ];
+
+    fn find(&self, k: &str) -> Option<&(usize, String, String)> {
+        self.0.iter().find(|(_, key, _)| key == k)
+    }
+
+    /// A required non-negative integer.
+    fn num(&self, k: &str) -> Result<usize> {
+        let (l, _, v) = self
+            .find(k)
+            .ok_or_else(|| err(1, format!("header is missing `{k}`")))?;
+        v.trim()
+            .parse()
+            .map_err(|_| err(*l, format!("`{k}` is not a number")))
+    }
+
+    /// `(num_class, num_tree_per_iteration, max_feature_idx)`, bounded so that a hostile file
+    /// cannot ask for huge allocations.
+    fn shape(&self) -> Result<(usize, usize, usize)> {
+        if self.find("version").is_none() {
             return Err(err(1, "not a LightGBM model (no `version=` header)"));
         }
-        let num_class = num("num_class")?;
-        let num_tree_per_iteration = num("num_tree_per_iteration")?;
-        let max_feature_idx = num("max_feature_idx")?;
+        let num_class = self.num("num_class")?;
+        let num_tree_per_iteration = self.num("num_tree_per_iteration")?;
+        let max_feature_idx = self.num("max_feature_idx")?;
         if num_class == 0
             || num_tree_per_iteration == 0
             || num_class > 100_000
             || max_feature_idx > 10_000_000
         {
             return Err(err(
-                find("num_class").map_or(1, |x| x.0),
+                self.find("num_class").map_or(1, |x| x.0),
                 "num_class / num_tree_per_iteration / max_feature_idx out of range",
             ));
         }
+        Ok((num_class, num_tree_per_iteration, max_feature_idx))
+    }
+
+    /// The objective line (`regression` when absent) and the output transform it names.
+    fn objective(&self) -> Result<(String, Objective)> {
         let (ol, _, objective_line) =
-            find("objective")
+            self.find("objective")
                 .cloned()
                 .unwrap_or((1, String::new(), "regression".into()));
         let objective = parse_objective(ol, &objective_line)?;
-        let feature_names = find("feature_names")
+        Ok((objective_line, objective))
+    }
+
+    fn feature_names(&self) -> Vec<String> {
+        self.find("feature_names")
             .map(|(_, _, v)| v.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The entries kept verbatim for writing, in file order.
+    fn extra(self) -> Vec<(String, String)> {
+        self.0
+            .into_iter()
+            .filter(|(_, k, _)| !Self::OWN_KEYS.contains(&k.as_str()))
+            .map(|(_, k, v)| (k, v))
+            .collect()
+    }
+}
+
+impl GbdtModel {
+    /// Parse LightGBM's text format. Any malformed or hostile input is an error naming the line.
+    pub fn parse(text: &str) -> Result<Self> {
+        let Sections {
+            header,
+            average_output,
+            blocks,
+            trailer,
+        } = Sections::read(text)?;
+        let (num_class, num_tree_per_iteration, max_feature_idx) = header.shape()?;
+        let (objective_line, objective) = header.objective()?;
+        let feature_names = header.feature_names();
         let trees = blocks
             .into_iter()
             .map(|b| b.build(max_feature_idx + 1))
@@ -365,15 +509,6 @@ impl GbdtModel {
                 ),
             ));
         }
-        let skip = [
-            "version",
-            "num_class",
-            "num_tree_per_iteration",
-            "max_feature_idx",
-            "objective",
-            "feature_names",
-            "tree_sizes",
-        ];
         Ok(GbdtModel {
             num_class,
             num_tree_per_iteration,
@@ -382,11 +517,7 @@ impl GbdtModel {
             objective_line,
             objective,
             average_output,
-            header_extra: header
-                .into_iter()
-                .filter(|(_, k, _)| !skip.contains(&k.as_str()))
-                .map(|(_, k, v)| (k, v))
-                .collect(),
+            header_extra: header.extra(),
             trees,
             trailer,
         })

@@ -304,8 +304,47 @@ impl Grower<'_> {
         }
     }
 
-    /// Grow one tree on `rows` (reordered in place) with gradients `g`, hessians `h`.
+    /// Grow one tree on `rows` (reordered in place) with gradients `g`, hessians `h`: leaf-wise,
+    /// always splitting the leaf with the largest gain (the first such leaf on ties) until
+    /// `num_leaves` or no leaf has a split left.
     fn grow(&self, rows: &mut [u32], g: &[f64], h: &[f64], features: &[usize]) -> Built {
+        let mut leaves = vec![self.root(rows, g, h, features)];
+        let mut t = Built {
+            tree: Tree {
+                num_leaves: 1,
+                shrinkage: 1.0,
+                ..Tree::default()
+            },
+            thr_bin: vec![],
+            nan_left: vec![],
+            ranges: vec![],
+        };
+        let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
+        while leaves.len() < self.p.num_leaves {
+            let Some((li, split)) = best_leaf(&leaves) else {
+                break;
+            };
+            let node = t.tree.split_feature.len();
+            let (start, len) = (leaves[li].start, leaves[li].len);
+            let leaf_rows = &mut rows[start..start + len];
+            let n_left = self.partition(leaf_rows, split, &mut scratch);
+            self.add_node(&mut t, &leaves, li, split);
+            let child_rows = leaf_rows.split_at(n_left);
+            let (left, right) =
+                self.children(&mut leaves[li], child_rows, node, split, (g, h), features);
+            leaves[li] = left;
+            leaves.push(right);
+        }
+        t.tree.num_leaves = leaves.len();
+        t.tree.leaf_value = leaves.iter().map(|l| self.output(l.total)).collect();
+        t.tree.leaf_weight = leaves.iter().map(|l| l.total.h).collect();
+        t.tree.leaf_count = leaves.iter().map(|l| l.total.n).collect();
+        t.ranges = leaves.iter().map(|l| (l.start, l.len)).collect();
+        t
+    }
+
+    /// The root leaf: all of `rows`, its histogram, totals and best split.
+    fn root(&self, rows: &[u32], g: &[f64], h: &[f64], features: &[usize]) -> Leaf {
         let root_hist = self.histogram(rows, g, h);
         let total = rows.iter().fold(Bin::default(), |a, &r| Bin {
             g: a.g + g[r as usize],
@@ -322,129 +361,132 @@ impl Grower<'_> {
             best: None,
         };
         root.best = self.best_split(&root, features);
-        let mut leaves = vec![root];
-        let mut t = Built {
-            tree: Tree {
-                num_leaves: 1,
-                shrinkage: 1.0,
-                ..Tree::default()
-            },
-            thr_bin: vec![],
-            nan_left: vec![],
-            ranges: vec![],
-        };
-        let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
-        while leaves.len() < self.p.num_leaves {
-            let Some((li, split)) = leaves
-                .iter()
-                .enumerate()
-                .filter_map(|(i, l)| l.best.map(|s| (i, s)))
-                .fold(None, |acc: Option<(usize, Split)>, (i, s)| match acc {
-                    Some((_, b)) if b.gain >= s.gain => acc,
-                    _ => Some((i, s)),
-                })
-            else {
-                break;
-            };
-            let node = t.tree.split_feature.len();
-            let (start, len) = (leaves[li].start, leaves[li].len);
-            // Stable partition of the leaf's rows.
-            scratch.clear();
-            let mut n_left = 0;
-            for i in start..start + len {
-                let r = rows[i];
-                if self.goes_left(r as usize, split.feature, split.bin, split.nan_left) {
-                    rows[start + n_left] = r;
-                    n_left += 1;
-                } else {
-                    scratch.push(r);
-                }
+        root
+    }
+
+    /// Stable partition of a leaf's rows by `split`: the left child's rows first, both in their
+    /// original order (so the rows, and the histograms summed over them, do not depend on how
+    /// the partition is done). Returns the number of left rows.
+    fn partition(&self, leaf_rows: &mut [u32], split: Split, scratch: &mut Vec<u32>) -> usize {
+        scratch.clear();
+        let mut n_left = 0;
+        for i in 0..leaf_rows.len() {
+            let r = leaf_rows[i];
+            if self.goes_left(r as usize, split.feature, split.bin, split.nan_left) {
+                leaf_rows[n_left] = r;
+                n_left += 1;
+            } else {
+                scratch.push(r);
             }
-            rows[start + n_left..start + len].copy_from_slice(&scratch);
-            let parent_total = leaves[li].total;
-            let lay = &self.layout[split.feature];
-            let missing_nan = lay.has_nan;
-            t.tree.split_feature.push(split.feature);
-            t.tree.split_gain.push(split.gain);
-            t.tree.threshold.push(lay.upper[split.bin]);
-            t.tree.decision_type.push(if missing_nan {
-                8 | if split.nan_left { 2 } else { 0 }
-            } else {
-                2
-            });
-            t.tree.internal_value.push(self.output(parent_total));
-            t.tree.internal_weight.push(parent_total.h);
-            t.tree.internal_count.push(parent_total.n);
-            t.thr_bin.push(split.bin);
-            t.nan_left.push(split.nan_left);
-            let new_leaf = leaves.len();
-            t.tree.left_child.push(!(li as i32));
-            t.tree.right_child.push(!(new_leaf as i32));
-            if let Some((p, is_left)) = leaves[li].parent {
-                if is_left {
-                    t.tree.left_child[p] = node as i32
-                } else {
-                    t.tree.right_child[p] = node as i32
-                }
-            }
-            let left_total = split.left;
-            let right_total = Bin {
-                g: parent_total.g - left_total.g,
-                h: parent_total.h - left_total.h,
-                n: parent_total.n - left_total.n,
-            };
-            // Histogram of the smaller child from its rows; the larger one by subtraction.
-            let (small_rows, small_is_left) = if n_left <= len - n_left {
-                (&rows[start..start + n_left], true)
-            } else {
-                (&rows[start + n_left..start + len], false)
-            };
-            let small = self.histogram(small_rows, g, h);
-            let parent_hist = std::mem::take(&mut leaves[li].hist);
-            let large: Vec<Bin> = parent_hist
-                .iter()
-                .zip(&small)
-                .map(|(p, s)| Bin {
-                    g: p.g - s.g,
-                    h: p.h - s.h,
-                    n: p.n - s.n,
-                })
-                .collect();
-            let (left_hist, right_hist) = if small_is_left {
-                (small, large)
-            } else {
-                (large, small)
-            };
-            let depth = leaves[li].depth + 1;
-            let mut left = Leaf {
-                start,
-                len: n_left,
-                hist: left_hist,
-                total: left_total,
-                depth,
-                parent: Some((node, true)),
-                best: None,
-            };
-            let mut right = Leaf {
-                start: start + n_left,
-                len: len - n_left,
-                hist: right_hist,
-                total: right_total,
-                depth,
-                parent: Some((node, false)),
-                best: None,
-            };
-            left.best = self.best_split(&left, features);
-            right.best = self.best_split(&right, features);
-            leaves[li] = left;
-            leaves.push(right);
         }
-        t.tree.num_leaves = leaves.len();
-        t.tree.leaf_value = leaves.iter().map(|l| self.output(l.total)).collect();
-        t.tree.leaf_weight = leaves.iter().map(|l| l.total.h).collect();
-        t.tree.leaf_count = leaves.iter().map(|l| l.total.n).collect();
-        t.ranges = leaves.iter().map(|l| (l.start, l.len)).collect();
-        t
+        leaf_rows[n_left..].copy_from_slice(scratch);
+        n_left
+    }
+
+    /// Turn leaf `li` into a new internal node splitting by `split`: its left child keeps index
+    /// `li`, its right child becomes the next leaf, and the parent's link is repointed from the
+    /// leaf to the node.
+    fn add_node(&self, t: &mut Built, leaves: &[Leaf], li: usize, split: Split) {
+        let node = t.tree.split_feature.len();
+        let parent_total = leaves[li].total;
+        let lay = &self.layout[split.feature];
+        let missing_nan = lay.has_nan;
+        t.tree.split_feature.push(split.feature);
+        t.tree.split_gain.push(split.gain);
+        t.tree.threshold.push(lay.upper[split.bin]);
+        t.tree.decision_type.push(if missing_nan {
+            8 | if split.nan_left { 2 } else { 0 }
+        } else {
+            2
+        });
+        t.tree.internal_value.push(self.output(parent_total));
+        t.tree.internal_weight.push(parent_total.h);
+        t.tree.internal_count.push(parent_total.n);
+        t.thr_bin.push(split.bin);
+        t.nan_left.push(split.nan_left);
+        let new_leaf = leaves.len();
+        t.tree.left_child.push(!(li as i32));
+        t.tree.right_child.push(!(new_leaf as i32));
+        if let Some((p, is_left)) = leaves[li].parent {
+            if is_left {
+                t.tree.left_child[p] = node as i32
+            } else {
+                t.tree.right_child[p] = node as i32
+            }
+        }
+    }
+
+    /// The two children of `parent` (whose histogram is taken), from its partitioned rows
+    /// `(left, right)`, each with its best split.
+    fn children(
+        &self,
+        parent: &mut Leaf,
+        (left_rows, right_rows): (&[u32], &[u32]),
+        node: usize,
+        split: Split,
+        (g, h): (&[f64], &[f64]),
+        features: &[usize],
+    ) -> (Leaf, Leaf) {
+        let parent_total = parent.total;
+        let left_total = split.left;
+        let right_total = Bin {
+            g: parent_total.g - left_total.g,
+            h: parent_total.h - left_total.h,
+            n: parent_total.n - left_total.n,
+        };
+        let parent_hist = std::mem::take(&mut parent.hist);
+        let (left_hist, right_hist) =
+            self.child_histograms(&parent_hist, left_rows, right_rows, (g, h));
+        let depth = parent.depth + 1;
+        let mut left = Leaf {
+            start: parent.start,
+            len: left_rows.len(),
+            hist: left_hist,
+            total: left_total,
+            depth,
+            parent: Some((node, true)),
+            best: None,
+        };
+        let mut right = Leaf {
+            start: parent.start + left_rows.len(),
+            len: right_rows.len(),
+            hist: right_hist,
+            total: right_total,
+            depth,
+            parent: Some((node, false)),
+            best: None,
+        };
+        left.best = self.best_split(&left, features);
+        right.best = self.best_split(&right, features);
+        (left, right)
+    }
+
+    /// (left, right) histograms: the smaller child's from its rows (the left one on a tie), the
+    /// larger one as the parent's minus the smaller's (LightGBM's histogram subtraction).
+    fn child_histograms(
+        &self,
+        parent_hist: &[Bin],
+        left_rows: &[u32],
+        right_rows: &[u32],
+        (g, h): (&[f64], &[f64]),
+    ) -> (Vec<Bin>, Vec<Bin>) {
+        let small_is_left = left_rows.len() <= right_rows.len();
+        let small_rows = if small_is_left { left_rows } else { right_rows };
+        let small = self.histogram(small_rows, g, h);
+        let large: Vec<Bin> = parent_hist
+            .iter()
+            .zip(&small)
+            .map(|(p, s)| Bin {
+                g: p.g - s.g,
+                h: p.h - s.h,
+                n: p.n - s.n,
+            })
+            .collect();
+        if small_is_left {
+            (small, large)
+        } else {
+            (large, small)
+        }
     }
 
     /// The leaf of a training row, following the binned decisions.
@@ -463,6 +505,18 @@ impl Grower<'_> {
         }
         (!node) as usize
     }
+}
+
+/// The leaf to split next: the largest gain, the first such leaf on ties.
+fn best_leaf(leaves: &[Leaf]) -> Option<(usize, Split)> {
+    leaves
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.best.map(|s| (i, s)))
+        .fold(None, |acc: Option<(usize, Split)>, (i, s)| match acc {
+            Some((_, b)) if b.gain >= s.gain => acc,
+            _ => Some((i, s)),
+        })
 }
 
 /// Loss for early stopping and progress: RMSE, binary logloss, multiclass logloss.
@@ -501,15 +555,8 @@ fn loss(p: &GbdtParams, scores: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// Train a model. `on_iteration(iteration, metric_name, value)` reports the training loss (and
-/// the validation loss when `valid` is given) after every iteration.
-pub fn train(
-    p: &GbdtParams,
-    data: &TrainData,
-    valid: Option<&TrainData>,
-    on_iteration: &mut dyn FnMut(usize, &str, f64),
-) -> Result<GbdtModel> {
-    p.validate()?;
+/// Refuse empty or ragged data and labels the objective cannot take (a row index in the error).
+fn check_data(p: &GbdtParams, data: &TrainData) -> Result<()> {
     let n = data.n_rows();
     let f = data.n_features;
     if n == 0 || f == 0 || data.x.len() != n * f {
@@ -531,44 +578,251 @@ pub fn train(
             )));
         }
     }
-    let layout: Vec<FeatureBins> = (0..f)
-        .map(|j| {
-            let mut col: Vec<f64> = (0..n).map(|r| data.x[r * f + j]).collect();
-            FeatureBins::fit(&mut col, p.max_bin)
-        })
-        .collect();
-    let mut offsets = Vec::with_capacity(f);
-    let mut total_bins = 0;
-    for l in &layout {
-        offsets.push(total_bins);
-        total_bins += l.n_bins();
-    }
-    let bins: Vec<u8> = (0..n * f)
-        .map(|i| layout[i % f].bin(data.x[i]) as u8)
-        .collect();
-    let grower = Grower {
-        p,
-        bins: &bins,
-        n_features: f,
-        layout: &layout,
-        offsets: &offsets,
-        total_bins,
-    };
+    Ok(())
+}
 
-    // Boost from the average, folded into the first trees' leaves as LightGBM does.
-    let init: Vec<f64> = match p.objective {
-        GbdtObjective::Regression => vec![data.y.iter().sum::<f64>() / n as f64],
+/// The training rows binned once, up front: each feature's bin layout, where its bins start in
+/// a histogram, and the row-major bin of every value.
+struct Binned {
+    layout: Vec<FeatureBins>,
+    offsets: Vec<usize>,
+    total_bins: usize,
+    bins: Vec<u8>,
+}
+
+impl Binned {
+    fn fit(data: &TrainData, max_bin: usize) -> Self {
+        let n = data.n_rows();
+        let f = data.n_features;
+        let layout: Vec<FeatureBins> = (0..f)
+            .map(|j| {
+                let mut col: Vec<f64> = (0..n).map(|r| data.x[r * f + j]).collect();
+                FeatureBins::fit(&mut col, max_bin)
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(f);
+        let mut total_bins = 0;
+        for l in &layout {
+            offsets.push(total_bins);
+            total_bins += l.n_bins();
+        }
+        let bins: Vec<u8> = (0..n * f)
+            .map(|i| layout[i % f].bin(data.x[i]) as u8)
+            .collect();
+        Binned {
+            layout,
+            offsets,
+            total_bins,
+            bins,
+        }
+    }
+
+    fn grower<'a>(&'a self, p: &'a GbdtParams) -> Grower<'a> {
+        Grower {
+            p,
+            bins: &self.bins,
+            n_features: self.layout.len(),
+            layout: &self.layout,
+            offsets: &self.offsets,
+            total_bins: self.total_bins,
+        }
+    }
+}
+
+/// The starting score per output: boost from the average (mean label, log-odds of the positive
+/// rate, log class frequencies), folded into the first trees' leaves as LightGBM does.
+fn initial_scores(p: &GbdtParams, y: &[f64]) -> Vec<f64> {
+    let n = y.len();
+    match p.objective {
+        GbdtObjective::Regression => vec![y.iter().sum::<f64>() / n as f64],
         GbdtObjective::Binary => {
-            let m = (data.y.iter().sum::<f64>() / n as f64).clamp(1e-15, 1.0 - 1e-15);
+            let m = (y.iter().sum::<f64>() / n as f64).clamp(1e-15, 1.0 - 1e-15);
             vec![(m / (1.0 - m)).ln()]
         }
-        GbdtObjective::Multiclass => (0..k)
+        GbdtObjective::Multiclass => (0..p.outputs())
             .map(|c| {
-                ((data.y.iter().filter(|y| **y as usize == c).count() as f64 / n as f64).max(1e-15))
-                    .ln()
+                ((y.iter().filter(|y| **y as usize == c).count() as f64 / n as f64).max(1e-15)).ln()
             })
             .collect(),
+    }
+}
+
+/// Redraw the bag (each row in with probability `bagging_fraction`, at least one row) every
+/// `bagging_freq` iterations; otherwise the bag stays as it is.
+fn draw_bag(p: &GbdtParams, iter: usize, n: usize, rng: &mut ChaCha8Rng, bag: &mut Vec<u32>) {
+    if p.bagging_freq > 0 && p.bagging_fraction < 1.0 && iter.is_multiple_of(p.bagging_freq) {
+        *bag = (0..n as u32)
+            .filter(|_| rng.random::<f64>() < p.bagging_fraction)
+            .collect();
+        if bag.is_empty() {
+            bag.push(rng.random_range(0..n as u64) as u32);
+        }
+    }
+}
+
+/// Softmax of each row's scores for multiclass (taken once per iteration, before any of its
+/// trees, as LightGBM does); empty for the other objectives.
+fn class_probabilities(p: &GbdtParams, scores: &[f64]) -> Vec<f64> {
+    if p.objective != GbdtObjective::Multiclass {
+        return Vec::new();
+    }
+    let mut out = scores.to_vec();
+    for row in out.chunks_mut(p.outputs()) {
+        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut z = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - m).exp();
+            z += *v;
+        }
+        row.iter_mut().for_each(|v| *v /= z);
+    }
+    out
+}
+
+/// Gradients `g` and hessians `h` of the loss for output `c` at the current `scores`.
+fn gradients(
+    p: &GbdtParams,
+    y: &[f64],
+    (scores, probs): (&[f64], &[f64]),
+    c: usize,
+    g: &mut [f64],
+    h: &mut [f64],
+) {
+    let k = p.outputs();
+    // LightGBM's multiclass hessian factor k / (k - 1).
+    let factor = if k > 1 {
+        k as f64 / (k as f64 - 1.0)
+    } else {
+        1.0
     };
+    for r in 0..y.len() {
+        let s = scores[r * k + c];
+        let y = y[r];
+        (g[r], h[r]) = match p.objective {
+            GbdtObjective::Regression => (s - y, 1.0),
+            GbdtObjective::Binary => {
+                let q = 1.0 / (1.0 + (-s).exp());
+                (q - y, q * (1.0 - q))
+            }
+            GbdtObjective::Multiclass => {
+                let q = probs[r * k + c];
+                (
+                    q - f64::from(u8::from(y as usize == c)),
+                    factor * q * (1.0 - q),
+                )
+            }
+        };
+    }
+}
+
+/// The features one tree may split on: all of them, or a fresh sorted sample of
+/// `round(f * feature_fraction)` (at least one) per tree.
+fn sample_features(p: &GbdtParams, f: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    if p.feature_fraction < 1.0 {
+        let m = ((f as f64 * p.feature_fraction).round() as usize).clamp(1, f);
+        let mut all: Vec<usize> = (0..f).collect();
+        for i in 0..m {
+            let j = i + rng.random_range(0..(f - i) as u64) as usize;
+            all.swap(i, j);
+        }
+        let mut chosen = all[..m].to_vec();
+        chosen.sort_unstable();
+        chosen
+    } else {
+        (0..f).collect()
+    }
+}
+
+/// Scale a new tree's values by the learning rate.
+fn shrink(tree: &mut Tree, lr: f64) {
+    for v in tree.leaf_value.iter_mut() {
+        *v *= lr;
+    }
+    for v in tree.internal_value.iter_mut() {
+        *v *= lr;
+    }
+    tree.shrinkage = lr;
+}
+
+/// Add a new tree's output to the training scores of output `c`. Rows in the bag sit in their
+/// leaves' ranges of `rows`; only out-of-bag rows need a traversal.
+fn add_to_train_scores(grower: &Grower, built: &Built, rows: &[u32], scores: &mut [f64], c: usize) {
+    let k = grower.p.outputs();
+    let n = scores.len() / k;
+    for (leaf, &(start, len)) in built.ranges.iter().enumerate() {
+        let v = built.tree.leaf_value[leaf];
+        for &r in &rows[start..start + len] {
+            scores[r as usize * k + c] += v;
+        }
+    }
+    if rows.len() < n {
+        let mut in_bag = vec![false; n];
+        rows.iter().for_each(|&r| in_bag[r as usize] = true);
+        for r in (0..n).filter(|&r| !in_bag[r]) {
+            scores[r * k + c] += built.tree.leaf_value[grower.leaf_of(built, r)];
+        }
+    }
+}
+
+/// Add a tree's output to the validation scores of output `c` (rows of the training data's `f`
+/// features). `folded_init` is the initial score folded into a first-iteration tree's leaves,
+/// which the validation scores already hold.
+fn add_to_valid_scores(
+    tree: &Tree,
+    valid: &TrainData,
+    scores: &mut [f64],
+    (f, k): (usize, usize),
+    c: usize,
+    folded_init: Option<f64>,
+) {
+    for r in 0..valid.n_rows() {
+        let row = &valid.x[r * f..(r + 1) * f];
+        let x: Vec<f64> = row.iter().map(|&v| super::tree::dense_value(v)).collect();
+        let leaf = tree.leaf(&x);
+        let mut val = tree.leaf_value[leaf];
+        if let Some(init) = folded_init {
+            val -= init;
+        }
+        scores[r * k + c] += val;
+    }
+}
+
+/// The best validation loss so far and its iteration (1-based; 0 before the first).
+struct EarlyStopping {
+    best_loss: f64,
+    best_iter: usize,
+}
+
+impl EarlyStopping {
+    /// Record the validation loss after `iteration` (1-based); true when training should stop
+    /// (no improvement for `early_stopping_round` iterations, if that is not 0).
+    fn stop(&mut self, p: &GbdtParams, iteration: usize, valid_loss: f64) -> bool {
+        if valid_loss < self.best_loss {
+            self.best_loss = valid_loss;
+            self.best_iter = iteration;
+            false
+        } else {
+            p.early_stopping_round > 0 && iteration - self.best_iter >= p.early_stopping_round
+        }
+    }
+}
+
+/// Train a model. `on_iteration(iteration, metric_name, value)` reports the training loss (and
+/// the validation loss when `valid` is given) after every iteration.
+pub fn train(
+    p: &GbdtParams,
+    data: &TrainData,
+    valid: Option<&TrainData>,
+    on_iteration: &mut dyn FnMut(usize, &str, f64),
+) -> Result<GbdtModel> {
+    p.validate()?;
+    check_data(p, data)?;
+    let n = data.n_rows();
+    let f = data.n_features;
+    let k = p.outputs();
+    let binned = Binned::fit(data, p.max_bin);
+    let grower = binned.grower(p);
+    let init = initial_scores(p, data.y);
     let mut scores: Vec<f64> = (0..n * k).map(|i| init[i % k]).collect();
     let mut valid_scores: Option<Vec<f64>> =
         valid.map(|v| (0..v.n_rows() * k).map(|i| init[i % k]).collect());
@@ -577,109 +831,30 @@ pub fn train(
     let mut h = vec![0.0; n];
     let mut trees: Vec<Tree> = Vec::new();
     let mut bag: Vec<u32> = (0..n as u32).collect();
-    let (mut best_loss, mut best_iter) = (f64::INFINITY, 0usize);
-    let factor = if k > 1 {
-        k as f64 / (k as f64 - 1.0)
-    } else {
-        1.0
+    let mut early = EarlyStopping {
+        best_loss: f64::INFINITY,
+        best_iter: 0,
     };
     for iter in 0..p.num_iterations {
-        if p.bagging_freq > 0 && p.bagging_fraction < 1.0 && iter % p.bagging_freq == 0 {
-            bag = (0..n as u32)
-                .filter(|_| rng.random::<f64>() < p.bagging_fraction)
-                .collect();
-            if bag.is_empty() {
-                bag.push(rng.random_range(0..n as u64) as u32);
-            }
-        }
-        let probs: Vec<f64> = if p.objective == GbdtObjective::Multiclass {
-            let mut out = scores.clone();
-            for row in out.chunks_mut(k) {
-                let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let mut z = 0.0;
-                for v in row.iter_mut() {
-                    *v = (*v - m).exp();
-                    z += *v;
-                }
-                row.iter_mut().for_each(|v| *v /= z);
-            }
-            out
-        } else {
-            Vec::new()
-        };
+        draw_bag(p, iter, n, &mut rng, &mut bag);
+        let probs = class_probabilities(p, &scores);
         for c in 0..k {
-            for r in 0..n {
-                let s = scores[r * k + c];
-                let y = data.y[r];
-                (g[r], h[r]) = match p.objective {
-                    GbdtObjective::Regression => (s - y, 1.0),
-                    GbdtObjective::Binary => {
-                        let q = 1.0 / (1.0 + (-s).exp());
-                        (q - y, q * (1.0 - q))
-                    }
-                    GbdtObjective::Multiclass => {
-                        let q = probs[r * k + c];
-                        (
-                            q - f64::from(u8::from(y as usize == c)),
-                            factor * q * (1.0 - q),
-                        )
-                    }
-                };
-            }
-            let features: Vec<usize> = if p.feature_fraction < 1.0 {
-                let m = ((f as f64 * p.feature_fraction).round() as usize).clamp(1, f);
-                let mut all: Vec<usize> = (0..f).collect();
-                for i in 0..m {
-                    let j = i + rng.random_range(0..(f - i) as u64) as usize;
-                    all.swap(i, j);
-                }
-                let mut chosen = all[..m].to_vec();
-                chosen.sort_unstable();
-                chosen
-            } else {
-                (0..f).collect()
-            };
+            gradients(p, data.y, (&scores, &probs), c, &mut g, &mut h);
+            let features = sample_features(p, f, &mut rng);
             let mut rows = bag.clone();
             let mut built = grower.grow(&mut rows, &g, &h, &features);
-            let lr = p.learning_rate;
-            for v in built.tree.leaf_value.iter_mut() {
-                *v *= lr;
-            }
-            for v in built.tree.internal_value.iter_mut() {
-                *v *= lr;
-            }
-            built.tree.shrinkage = lr;
-            // Rows in the bag sit in their leaves' ranges; only out-of-bag rows need a traversal.
-            for (leaf, &(start, len)) in built.ranges.iter().enumerate() {
-                let v = built.tree.leaf_value[leaf];
-                for &r in &rows[start..start + len] {
-                    scores[r as usize * k + c] += v;
-                }
-            }
-            if rows.len() < n {
-                let mut in_bag = vec![false; n];
-                rows.iter().for_each(|&r| in_bag[r as usize] = true);
-                for r in (0..n).filter(|&r| !in_bag[r]) {
-                    scores[r * k + c] += built.tree.leaf_value[grower.leaf_of(&built, r)];
-                }
-            }
-            if iter == 0 {
+            shrink(&mut built.tree, p.learning_rate);
+            add_to_train_scores(&grower, &built, &rows, &mut scores, c);
+            // The first trees carry the initial score, so the model needs no separate bias.
+            let folded_init = (iter == 0).then_some(init[c]);
+            if let Some(init) = folded_init {
                 for v in built.tree.leaf_value.iter_mut() {
-                    *v += init[c];
+                    *v += init;
                 }
                 built.tree.shrinkage = 1.0;
             }
             if let (Some(v), Some(vs)) = (valid, valid_scores.as_mut()) {
-                for r in 0..v.n_rows() {
-                    let row = &v.x[r * f..(r + 1) * f];
-                    let x: Vec<f64> = row.iter().map(|&v| super::tree::dense_value(v)).collect();
-                    let leaf = built.tree.leaf(&x);
-                    let mut val = built.tree.leaf_value[leaf];
-                    if iter == 0 {
-                        val -= init[c];
-                    }
-                    vs[r * k + c] += val;
-                }
+                add_to_valid_scores(&built.tree, v, vs, (f, k), c, folded_init);
             }
             trees.push(built.tree);
         }
@@ -688,15 +863,25 @@ pub fn train(
         if let (Some(v), Some(vs)) = (valid, valid_scores.as_ref()) {
             let vl = loss(p, vs, v.y);
             on_iteration(iter + 1, "valid_loss", vl);
-            if vl < best_loss {
-                best_loss = vl;
-                best_iter = iter + 1;
-            } else if p.early_stopping_round > 0 && iter + 1 - best_iter >= p.early_stopping_round {
-                trees.truncate(best_iter * k);
+            if early.stop(p, iter + 1, vl) {
+                trees.truncate(early.best_iter * k);
                 break;
             }
         }
     }
+    Ok(trained_model(p, data, &binned.layout, trees))
+}
+
+/// The trained trees as a LightGBM model: its objective line, feature names (whitespace made
+/// `_`, `Column_i` when the names do not match the features) and each feature's value range.
+fn trained_model(
+    p: &GbdtParams,
+    data: &TrainData,
+    layout: &[FeatureBins],
+    trees: Vec<Tree>,
+) -> GbdtModel {
+    let k = p.outputs();
+    let f = data.n_features;
     let (objective, objective_line) = match p.objective {
         GbdtObjective::Regression => (Objective::Identity, "regression".to_string()),
         GbdtObjective::Binary => (Objective::Sigmoid(1.0), "binary sigmoid:1".to_string()),
@@ -710,7 +895,15 @@ pub fn train(
     } else {
         (0..f).map(|i| format!("Column_{i}")).collect()
     };
-    Ok(GbdtModel {
+    let feature_infos = layout
+        .iter()
+        .map(|l| match (l.upper.first(), l.upper.last()) {
+            (Some(a), Some(b)) => format!("[{a:?}:{b:?}]"),
+            _ => "none".into(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    GbdtModel {
         num_class: k,
         num_tree_per_iteration: k,
         max_feature_idx: f - 1,
@@ -720,21 +913,11 @@ pub fn train(
         average_output: false,
         header_extra: vec![
             ("label_index".into(), "0".into()),
-            (
-                "feature_infos".into(),
-                layout
-                    .iter()
-                    .map(|l| match (l.upper.first(), l.upper.last()) {
-                        (Some(a), Some(b)) => format!("[{a:?}:{b:?}]"),
-                        _ => "none".into(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
+            ("feature_infos".into(), feature_infos),
         ],
         trees,
         trailer: String::new(),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,32 @@
-//! Hyper-parameter optimisation with Optuna 5.0's semantics: the ask / tell study over a
-//! storage, samplers (random, grid, TPE, CMA-ES, QMC), pruners, two objectives with a Pareto
-//! front, and the summaries a report draws. Storages on disk and databases live in the CLI;
-//! this module only needs the [`Storage`] trait.
+//! Hyper-parameter optimisation with Optuna 5.0's semantics: the ask / tell [`Study`] over a
+//! [`Storage`], samplers (random, grid, TPE, CMA-ES, QMC), pruners, two objectives with a Pareto
+//! front, permutation importance, the summaries a report draws, and [`optimize`] with parallel
+//! workers. Optuna's own storages (its journal file, its RDB schema on SQLite and PostgreSQL) are
+//! in [`storage`], behind the cargo features `journal`, `sqlite` and `postgres`, all off by
+//! default.
+//!
+//! Architecture invariant: with default features this crate does no I/O and links no database
+//! driver (it builds for `wasm32-unknown-unknown`); samplers are stateless functions of the
+//! trials and `seed + trial number`, so workers, processes and resumed studies agree.
+//!
+//! Minimise a function with TPE, as `optuna.create_study().optimize(f, n_trials=40)` would:
+//!
+//! ```
+//! use strider_tune::{Direction, Distribution, InMemoryStorage, Outcome, PrunerSpec, Study, TpeSampler};
+//!
+//! let mut storage = InMemoryStorage::default();
+//! let sampler = TpeSampler::new(42);
+//! let mut study = Study::open(&mut storage, "quadratic", &[Direction::Minimize], &sampler, PrunerSpec::None)?;
+//! for _ in 0..40 {
+//!     let mut trial = study.ask(None)?;
+//!     let x = study.suggest(&mut trial, "x", &Distribution::float(-10.0, 10.0))?;
+//!     let x = x.as_f64().unwrap_or(f64::NAN);
+//!     study.tell(trial, Outcome::Complete(vec![(x - 2.0).powi(2)]))?;
+//! }
+//! let best = study.best_trial()?.expect("a finished trial");
+//! assert!(best.value().unwrap() < 0.5, "{:?}", best.value());
+//! # Ok::<(), strider_tune::Error>(())
+//! ```
 
 mod cmaes;
 mod distribution;
@@ -9,6 +34,7 @@ mod error;
 mod grid;
 pub mod importance;
 mod memo;
+pub mod optimize;
 mod pareto;
 mod parzen;
 mod pruner;
@@ -25,6 +51,7 @@ pub use cmaes::CmaEsSampler;
 pub use distribution::{Distribution, py_float, py_json};
 pub use error::{Error, Result, Source};
 pub use grid::GridSampler;
+pub use optimize::{Budget, Objective, StudySpec, optimize};
 pub use pareto::{dominates, nondomination_ranks, pareto_front};
 pub use pruner::{PrunerSpec, crc32};
 pub use qmc::QmcSampler;

@@ -143,8 +143,16 @@ impl PrunerSpec {
         trials: &[Arc<FrozenTrial>],
         trial: &FrozenTrial,
     ) -> Verdict {
+        // A trial that has reported nothing yet gives no pruner anything to judge.
         let Some(step) = trial.last_step() else {
             return Verdict::keep();
+        };
+        let ctx = Ctx {
+            study_name,
+            direction,
+            trials,
+            trial,
+            step,
         };
         match self {
             PrunerSpec::None => Verdict::keep(),
@@ -159,10 +167,7 @@ impl PrunerSpec {
                 *n_warmup_steps,
                 *interval_steps,
                 *n_min_trials,
-                direction,
-                trials,
-                trial,
-                step,
+                &ctx,
             ),
             PrunerSpec::Percentile {
                 percentile,
@@ -176,137 +181,55 @@ impl PrunerSpec {
                 *n_warmup_steps,
                 *interval_steps,
                 *n_min_trials,
-                direction,
-                trials,
-                trial,
-                step,
+                &ctx,
             ),
             PrunerSpec::SuccessiveHalving {
                 min_resource,
                 reduction_factor,
                 min_early_stopping_rate,
                 bootstrap_count,
-            } => {
-                let min_r = match min_resource {
-                    Some(r) => *r,
-                    None => match auto_min_resource(trials) {
-                        Some(r) => r,
-                        None => return Verdict::keep(),
-                    },
-                };
-                successive_halving(
-                    min_r,
-                    *reduction_factor,
-                    *min_early_stopping_rate,
-                    *bootstrap_count,
-                    direction,
-                    trials,
-                    trial,
-                    step,
-                    "",
-                )
-            }
+            } => successive_halving_rule(
+                *min_resource,
+                *reduction_factor,
+                *min_early_stopping_rate,
+                *bootstrap_count,
+                &ctx,
+            ),
             PrunerSpec::Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
                 bootstrap_count,
-            } => {
-                let max_r = match max_resource {
-                    Some(r) => *r,
-                    None => match trials
-                        .iter()
-                        .filter(|t| t.state == TrialState::Complete)
-                        .filter_map(|t| t.last_step())
-                        .max()
-                    {
-                        Some(s) => s + 1,
-                        None => return Verdict::keep(),
-                    },
-                };
-                let eta = *reduction_factor as f64;
-                let n_brackets =
-                    ((max_r as f64 / *min_resource as f64).ln() / eta.ln()).floor() as i64 + 1;
-                let n_brackets = n_brackets.max(1);
-                let budgets: Vec<i64> = (0..n_brackets)
-                    .map(|b| {
-                        let s = n_brackets - 1 - b;
-                        (n_brackets as f64 * eta.powi(s as i32) / (s + 1) as f64).ceil() as i64
-                    })
-                    .collect();
-                let bracket_of = |number: usize| -> i64 {
-                    let total: i64 = budgets.iter().sum();
-                    let mut h = (crc32(format!("{study_name}_{number}").as_bytes()) as i64) % total;
-                    for (b, budget) in budgets.iter().enumerate() {
-                        if h < *budget {
-                            return b as i64;
-                        }
-                        h -= budget;
-                    }
-                    n_brackets - 1
-                };
-                let mine = bracket_of(trial.number);
-                let same: Vec<Arc<FrozenTrial>> = trials
-                    .iter()
-                    .filter(|t| bracket_of(t.number) == mine)
-                    .cloned()
-                    .collect();
-                successive_halving(
-                    *min_resource,
-                    *reduction_factor,
-                    mine,
-                    *bootstrap_count,
-                    direction,
-                    &same,
-                    trial,
-                    step,
-                    &format!("{mine}_"),
-                )
-            }
+            } => hyperband_rule(
+                *min_resource,
+                *max_resource,
+                *reduction_factor,
+                *bootstrap_count,
+                &ctx,
+            ),
             PrunerSpec::Threshold {
                 lower,
                 upper,
                 n_warmup_steps,
                 interval_steps,
-            } => {
-                if !on_interval_step(trial, step, *n_warmup_steps, *interval_steps) {
-                    return Verdict::keep();
-                }
-                let v = trial.intermediate[&step];
-                let prune =
-                    v.is_nan() || lower.is_some_and(|l| v < l) || upper.is_some_and(|u| v > u);
-                Verdict {
-                    prune,
-                    attrs: BTreeMap::new(),
-                }
-            }
+            } => threshold_rule(*lower, *upper, *n_warmup_steps, *interval_steps, &ctx),
             PrunerSpec::Patient {
                 patience,
                 min_delta,
                 wrapped,
-            } => {
-                let vals: Vec<f64> = trial.intermediate.values().copied().collect();
-                if vals.len() <= patience + 1 {
-                    return Verdict::keep();
-                }
-                let (before, after) = vals.split_at(vals.len() - (patience + 1));
-                let best = |xs: &[f64]| {
-                    xs.iter()
-                        .filter(|x| !x.is_nan())
-                        .map(|x| direction.loss(*x))
-                        .fold(f64::INFINITY, f64::min)
-                };
-                let no_improvement = best(before) + min_delta < best(after);
-                if !no_improvement {
-                    return Verdict::keep();
-                }
-                match wrapped {
-                    Some(w) => w.should_prune(study_name, direction, trials, trial),
-                    None => Verdict::prune(),
-                }
-            }
+            } => patient_rule(*patience, *min_delta, wrapped.as_deref(), &ctx),
         }
     }
+}
+
+/// What every rule looks at: the study, its trials, and the trial being judged at its latest
+/// reported step.
+struct Ctx<'a> {
+    study_name: &'a str,
+    direction: Direction,
+    trials: &'a [Arc<FrozenTrial>],
+    trial: &'a FrozenTrial,
+    step: i64,
 }
 
 /// Optuna's `_is_first_in_interval_step`.
@@ -325,18 +248,17 @@ fn on_interval_step(trial: &FrozenTrial, step: i64, warmup: i64, interval: i64) 
     second_last < nearest_lower_pruning_step
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Optuna's `MedianPruner` / `PercentilePruner`: prune when the trial's best value so far is
+/// worse than the `q`-th percentile of the completed trials' values at the same step.
 fn percentile_rule(
     q: f64,
     n_startup: usize,
     warmup: i64,
     interval: i64,
     n_min_trials: usize,
-    direction: Direction,
-    trials: &[Arc<FrozenTrial>],
-    trial: &FrozenTrial,
-    step: i64,
+    ctx: &Ctx,
 ) -> Verdict {
+    let (direction, trials, trial, step) = (ctx.direction, ctx.trials, ctx.trial, ctx.step);
     let complete: Vec<&FrozenTrial> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
@@ -382,6 +304,8 @@ fn percentile_rule(
     }
 }
 
+/// Successive halving's "auto" minimum resource: a hundredth of the longest completed trial's
+/// last step (at least 1).
 fn auto_min_resource(trials: &[Arc<FrozenTrial>]) -> Option<i64> {
     trials
         .iter()
@@ -438,6 +362,152 @@ fn successive_halving(
             return Verdict { prune: true, attrs };
         }
         rung += 1;
+    }
+}
+
+/// Optuna's `SuccessiveHalvingPruner`; `min_resource: None` ("auto") waits for a completed trial
+/// to size the first rung from.
+fn successive_halving_rule(
+    min_resource: Option<i64>,
+    reduction_factor: i64,
+    min_early_stopping_rate: i64,
+    bootstrap_count: usize,
+    ctx: &Ctx,
+) -> Verdict {
+    let Some(min_r) = min_resource.or_else(|| auto_min_resource(ctx.trials)) else {
+        return Verdict::keep();
+    };
+    successive_halving(
+        min_r,
+        reduction_factor,
+        min_early_stopping_rate,
+        bootstrap_count,
+        ctx.direction,
+        ctx.trials,
+        ctx.trial,
+        ctx.step,
+        "",
+    )
+}
+
+/// Optuna's `HyperbandPruner`: successive halving within the trial's bracket, against the trials
+/// of the same bracket only, with rung attributes prefixed by the bracket id.
+fn hyperband_rule(
+    min_resource: i64,
+    max_resource: Option<i64>,
+    reduction_factor: i64,
+    bootstrap_count: usize,
+    ctx: &Ctx,
+) -> Verdict {
+    let Some(max_r) = max_resource.or_else(|| auto_max_resource(ctx.trials)) else {
+        return Verdict::keep();
+    };
+    let budgets = hyperband_budgets(min_resource, max_r, reduction_factor);
+    let bracket = |number: usize| bracket_of(ctx.study_name, number, &budgets);
+    let mine = bracket(ctx.trial.number);
+    let same: Vec<Arc<FrozenTrial>> = ctx
+        .trials
+        .iter()
+        .filter(|t| bracket(t.number) == mine)
+        .cloned()
+        .collect();
+    successive_halving(
+        min_resource,
+        reduction_factor,
+        mine,
+        bootstrap_count,
+        ctx.direction,
+        &same,
+        ctx.trial,
+        ctx.step,
+        &format!("{mine}_"),
+    )
+}
+
+/// Hyperband's "auto" maximum resource: one past the last step of the longest completed trial.
+fn auto_max_resource(trials: &[Arc<FrozenTrial>]) -> Option<i64> {
+    trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .filter_map(|t| t.last_step())
+        .max()
+        .map(|s| s + 1)
+}
+
+/// Trial budget of each Hyperband bracket (at least one bracket), as Optuna sizes them.
+fn hyperband_budgets(min_resource: i64, max_resource: i64, reduction_factor: i64) -> Vec<i64> {
+    let eta = reduction_factor as f64;
+    let n_brackets =
+        ((max_resource as f64 / min_resource as f64).ln() / eta.ln()).floor() as i64 + 1;
+    let n_brackets = n_brackets.max(1);
+    (0..n_brackets)
+        .map(|b| {
+            let s = n_brackets - 1 - b;
+            (n_brackets as f64 * eta.powi(s as i32) / (s + 1) as f64).ceil() as i64
+        })
+        .collect()
+}
+
+/// The bracket of trial `number`: CRC32 of `"{study}_{number}"` modulo the total budget, located
+/// among the cumulative budgets (so brackets are reproducible from the study name).
+fn bracket_of(study_name: &str, number: usize, budgets: &[i64]) -> i64 {
+    let total: i64 = budgets.iter().sum();
+    let mut h = (crc32(format!("{study_name}_{number}").as_bytes()) as i64) % total;
+    for (b, budget) in budgets.iter().enumerate() {
+        if h < *budget {
+            return b as i64;
+        }
+        h -= budget;
+    }
+    budgets.len() as i64 - 1
+}
+
+/// Optuna's `ThresholdPruner`: prune a value outside `[lower, upper]`, or `NaN`, on the steps the
+/// warm-up and interval allow.
+fn threshold_rule(
+    lower: Option<f64>,
+    upper: Option<f64>,
+    warmup: i64,
+    interval: i64,
+    ctx: &Ctx,
+) -> Verdict {
+    if !on_interval_step(ctx.trial, ctx.step, warmup, interval) {
+        return Verdict::keep();
+    }
+    let v = ctx.trial.intermediate[&ctx.step];
+    let prune = v.is_nan() || lower.is_some_and(|l| v < l) || upper.is_some_and(|u| v > u);
+    Verdict {
+        prune,
+        attrs: BTreeMap::new(),
+    }
+}
+
+/// Optuna's `PatientPruner`: when the last `patience + 1` values improve on none of the earlier
+/// ones by more than `min_delta`, defer to the wrapped pruner (or prune without one).
+fn patient_rule(
+    patience: usize,
+    min_delta: f64,
+    wrapped: Option<&PrunerSpec>,
+    ctx: &Ctx,
+) -> Verdict {
+    let vals: Vec<f64> = ctx.trial.intermediate.values().copied().collect();
+    if vals.len() <= patience + 1 {
+        return Verdict::keep();
+    }
+    let (before, after) = vals.split_at(vals.len() - (patience + 1));
+    let best = |xs: &[f64]| {
+        xs.iter()
+            .filter(|x| !x.is_nan())
+            .map(|x| ctx.direction.loss(*x))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let no_improvement = best(before) + min_delta < best(after);
+    if !no_improvement {
+        return Verdict::keep();
+    }
+    match wrapped {
+        Some(w) => w.should_prune(ctx.study_name, ctx.direction, ctx.trials, ctx.trial),
+        None => Verdict::prune(),
     }
 }
 

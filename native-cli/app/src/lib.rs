@@ -3,16 +3,37 @@
 //! tracking a run in MLflow, tuning objectives over a config, and native LightGBM.
 //!
 //! Architecture invariant: no clap, no terminal output; progress reaches the caller through
-//! callbacks and results come back as values, so any native program can drive a run.
+//! callbacks and results come back as values, so any native program can drive a run. Errors are
+//! typed ([`Error`]) with the engines' errors as their sources.
+//!
+//! Run the bundled example (three large caps, four models, walk-forward) into a new run
+//! directory, as `strider run --no-track --no-report` does:
+//!
+//! ```
+//! use strider_app::run::{RunRequest, run_to_dir};
+//!
+//! let dir = std::env::temp_dir().join(format!("strider-doc-{}", std::process::id()));
+//! let request = RunRequest { out: Some(dir.join("run")), ..Default::default() };
+//! let result = run_to_dir(&request, &mut |_progress| {})?;
+//! assert!(result.dir.join("summary.json").exists());
+//! assert_eq!(result.output.summary.models.len(), 4);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), strider_app::Error>(())
+//! ```
 
 pub mod bundled;
+mod error;
+pub mod gbdt_files;
 #[cfg(feature = "lightgbm")]
 mod lightgbm_engine;
 pub mod manifest;
 pub mod report;
+pub mod run;
 pub mod rundir;
 pub mod track_run;
 pub mod tune;
+
+pub use error::{Context, Error, Result};
 
 /// The native GBDT trainer of this build, if any (native LightGBM with the `lightgbm` feature).
 ///

@@ -3,8 +3,9 @@
 //! the core then evaluates (bit-identically to LightGBM).
 
 use serde_json::{Value, json};
-use strider_core::gbdt::{GbdtModel, GbdtObjective, GbdtParams, NativeTrainer, TrainData};
-use strider_core::{Error, Result};
+use strider_core::gbdt::{
+    Error, GbdtModel, GbdtObjective, GbdtParams, NativeTrainer, Result, TrainData,
+};
 
 pub struct LightGbm {
     /// Column indices LightGBM should treat as categorical.
@@ -12,10 +13,7 @@ pub struct LightGbm {
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
-    Error::Model {
-        model: "lightgbm".into(),
-        message: e.to_string(),
-    }
+    Error::Native(format!("lightgbm: {e}"))
 }
 
 fn params_json(p: &GbdtParams, categorical: &[usize], has_valid: bool) -> Value {

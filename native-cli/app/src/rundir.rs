@@ -5,8 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::bail;
+use crate::error::{Context, Result};
 
+#[derive(Default)]
 pub struct RunDir {
     files: Vec<(PathBuf, Vec<u8>)>,
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 use strider_core::config::Config;
 use strider_core::model::TrainEvent;
 use strider_core::pipeline::RunOutput;
@@ -150,7 +150,8 @@ impl RunTracking {
                 timestamp: now_ms(),
                 step: e.step as i64,
             }],
-        )
+        )?;
+        Ok(())
     }
 
     pub fn fold_done(&mut self, model: &str, split: usize) -> Result<()> {

@@ -1,10 +1,12 @@
 //! `strider gbdt predict`: evaluate a LightGBM model.txt (bit-identical to LightGBM).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use strider_core::gbdt::GbdtModel;
+use strider_app::gbdt_files::{
+    PredictKind, params_from_pairs, predict_file, read_table, split_target,
+};
 
 #[derive(Args)]
 pub struct GbdtArgs {
@@ -68,76 +70,6 @@ enum EngineArg {
     Lightgbm,
 }
 
-/// A CSV with a header: (column names, rows of numbers; empty or `nan` is missing).
-fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
-    let file = path.display().to_string();
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("reading {file}"))?;
-    let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.with_context(|| file.clone())?;
-        let line = rec.position().map_or(0, |p| p.line());
-        rows.push(
-            rec.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                        Ok(f64::NAN)
-                    } else {
-                        v.parse::<f64>().with_context(|| {
-                            format!(
-                                "{file}: line {line}, column `{}`: `{v}` is not a number",
-                                headers[i]
-                            )
-                        })
-                    }
-                })
-                .collect::<Result<Vec<f64>>>()?,
-        );
-    }
-    if rows.is_empty() {
-        bail!("{file}: no data rows");
-    }
-    Ok((headers, rows))
-}
-
-/// Features and labels of a table; the label column must be finite.
-fn split_target(
-    path: &Path,
-    headers: &[String],
-    rows: &[Vec<f64>],
-    target: &str,
-) -> Result<(Vec<String>, Vec<f64>, Vec<f64>)> {
-    let t = headers
-        .iter()
-        .position(|h| h == target)
-        .with_context(|| format!("{}: no column `{target}`", path.display()))?;
-    let names: Vec<String> = headers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != t)
-        .map(|(_, h)| h.clone())
-        .collect();
-    let mut x = Vec::with_capacity(rows.len() * names.len());
-    let mut y = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        if !r[t].is_finite() {
-            bail!("{}: row {} has no finite `{target}`", path.display(), i + 2);
-        }
-        y.push(r[t]);
-        x.extend(
-            r.iter()
-                .enumerate()
-                .filter(|(j, _)| *j != t)
-                .map(|(_, v)| *v),
-        );
-    }
-    Ok((names, x, y))
-}
-
 fn train_cmd(args: TrainArgs) -> Result<()> {
     let TrainArgs {
         data,
@@ -149,23 +81,8 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         out,
         json,
     } = args;
-    use strider_core::gbdt::{Engine, GbdtParams, TrainData, train};
-    // Parameters go through the same strict parser as a config's [[models]] table.
-    let mut table = toml::Table::new();
-    for p in &params {
-        let (k, v) = p
-            .split_once('=')
-            .with_context(|| format!("--param `{p}`: expected KEY=VALUE"))?;
-        let value = v
-            .parse::<i64>()
-            .map(toml::Value::Integer)
-            .or_else(|_| v.parse::<f64>().map(toml::Value::Float))
-            .unwrap_or_else(|_| toml::Value::String(v.to_string()));
-        table.insert(k.to_string(), value);
-    }
-    let mut gp: GbdtParams = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e| anyhow::anyhow!("--param: {e}"))?;
+    use strider_core::gbdt::{Engine, TrainData, train};
+    let mut gp = params_from_pairs(&params)?;
     if matches!(engine, EngineArg::Lightgbm) {
         gp.engine = Engine::Lightgbm;
     }
@@ -253,82 +170,14 @@ pub fn run(args: GbdtArgs) -> Result<()> {
             ignore,
             out,
         } => {
-            let text = std::fs::read_to_string(&model)
-                .with_context(|| format!("reading {}", model.display()))?;
-            let m = GbdtModel::parse(&text).with_context(|| model.display().to_string())?;
-            let file = data.display().to_string();
-            let mut rdr = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_path(&data)
-                .with_context(|| format!("reading {file}"))?;
-            let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
-            let keep: Vec<usize> = (0..headers.len())
-                .filter(|i| !ignore.contains(&headers[*i]))
-                .collect();
-            if keep.len() != m.num_features() {
-                bail!(
-                    "{file}: {} feature columns, the model expects {} ({})",
-                    keep.len(),
-                    m.num_features(),
-                    m.feature_names.join(", ")
-                );
-            }
-            let k = m.num_outputs();
-            let f = m.num_features();
-            let names: Vec<String> = if contrib {
-                (0..k)
-                    .flat_map(|o| {
-                        let fnames: Vec<String> = keep
-                            .iter()
-                            .map(|&i| headers[i].clone())
-                            .chain(["bias".to_string()])
-                            .collect();
-                        fnames
-                            .into_iter()
-                            .map(move |n| if k > 1 { format!("class{o}_{n}") } else { n })
-                    })
-                    .collect()
-            } else if k > 1 {
-                (0..k).map(|o| format!("class{o}")).collect()
-            } else {
-                vec!["pred".into()]
-            };
-            let mut w = csv::Writer::from_path(&out)
-                .with_context(|| format!("writing {}", out.display()))?;
-            w.write_record(&names)?;
-            let mut x: Vec<f64> = Vec::new();
-            let mut n = 0usize;
-            for rec in rdr.records() {
-                let rec = rec.with_context(|| file.clone())?;
-                let line = rec.position().map_or(0, |p| p.line());
-                for &i in &keep {
-                    let v = &rec[i];
-                    x.push(if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                        f64::NAN
-                    } else {
-                        v.parse::<f64>().with_context(|| {
-                            format!(
-                                "{file}: line {line}, column `{}`: `{v}` is not a number",
-                                headers[i]
-                            )
-                        })?
-                    });
-                }
-                n += 1;
-            }
-            let width = if contrib { k * (f + 1) } else { k };
-            let values: Vec<f64> = if contrib {
-                x.chunks(f).flat_map(|row| m.contributions(row)).collect()
+            let kind = if contrib {
+                PredictKind::Contributions
             } else if raw {
-                m.compile().predict_raw_batch(&x, n)
+                PredictKind::Raw
             } else {
-                m.predict_batch(&x, n)
+                PredictKind::Output
             };
-            for row in values.chunks(width) {
-                w.write_record(row.iter().map(|v| format!("{v:?}")))?;
-            }
-            w.flush()?;
-            Ok(())
+            Ok(predict_file(&model, &data, kind, &ignore, &out)?)
         }
     }
 }

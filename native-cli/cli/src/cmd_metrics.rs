@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use strider_core::metrics::MetricsSpec;
-use strider_core::metrics_report::{MetricsOptions, Outcome, metrics_report};
+use strider_core::metrics_report::{MetricsOptions, MetricsReport, Outcome, Tests, metrics_report};
 
 use crate::table::{Table, num};
 
@@ -51,6 +51,16 @@ pub fn run(args: MetricsArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
+    print_metrics(&report);
+    if let Some(b) = &args.benchmark {
+        print_vs_benchmark(&report, b);
+    }
+    print_tests(&report.tests);
+    Ok(())
+}
+
+/// One row per metric, one column per strategy.
+fn print_metrics(report: &MetricsReport) {
     let names: Vec<&String> = report.columns.keys().collect();
     let mut header = vec!["metric"];
     header.extend(names.iter().map(|s| s.as_str()));
@@ -66,7 +76,11 @@ pub fn run(args: MetricsArgs) -> Result<()> {
         t.row(row);
     }
     print!("{}", t.render());
-    if let Some(b) = &args.benchmark {
+}
+
+/// Alpha, beta and capture of every column against the benchmark column.
+fn print_vs_benchmark(report: &MetricsReport, b: &str) {
+    {
         println!("\nagainst {b}:");
         let mut t = Table::new(&["column", "alpha", "beta", "corr", "IR", "TE", "up", "down"]);
         for (name, c) in &report.columns {
@@ -85,8 +99,11 @@ pub fn run(args: MetricsArgs) -> Result<()> {
         }
         print!("{}", t.render());
     }
+}
+
+/// DSR, PBO, SPA, MCS and Diebold-Mariano across the strategy columns, or why each is missing.
+fn print_tests(tests: &Tests) {
     println!("\nstatistics across the strategy columns:");
-    let tests = &report.tests;
     let line = |name: &str, o: Result<String, String>| match o {
         Ok(s) => println!("  {name:<4} {s}"),
         Err(e) => println!("  {name:<4} n/a: {e}"),
@@ -153,7 +170,6 @@ pub fn run(args: MetricsArgs) -> Result<()> {
             Outcome::Unavailable { error } => Err(error.clone()),
         },
     );
-    Ok(())
 }
 
 fn spec_check(spec: &MetricsSpec) -> Result<()> {

@@ -232,7 +232,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
             let models: Vec<ModelInfo> = names
                 .iter()
                 .map(|n| reg.get_model(n))
-                .collect::<Result<_>>()?;
+                .collect::<Result<_, _>>()?;
             if !args.json {
                 let mut t = Table::new(&["model", "versions", "aliases"]);
                 for m in &models {

@@ -7,26 +7,35 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::error::IoContext;
+use crate::yaml::{self, Scalar};
+use crate::{
+    DatasetInput, Error, Metric, Result, RunData, RunStatus, check_key, check_value, now_ms,
+};
 
-use super::yaml::{self, Scalar};
-use super::{DatasetInput, Metric, RunData, RunStatus, check_key, check_value, now_ms};
-
+/// An MLflow FileStore (`mlruns/` directory) on the local disk.
+#[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,
 }
 
 /// Write via a temporary file and rename (atomic on POSIX).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has a parent")?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (Some(dir), Some(file)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path inside a directory",
+        ))
+        .at("writing", path);
+    };
+    fs::create_dir_all(dir).at("creating", dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().unwrap().to_string_lossy(),
+        file.to_string_lossy(),
         std::process::id()
     ));
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    fs::write(&tmp, bytes).at("writing", &tmp)?;
+    fs::rename(&tmp, path).at("renaming into", path)?;
     Ok(())
 }
 
@@ -94,9 +103,8 @@ fn format_value(v: f64) -> String {
 impl LocalStore {
     /// Open (creating if needed) a store rooted at `root` (the `mlruns` directory).
     pub fn open(root: &Path) -> Result<Self> {
-        fs::create_dir_all(root.join(".trash"))
-            .with_context(|| format!("creating {}", root.display()))?;
-        let root = fs::canonicalize(root)?;
+        fs::create_dir_all(root.join(".trash")).at("creating", root)?;
+        let root = fs::canonicalize(root).at("resolving", root)?;
         let store = Self { root };
         let default = store.root.join("0/meta.yaml");
         if !default.exists() {
@@ -105,6 +113,7 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// The store's root (canonical path of the `mlruns` directory).
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -140,6 +149,7 @@ impl LocalStore {
             .collect()
     }
 
+    /// The id of the active experiment called `name`, created if there is none.
     pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if let Some((id, _)) = self.experiments().into_iter().find(|(_, n)| n == name) {
             return Ok(id);
@@ -224,10 +234,12 @@ impl LocalStore {
         all.entry("mlflow.user".into())
             .or_insert_with(|| std::env::var("USER").unwrap_or_else(|_| "strider".into()));
         self.set_tags(exp, run_id, &all)?;
-        fs::create_dir_all(self.run_dir(exp, run_id).join("artifacts"))?;
+        let artifacts = self.run_dir(exp, run_id).join("artifacts");
+        fs::create_dir_all(&artifacts).at("creating", &artifacts)?;
         Ok(())
     }
 
+    /// Append metric points (one `write` per key), after checking every key.
     pub fn log_metrics(&self, exp: &str, run: &str, metrics: &[Metric]) -> Result<()> {
         let mut by_key: BTreeMap<&str, String> = BTreeMap::new();
         for m in metrics {
@@ -241,13 +253,15 @@ impl LocalStore {
         }
         for (key, lines) in by_key {
             let path = self.run_dir(exp, run).join("metrics").join(key);
-            fs::create_dir_all(path.parent().unwrap())?;
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).at("creating", dir)?;
+            }
             let mut f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
-                .with_context(|| format!("opening {}", path.display()))?;
-            f.write_all(lines.as_bytes())?;
+                .at("opening", &path)?;
+            f.write_all(lines.as_bytes()).at("appending to", &path)?;
         }
         Ok(())
     }
@@ -261,13 +275,15 @@ impl LocalStore {
     ) -> Result<()> {
         for (k, v) in params {
             check_key("param", k)?;
-            check_value("param", k, v, super::MAX_PARAM_VALUE)?;
+            check_value("param", k, v, crate::MAX_PARAM_VALUE)?;
             let path = self.run_dir(exp, run).join("params").join(k);
             if let Ok(old) = fs::read_to_string(&path) {
                 if &old != v {
-                    bail!(
-                        "param `{k}` is already `{old}`; MLflow does not allow changing it to `{v}`"
-                    );
+                    return Err(Error::ParamChanged {
+                        key: k.clone(),
+                        old,
+                        new: v.clone(),
+                    });
                 }
                 continue;
             }
@@ -276,15 +292,17 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Set (overwrite) run tags.
     pub fn set_tags(&self, exp: &str, run: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         for (k, v) in tags {
             check_key("tag", k)?;
-            check_value("tag", k, v, super::MAX_TAG_VALUE)?;
+            check_value("tag", k, v, crate::MAX_TAG_VALUE)?;
             write_atomic(&self.run_dir(exp, run).join("tags").join(k), v.as_bytes())?;
         }
         Ok(())
     }
 
+    /// Record a dataset input of a run (the same name and digest are stored once).
     pub fn log_input(&self, exp: &str, run: &str, d: &DatasetInput) -> Result<()> {
         // Dataset id: deterministic in (name, digest), so the same dataset is recorded once.
         let id = hex_digest(&format!("{}\n{}", d.name, d.digest))[..32].to_string();
@@ -322,18 +340,26 @@ impl LocalStore {
         )
     }
 
+    /// Write an artifact at `rel` (a relative, normalised `/`-separated path) under the run.
     pub fn log_artifact(&self, exp: &str, run: &str, rel: &str, bytes: &[u8]) -> Result<()> {
-        if rel.split('/').any(|p| p == ".." || p.is_empty()) {
-            bail!("artifact path `{rel}` must be relative and normalised");
+        if rel
+            .split('/')
+            .any(|p| p == ".." || p == "." || p.is_empty())
+        {
+            return Err(Error::InvalidArtifactPath {
+                path: rel.to_string(),
+            });
         }
         write_atomic(&self.run_dir(exp, run).join("artifacts").join(rel), bytes)
     }
 
+    /// Close a run with `status` at `end` (ms since the epoch).
     pub fn end_run(&self, exp: &str, run: &str, status: RunStatus, end: i64) -> Result<()> {
         let d = self.read_run(exp, run)?;
         self.write_run_meta(exp, run, &d.name, status, d.start_time, Some(end))
     }
 
+    /// Ids of the runs of an experiment, sorted.
     pub fn run_ids(&self, exp: &str) -> Vec<String> {
         read_dir_names(&self.root.join(exp))
             .into_iter()
@@ -341,16 +367,25 @@ impl LocalStore {
             .collect()
     }
 
+    /// Where an artifact of a run lives on disk.
     pub fn artifact_path(&self, exp: &str, run: &str, rel: &str) -> PathBuf {
         self.run_dir(exp, run).join("artifacts").join(rel)
     }
 
+    /// Everything recorded about a run.
     pub fn read_run(&self, exp: &str, run: &str) -> Result<RunData> {
         let dir = self.run_dir(exp, run);
-        let meta = yaml::read(
-            &fs::read_to_string(dir.join("meta.yaml"))
-                .with_context(|| format!("run {run} not found in experiment {exp}"))?,
-        );
+        let meta_path = dir.join("meta.yaml");
+        let meta = match fs::read_to_string(&meta_path) {
+            Ok(text) => yaml::read(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::RunNotFound {
+                    run_id: run.to_string(),
+                    location: format!("experiment {exp}"),
+                });
+            }
+            Err(e) => return Err(e).at("reading", &meta_path),
+        };
         let kv = |sub: &str| -> BTreeMap<String, String> {
             let mut files = Vec::new();
             walk(&dir.join(sub), "", &mut files);
@@ -432,4 +467,160 @@ impl LocalStore {
 pub fn hex_digest(s: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(key: &str, value: f64, step: i64) -> Metric {
+        Metric {
+            key: key.into(),
+            value,
+            timestamp: 1_700_000_000_000 + step,
+            step,
+        }
+    }
+
+    fn kv(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn run_round_trips_params_metrics_tags_and_status() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&tmp.path().join("mlruns")).unwrap();
+        let exp = store.get_or_create_experiment("round-trip").unwrap();
+        assert_ne!(
+            exp, "0",
+            "the Default experiment is 0; a new one gets a new id"
+        );
+        assert_eq!(store.get_or_create_experiment("round-trip").unwrap(), exp);
+
+        let run = "aaaabbbbccccddddeeeeffff00001111";
+        store
+            .create_run(&exp, run, "trial", 1_000, &kv(&[("team", "quant")]))
+            .unwrap();
+        assert_eq!(store.experiment_of(run).as_deref(), Some(exp.as_str()));
+        let running = store.read_run(&exp, run).unwrap();
+        assert_eq!(running.status, RunStatus::Running);
+        assert_eq!(running.end_time, None);
+
+        store
+            .log_params(&exp, run, &kv(&[("lr", "0.1"), ("model/depth", "6")]))
+            .unwrap();
+        // The same value again is accepted (params are immutable, not write-once-only).
+        store.log_params(&exp, run, &kv(&[("lr", "0.1")])).unwrap();
+        store
+            .log_metrics(
+                &exp,
+                run,
+                &[
+                    metric("loss", 0.5, 0),
+                    metric("loss", 0.25, 1),
+                    metric("val/auc", f64::NAN, 1),
+                ],
+            )
+            .unwrap();
+        // A second batch appends rather than replaces.
+        store
+            .log_metrics(&exp, run, &[metric("loss", 0.125, 2)])
+            .unwrap();
+        store
+            .set_tags(&exp, run, &kv(&[("stage", "dev"), ("team", "research")]))
+            .unwrap();
+        store
+            .log_artifact(&exp, run, "model/fitted.json", b"{}")
+            .unwrap();
+        store
+            .end_run(&exp, run, RunStatus::Finished, 2_000)
+            .unwrap();
+
+        let d = store.read_run(&exp, run).unwrap();
+        assert_eq!(d.run_id, run);
+        assert_eq!(d.experiment_id, exp);
+        assert_eq!(d.name, "trial");
+        assert_eq!(d.status, RunStatus::Finished);
+        assert_eq!(d.start_time, 1_000);
+        assert_eq!(d.end_time, Some(2_000));
+        assert_eq!(d.params, kv(&[("lr", "0.1"), ("model/depth", "6")]));
+        assert_eq!(d.tags["stage"], "dev");
+        assert_eq!(d.tags["team"], "research", "a later set_tags overwrites");
+        assert_eq!(d.tags["mlflow.runName"], "trial");
+        let loss: Vec<(i64, f64)> = d.metrics["loss"]
+            .iter()
+            .map(|m| (m.step, m.value))
+            .collect();
+        assert_eq!(loss, vec![(0, 0.5), (1, 0.25), (2, 0.125)]);
+        assert_eq!(d.metrics["loss"][2], metric("loss", 0.125, 2));
+        assert_eq!(d.metrics["val/auc"].len(), 1);
+        assert!(d.metrics["val/auc"][0].value.is_nan());
+        assert_eq!(d.artifacts, vec!["model/fitted.json".to_string()]);
+        assert_eq!(d.parent(), None);
+        assert_eq!(store.run_ids(&exp), vec![run.to_string()]);
+        // Ending a run keeps what it recorded.
+        assert_eq!(
+            std::fs::read(store.artifact_path(&exp, run, "model/fitted.json")).unwrap(),
+            b"{}"
+        );
+    }
+
+    #[test]
+    fn rejects_what_mlflow_would_refuse() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(tmp.path()).unwrap();
+        let exp = store.get_or_create_experiment("rules").unwrap();
+        let run = "0000111122223333444455556666777a";
+        store
+            .create_run(&exp, run, "r", 1, &BTreeMap::new())
+            .unwrap();
+
+        let e = store
+            .log_metrics(&exp, run, &[metric("../escape", 1.0, 0)])
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidKey { kind: "metric", .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("invalid metric key `../escape`"));
+        assert!(!tmp.path().join(&exp).join(run).join("escape").exists());
+
+        store.log_params(&exp, run, &kv(&[("lr", "0.1")])).unwrap();
+        let e = store
+            .log_params(&exp, run, &kv(&[("lr", "0.2")]))
+            .unwrap_err();
+        assert!(matches!(e, Error::ParamChanged { .. }), "{e:?}");
+        assert_eq!(store.read_run(&exp, run).unwrap().params["lr"], "0.1");
+
+        let long = "x".repeat(crate::MAX_TAG_VALUE + 1);
+        let e = store
+            .set_tags(&exp, run, &kv(&[("note", long.as_str())]))
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::ValueTooLong { len, max, .. } if len == max + 1),
+            "{e:?}"
+        );
+
+        for bad in ["../x", "/abs", "a//b", "a/./b", ""] {
+            let e = store.log_artifact(&exp, run, bad, b"x").unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidArtifactPath { .. }),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_run_is_not_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(tmp.path()).unwrap();
+        let e = store.read_run("0", "nope").unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+        assert!(e.to_string().contains("not found in experiment 0"));
+        assert!(store.end_run("0", "nope", RunStatus::Failed, 1).is_err());
+        assert_eq!(store.experiment_of("nope"), None);
+    }
 }

@@ -7,15 +7,16 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::json;
 
-use super::local::{LocalStore, write_atomic};
-use super::rest::RestClient;
-use super::yaml::{self, Scalar};
-use super::{check_key, now_ms};
+use crate::error::IoContext;
+use crate::local::{LocalStore, write_atomic};
+use crate::rest::{RestClient, field_str};
+use crate::yaml::{self, Scalar};
+use crate::{Error, Result, check_key, now_ms};
 
+/// One version of a registered model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VersionInfo {
     pub version: u64,
@@ -25,6 +26,7 @@ pub struct VersionInfo {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A registered model: its tags, aliases (alias -> version) and versions (ascending).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelInfo {
     pub name: String,
@@ -43,14 +45,17 @@ pub struct AliasMove {
 }
 
 /// What the registry records about the run behind a version.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunLineage {
     pub artifact_root: String,
     pub tags: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
 }
 
+/// Prefix of the model tag holding an alias's history (a JSON list of [`AliasMove`]).
 pub const HISTORY_TAG: &str = "strider.alias_history.";
 
+/// The registry operations both stores provide ([`LocalRegistry`], [`RestRegistry`]).
 pub trait Registry {
     /// Create the registered model if needed and add a version; returns its number.
     fn create_version(
@@ -60,10 +65,12 @@ pub trait Registry {
         source: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<u64>;
+    /// Point `alias` at `version` (unrecorded: use [`move_alias`] to keep the history).
     fn set_alias(&mut self, name: &str, alias: &str, version: u64) -> Result<()>;
     fn set_model_tag(&mut self, name: &str, key: &str, value: &str) -> Result<()>;
     fn set_version_tag(&mut self, name: &str, version: u64, key: &str, value: &str) -> Result<()>;
     fn get_model(&mut self, name: &str) -> Result<ModelInfo>;
+    /// Names of all registered models.
     fn list_models(&mut self) -> Result<Vec<String>>;
     /// `(artifact root, tags, params)` of a run, for lineage.
     fn run_lineage(&mut self, run_id: &str) -> Result<RunLineage>;
@@ -80,9 +87,9 @@ fn check_alias(alias: &str) -> Result<()> {
             && alias.len() > 1
             && alias[1..].chars().all(|c| c.is_ascii_digit()));
     if !ok {
-        bail!(
-            "alias `{alias}`: use letters, digits, `_` and `-`; `latest` and `v<digits>` are reserved by MLflow"
-        );
+        return Err(Error::InvalidAlias {
+            alias: alias.to_string(),
+        });
     }
     Ok(())
 }
@@ -98,15 +105,21 @@ pub fn move_alias(
     check_alias(alias)?;
     let model = reg.get_model(name)?;
     if !model.versions.iter().any(|v| v.version == version) {
-        bail!("model `{name}` has no version {version}");
+        return Err(Error::VersionNotFound {
+            name: name.to_string(),
+            version,
+        });
     }
     let previous = model.aliases.get(alias).copied();
     let key = format!("{HISTORY_TAG}{alias}");
-    let mut history: Vec<AliasMove> = model
-        .tags
-        .get(&key)
-        .and_then(|h| serde_json::from_str(h).ok())
-        .unwrap_or_default();
+    // A history that does not parse is not overwritten (that would lose it): the move fails.
+    let mut history: Vec<AliasMove> = match model.tags.get(&key) {
+        Some(h) => serde_json::from_str(h).map_err(|source| Error::Json {
+            context: format!("reading the history of `{name}@{alias}` (model tag `{key}`)"),
+            source,
+        })?,
+        None => Vec::new(),
+    };
     history.push(AliasMove {
         time_ms: now_ms(),
         version,
@@ -114,11 +127,15 @@ pub fn move_alias(
         reason: reason.to_string(),
     });
     reg.set_alias(name, alias, version)?;
-    reg.set_model_tag(name, &key, &serde_json::to_string(&history)?)?;
+    let json = serde_json::to_string(&history).map_err(|source| Error::Json {
+        context: format!("writing the history of `{name}@{alias}`"),
+        source,
+    })?;
+    reg.set_model_tag(name, &key, &json)?;
     Ok(previous)
 }
 
-/// The alias history of a model.
+/// The recorded moves of an alias, oldest first (empty if none, or if the tag does not parse).
 pub fn alias_history(model: &ModelInfo, alias: &str) -> Vec<AliasMove> {
     model
         .tags
@@ -127,7 +144,8 @@ pub fn alias_history(model: &ModelInfo, alias: &str) -> Vec<AliasMove> {
         .unwrap_or_default()
 }
 
-/// Point the alias back at the version it held before its latest move.
+/// Point the alias back at the version it held before its latest move, recording that move too.
+/// Returns `(version it left, version it points at now)`.
 pub fn rollback(
     reg: &mut dyn Registry,
     name: &str,
@@ -137,13 +155,17 @@ pub fn rollback(
     let model = reg.get_model(name)?;
     let history = alias_history(&model, alias);
     let Some(last) = history.last() else {
-        bail!("alias `{alias}` of `{name}` has no recorded moves to roll back");
+        return Err(Error::NoAliasHistory {
+            name: name.to_string(),
+            alias: alias.to_string(),
+        });
     };
     let Some(previous) = last.previous else {
-        bail!(
-            "alias `{alias}` of `{name}` pointed at nothing before version {}",
-            last.version
-        );
+        return Err(Error::NothingToRollBackTo {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            version: last.version,
+        });
     };
     move_alias(reg, name, alias, previous, reason)?;
     Ok((last.version, previous))
@@ -151,6 +173,8 @@ pub fn rollback(
 
 // ---- local store ---------------------------------------------------------------------------------
 
+/// The registry of a [`LocalStore`], under `mlruns/models/` (MLflow's FileStore layout).
+#[derive(Debug)]
 pub struct LocalRegistry<'a> {
     pub store: &'a LocalStore,
 }
@@ -158,9 +182,9 @@ pub struct LocalRegistry<'a> {
 impl LocalRegistry<'_> {
     fn dir(&self, name: &str) -> Result<std::path::PathBuf> {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            bail!(
-                "registered model name `{name}` must not be empty, contain slashes or start with a dot"
-            );
+            return Err(Error::InvalidModelName {
+                name: name.to_string(),
+            });
         }
         Ok(self.store.root().join("models").join(name))
     }
@@ -261,13 +285,13 @@ impl Registry for LocalRegistry<'_> {
     fn get_model(&mut self, name: &str) -> Result<ModelInfo> {
         let dir = self.dir(name)?;
         if !dir.join("meta.yaml").is_file() {
-            bail!(
-                "no registered model `{name}` in {}",
-                self.store.root().display()
-            );
+            return Err(Error::ModelNotFound {
+                name: name.to_string(),
+                location: self.store.root().display().to_string(),
+            });
         }
         let mut versions = Vec::new();
-        for e in fs::read_dir(&dir)?.flatten() {
+        for e in fs::read_dir(&dir).at("reading", &dir)?.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             let Some(v) = n
                 .strip_prefix("version-")
@@ -295,13 +319,18 @@ impl Registry for LocalRegistry<'_> {
             });
         }
         versions.sort_by_key(|v| v.version);
+        let mut aliases = BTreeMap::new();
+        for (alias, v) in read_kv_dir(&dir.join("aliases")) {
+            let version = v.trim().parse().map_err(|_| Error::CorruptStore {
+                path: dir.join("aliases").join(&alias),
+                problem: format!("alias `{alias}` holds `{}`, not a version number", v.trim()),
+            })?;
+            aliases.insert(alias, version);
+        }
         Ok(ModelInfo {
             name: name.to_string(),
             tags: read_kv_dir(&dir.join("tags")),
-            aliases: read_kv_dir(&dir.join("aliases"))
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.trim().parse().ok()?)))
-                .collect(),
+            aliases,
             versions,
         })
     }
@@ -323,7 +352,10 @@ impl Registry for LocalRegistry<'_> {
         let exp = self
             .store
             .experiment_of(run_id)
-            .with_context(|| format!("no run `{run_id}` in {}", self.store.root().display()))?;
+            .ok_or_else(|| Error::RunNotFound {
+                run_id: run_id.to_string(),
+                location: self.store.root().display().to_string(),
+            })?;
         let run = self.store.read_run(&exp, run_id)?;
         let root = format!(
             "file://{}",
@@ -339,6 +371,7 @@ impl Registry for LocalRegistry<'_> {
 
 // ---- server -----------------------------------------------------------------------------------------
 
+/// The registry of an MLflow server.
 pub struct RestRegistry<'a> {
     pub rest: &'a RestClient,
 }
@@ -382,10 +415,16 @@ impl Registry for RestRegistry<'_> {
             "model-versions/create",
             json!({"name": name, "source": source, "run_id": run_id, "tags": t}),
         )?;
-        v["model_version"]["version"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .context("version number")
+        field_str(
+            &v["model_version"]["version"],
+            "model-versions/create",
+            "model_version.version",
+        )?
+        .parse()
+        .map_err(|_| Error::UnexpectedResponse {
+            endpoint: "model-versions/create",
+            field: "model_version.version",
+        })
     }
 
     fn set_alias(&mut self, name: &str, alias: &str, version: u64) -> Result<()> {
@@ -484,5 +523,173 @@ impl Registry for RestRegistry<'_> {
             tags: tags_of(&run["data"]["tags"]),
             params: tags_of(&run["data"]["params"]),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A local store with model `m` at versions 1 and 2.
+    fn two_versions(tmp: &std::path::Path) -> LocalStore {
+        let store = LocalStore::open(tmp).unwrap();
+        let mut reg = LocalRegistry { store: &store };
+        let tags = BTreeMap::from([("strider.run_id".to_string(), "r1".to_string())]);
+        assert_eq!(
+            reg.create_version("m", "r1", "file:///a", &tags).unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.create_version("m", "r2", "file:///b", &BTreeMap::new())
+                .unwrap(),
+            2
+        );
+        store
+    }
+
+    #[test]
+    fn alias_moves_are_recorded_and_rolled_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = two_versions(tmp.path());
+        let reg = &mut LocalRegistry { store: &store };
+        let m = reg.get_model("m").unwrap();
+        assert_eq!(
+            m.versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(m.versions[0].run_id, "r1");
+        assert_eq!(m.versions[0].source, "file:///a");
+        assert_eq!(m.versions[0].tags["strider.run_id"], "r1");
+        assert_eq!(reg.list_models().unwrap(), ["m"]);
+
+        assert_eq!(move_alias(reg, "m", "champion", 1, "first").unwrap(), None);
+        assert_eq!(
+            move_alias(reg, "m", "champion", 2, "better").unwrap(),
+            Some(1)
+        );
+        assert_eq!(reg.get_model("m").unwrap().aliases["champion"], 2);
+
+        assert_eq!(
+            rollback(reg, "m", "champion", "regression").unwrap(),
+            (2, 1)
+        );
+        let m = reg.get_model("m").unwrap();
+        assert_eq!(m.aliases["champion"], 1);
+        let h = alias_history(&m, "champion");
+        let seen: Vec<(u64, Option<u64>, &str)> = h
+            .iter()
+            .map(|x| (x.version, x.previous, x.reason.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, None, "first"),
+                (2, Some(1), "better"),
+                (1, Some(2), "regression")
+            ]
+        );
+        assert!(h.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+        // Other aliases have their own (empty) history.
+        assert!(alias_history(&m, "challenger").is_empty());
+
+        // Rolling back the rollback returns to where the alias was before it.
+        assert_eq!(rollback(reg, "m", "champion", "undo").unwrap(), (1, 2));
+        let m = reg.get_model("m").unwrap();
+        assert_eq!(m.aliases["champion"], 2);
+        assert_eq!(alias_history(&m, "champion").len(), 4);
+    }
+
+    #[test]
+    fn alias_errors_name_what_is_wrong() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = two_versions(tmp.path());
+        let reg = &mut LocalRegistry { store: &store };
+
+        let e = rollback(reg, "m", "champion", "").unwrap_err();
+        assert!(matches!(e, Error::NoAliasHistory { .. }), "{e:?}");
+        assert!(e.to_string().contains("roll back"));
+
+        move_alias(reg, "m", "champion", 1, "").unwrap();
+        let e = rollback(reg, "m", "champion", "").unwrap_err();
+        assert!(
+            matches!(e, Error::NothingToRollBackTo { version: 1, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("roll back"));
+
+        let e = move_alias(reg, "m", "champion", 9, "").unwrap_err();
+        assert!(
+            matches!(e, Error::VersionNotFound { version: 9, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("no version 9"));
+        // A refused move changes nothing.
+        let m = reg.get_model("m").unwrap();
+        assert_eq!(m.aliases["champion"], 1);
+        assert_eq!(alias_history(&m, "champion").len(), 1);
+
+        for bad in ["latest", "V3", "v12", "has space", ""] {
+            let e = move_alias(reg, "m", bad, 1, "").unwrap_err();
+            assert!(matches!(e, Error::InvalidAlias { .. }), "{bad}: {e:?}");
+        }
+        assert!(move_alias(reg, "m", "v1-candidate", 1, "").is_ok());
+
+        let e = reg.get_model("nope").unwrap_err();
+        assert!(
+            e.is_not_found() && e.to_string().contains("not found"),
+            "{e:?}"
+        );
+        let e = reg.get_model("../m").unwrap_err();
+        assert!(matches!(e, Error::InvalidModelName { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn corrupt_alias_state_is_reported_not_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = two_versions(tmp.path());
+        let reg = &mut LocalRegistry { store: &store };
+        let dir = store.root().join("models/m");
+
+        fs::create_dir_all(dir.join("aliases")).unwrap();
+        fs::write(dir.join("aliases/champion"), "two").unwrap();
+        let e = reg.get_model("m").unwrap_err();
+        match &e {
+            Error::CorruptStore { path, problem } => {
+                assert_eq!(path, &dir.join("aliases/champion"));
+                assert!(problem.contains("`two`"), "{problem}");
+            }
+            other => panic!("expected CorruptStore, got {other:?}"),
+        }
+        fs::write(dir.join("aliases/champion"), "2\n").unwrap();
+        assert_eq!(reg.get_model("m").unwrap().aliases["champion"], 2);
+
+        let key = format!("{HISTORY_TAG}champion");
+        reg.set_model_tag("m", &key, "not json").unwrap();
+        let e = move_alias(reg, "m", "champion", 1, "").unwrap_err();
+        assert!(matches!(e, Error::Json { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(reg.get_model("m").unwrap().tags[&key], "not json");
+    }
+
+    #[test]
+    fn lineage_of_a_local_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(tmp.path()).unwrap();
+        let exp = store.get_or_create_experiment("e").unwrap();
+        let run = "0123456789abcdef0123456789abcdef";
+        let tags = BTreeMap::from([("strider.data_fingerprint".to_string(), "fp".to_string())]);
+        store.create_run(&exp, run, "r", 1, &tags).unwrap();
+        let params = BTreeMap::from([("lr".to_string(), "0.1".to_string())]);
+        store.log_params(&exp, run, &params).unwrap();
+        let reg = &mut LocalRegistry { store: &store };
+
+        let l = reg.run_lineage(run).unwrap();
+        assert_eq!(l.tags["strider.data_fingerprint"], "fp");
+        assert_eq!(l.params, params);
+        assert!(l.artifact_root.starts_with("file://"));
+        assert!(l.artifact_root.ends_with(&format!("{exp}/{run}/artifacts")));
+
+        let e = reg.run_lineage("missing").unwrap_err();
+        assert!(matches!(e, Error::RunNotFound { .. }), "{e:?}");
     }
 }

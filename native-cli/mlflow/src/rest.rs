@@ -1,21 +1,31 @@
 //! A client for MLflow's REST API (checked against MLflow 3.17): JSON bodies, retries with
 //! exponential backoff on 408 / 429 / 5xx and on connection failures, Basic or Bearer auth from
 //! `MLFLOW_TRACKING_USERNAME` / `_PASSWORD` / `_TOKEN`, and error bodies that may not be JSON.
+//! Every request runs under [`REQUEST_TIMEOUT`] (connecting under [`CONNECT_TIMEOUT`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{DatasetInput, Metric, RunStatus};
+use crate::{DatasetInput, Error, Metric, Result, RunStatus};
 
-/// How hard to try before giving up on a request.
+/// The deadline of one HTTP attempt: resolving aside, connecting, sending the body and reading
+/// the whole response must finish within it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The cap on establishing the connection, within [`REQUEST_TIMEOUT`].
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How hard to try before giving up on a request: transient failures (no answer, 408, 429, 5xx)
+/// are retried with exponential backoff.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// Tries in all, the first included (5 by default).
     pub attempts: u32,
+    /// The wait before the second try (200 ms by default); doubled after each try.
     pub first_delay: Duration,
+    /// The longest wait between tries (5 s by default).
     pub max_delay: Duration,
 }
 
@@ -56,6 +66,7 @@ impl RestError {
     }
 }
 
+/// A client for one MLflow server (`http(s)://host:port`).
 pub struct RestClient {
     base: String,
     agent: ureq::Agent,
@@ -98,7 +109,8 @@ impl RestClient {
         Self {
             base: base.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(60))
+                .timeout(REQUEST_TIMEOUT)
+                .timeout_connect(CONNECT_TIMEOUT)
                 .build(),
             auth,
             retry: RetryPolicy::default(),
@@ -161,7 +173,7 @@ impl RestClient {
     }
 
     /// One request with retries on transient failures.
-    pub fn raw(
+    pub(crate) fn raw(
         &self,
         method: &str,
         path: &str,
@@ -183,6 +195,7 @@ impl RestClient {
         }
     }
 
+    /// Call `/api/2.0/mlflow/{endpoint}` with an optional JSON body; an empty answer is `{}`.
     pub fn call(
         &self,
         method: &str,
@@ -214,39 +227,37 @@ impl RestClient {
         self.call("POST", endpoint, Some(body))
     }
 
+    /// Whether `/health` answers with success (one try, no retries).
     pub fn health(&self) -> bool {
         self.once("GET", &format!("{}/health", self.base), None, false)
             .is_ok()
     }
 
+    /// The id of the experiment called `name`, created if it does not exist.
     pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        let by_name = |v: &Value| {
+            field_str(
+                &v["experiment"]["experiment_id"],
+                "experiments/get-by-name",
+                "experiment.experiment_id",
+            )
+        };
         match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
-            Ok(v) => {
-                return Ok(v["experiment"]["experiment_id"]
-                    .as_str()
-                    .context("experiment id")?
-                    .to_string());
-            }
+            Ok(v) => return by_name(&v),
             Err(e) if e.status == Some(404) => {}
             Err(e) => return Err(e.into()),
         }
         match self.post("experiments/create", json!({"name": name})) {
-            Ok(v) => Ok(v["experiment_id"]
-                .as_str()
-                .context("experiment id")?
-                .to_string()),
+            Ok(v) => field_str(&v["experiment_id"], "experiments/create", "experiment_id"),
             // Another client created it meanwhile.
             Err(e) if e.error_code.as_deref() == Some("RESOURCE_ALREADY_EXISTS") => {
-                let v = self.get("experiments/get-by-name", &[("experiment_name", name)])?;
-                Ok(v["experiment"]["experiment_id"]
-                    .as_str()
-                    .context("experiment id")?
-                    .to_string())
+                by_name(&self.get("experiments/get-by-name", &[("experiment_name", name)])?)
             }
             Err(e) => Err(e.into()),
         }
     }
 
+    /// Create a run; returns MLflow's `run` object (`info.run_id`, `info.artifact_uri`, ...).
     pub fn create_run(
         &self,
         exp: &str,
@@ -298,6 +309,7 @@ impl RestClient {
         Ok(())
     }
 
+    /// Log dataset inputs (nothing is sent for an empty list).
     pub fn log_inputs(&self, run: &str, inputs: &[DatasetInput]) -> Result<()> {
         if inputs.is_empty() {
             return Ok(());
@@ -315,6 +327,7 @@ impl RestClient {
         Ok(())
     }
 
+    /// Set a run's status and, if given, its end time.
     pub fn update_run(&self, run: &str, status: RunStatus, end: Option<i64>) -> Result<()> {
         let mut body = json!({"run_id": run, "status": status.name()});
         if let Some(e) = end {
@@ -327,9 +340,9 @@ impl RestClient {
     /// Upload one artifact through the server's artifact proxy. `artifact_uri` is the run's.
     pub fn upload_artifact(&self, artifact_uri: &str, rel: &str, bytes: &[u8]) -> Result<()> {
         let Some(root) = artifact_uri.strip_prefix("mlflow-artifacts:/") else {
-            bail!(
-                "run artifact root `{artifact_uri}` is not served by the tracking server (mlflow-artifacts:/); start it with artifact serving"
-            );
+            return Err(Error::ArtifactsNotServed {
+                artifact_uri: artifact_uri.to_string(),
+            });
         };
         let path = format!(
             "/api/2.0/mlflow-artifacts/artifacts/{}/{}",
@@ -342,9 +355,19 @@ impl RestClient {
             .collect::<Vec<_>>()
             .join("/");
         self.raw("PUT", &path, Some(bytes), false)
-            .map_err(|e| anyhow!("uploading {rel}: {e}"))?;
+            .map_err(|source| Error::ArtifactUpload {
+                path: rel.to_string(),
+                source,
+            })?;
         Ok(())
     }
+}
+
+/// A string field MLflow always sends, or [`Error::UnexpectedResponse`].
+pub(crate) fn field_str(v: &Value, endpoint: &'static str, field: &'static str) -> Result<String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or(Error::UnexpectedResponse { endpoint, field })
 }
 
 fn urlencode_segment(s: &str) -> String {
@@ -358,6 +381,49 @@ fn urlencode_segment(s: &str) -> String {
         .collect()
 }
 
-pub fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     urlencode_segment(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_metric_values_travel_as_strings() {
+        assert_eq!(metric_value(0.5), json!(0.5));
+        assert_eq!(metric_value(f64::NAN), json!("NaN"));
+        assert_eq!(metric_value(f64::INFINITY), json!("Infinity"));
+        assert_eq!(metric_value(f64::NEG_INFINITY), json!("-Infinity"));
+        assert_eq!(urlencode("a b/c~"), "a%20b%2Fc~");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_rest_error_after_the_retries() {
+        // Nothing listens on port 1 of the loopback: the connection is refused at once.
+        let mut rest = RestClient::new("http://127.0.0.1:1/");
+        assert_eq!(rest.base(), "http://127.0.0.1:1");
+        rest.retry = RetryPolicy {
+            attempts: 2,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        };
+        assert!(!rest.health());
+        let e = rest.get_or_create_experiment("x").unwrap_err();
+        let r = e.rest().expect("a server error");
+        assert_eq!(r.status, None);
+        assert!(r.is_unavailable());
+        assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+    }
+
+    #[test]
+    fn artifacts_need_the_servers_artifact_proxy() {
+        // Refused before any request is made.
+        let rest = RestClient::new("http://127.0.0.1:1");
+        let e = rest
+            .upload_artifact("s3://bucket/1/abc/artifacts", "model.json", b"{}")
+            .unwrap_err();
+        assert!(matches!(e, Error::ArtifactsNotServed { .. }), "{e:?}");
+        assert!(e.to_string().contains("s3://bucket/1/abc/artifacts"));
+    }
 }

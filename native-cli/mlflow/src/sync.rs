@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{Context, Result};
+use crate::error::IoContext;
+use crate::local::LocalStore;
+use crate::rest::{RestClient, field_str};
+use crate::{Error, PARENT_TAG, Result, RunData, SOURCE_RUN_TAG};
 
-use super::local::LocalStore;
-use super::rest::RestClient;
-use super::{PARENT_TAG, RunData, SOURCE_RUN_TAG};
-
+/// What a sync did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct SyncReport {
     pub runs_created: usize,
@@ -60,11 +60,16 @@ pub fn sync_store(
             continue;
         }
         wanted.sort_by_key(|r| (depth(r, &runs), r.start_time, r.run_id.clone()));
+        let in_experiment = |source| Error::Sync {
+            experiment: name.clone(),
+            source: Box::new(source),
+        };
         let server_exp = rest
             .get_or_create_experiment(&name)
-            .with_context(|| format!("experiment `{name}`"))?;
+            .map_err(in_experiment)?;
         for run in wanted {
-            sync_run(local, rest, &server_exp, run, &mut ids, &mut report)?;
+            sync_run(local, rest, &server_exp, run, &mut ids, &mut report)
+                .map_err(in_experiment)?;
         }
     }
     Ok((report, ids))
@@ -79,9 +84,15 @@ pub fn sync_run(
     ids: &mut IdMap,
     report: &mut SyncReport,
 ) -> Result<String> {
-    let found = match ids.get(&run.run_id) {
-        Some(sid) => vec![rest.get("runs/get", &[("run_id", sid)])?["run"].clone()],
-        None => rest.search_runs_by_tag(server_exp, SOURCE_RUN_TAG, &run.run_id)?,
+    let (found, found_by) = match ids.get(&run.run_id) {
+        Some(sid) => (
+            vec![rest.get("runs/get", &[("run_id", sid)])?["run"].clone()],
+            "runs/get",
+        ),
+        None => (
+            rest.search_runs_by_tag(server_exp, SOURCE_RUN_TAG, &run.run_id)?,
+            "runs/search",
+        ),
     };
     let mut tags: BTreeMap<String, String> = run.tags.clone();
     tags.insert(SOURCE_RUN_TAG.into(), run.run_id.clone());
@@ -107,10 +118,7 @@ pub fn sync_run(
                 })
                 .unwrap_or_default();
             (
-                existing["info"]["run_id"]
-                    .as_str()
-                    .context("run id")?
-                    .to_string(),
+                field_str(&existing["info"]["run_id"], found_by, "run.info.run_id")?,
                 existing["info"]["artifact_uri"]
                     .as_str()
                     .unwrap_or_default()
@@ -122,10 +130,7 @@ pub fn sync_run(
             report.runs_created += 1;
             let created = rest.create_run(server_exp, &run.name, run.start_time, &tags)?;
             (
-                created["info"]["run_id"]
-                    .as_str()
-                    .context("run id")?
-                    .to_string(),
+                field_str(&created["info"]["run_id"], "runs/create", "run.info.run_id")?,
                 created["info"]["artifact_uri"]
                     .as_str()
                     .unwrap_or_default()
@@ -146,11 +151,12 @@ pub fn sync_run(
         .collect();
     rest.log_inputs(&server_id, &new_inputs)?;
     for rel in &run.artifacts {
-        let bytes = std::fs::read(local.artifact_path(&run.experiment_id, &run.run_id, rel))?;
+        let path = local.artifact_path(&run.experiment_id, &run.run_id, rel);
+        let bytes = std::fs::read(&path).at("reading artifact", &path)?;
         rest.upload_artifact(&artifact_uri, rel, &bytes)?;
         report.artifacts += 1;
     }
-    if run.status != super::RunStatus::Running {
+    if run.status != crate::RunStatus::Running {
         rest.update_run(&server_id, run.status, run.end_time)?;
     }
     Ok(server_id)

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
-use super::local::LocalStore;
-use super::rest::RestClient;
-use super::sync::{IdMap, SyncReport, sync_store};
-use super::{DatasetInput, Metric, PARENT_TAG, RunStatus, SOURCE_RUN_TAG, TrackingUri, now_ms};
+use crate::error::chain;
+use crate::local::LocalStore;
+use crate::rest::RestClient;
+use crate::sync::{IdMap, SyncReport, sync_store};
+use crate::{
+    DatasetInput, Metric, PARENT_TAG, Result, RunStatus, SOURCE_RUN_TAG, TrackingUri, now_ms,
+};
 
 struct Remote {
     rest: RestClient,
@@ -22,6 +23,7 @@ struct Remote {
     pending: HashMap<String, Vec<Metric>>,
 }
 
+/// Logs runs to a [`TrackingUri`]: always to a local store, and to a server if there is one.
 pub struct Tracker {
     local: LocalStore,
     experiment: String,
@@ -44,7 +46,7 @@ pub struct FinishReport {
 
 /// Where runs for a server are buffered: `$STRIDER_MLFLOW_BUFFER`, else
 /// `~/.cache/strider/mlflow-buffer/<host_port>/mlruns`.
-pub fn buffer_dir(server: &str) -> PathBuf {
+pub(crate) fn buffer_dir(server: &str) -> PathBuf {
     if let Ok(d) = std::env::var("STRIDER_MLFLOW_BUFFER") {
         return PathBuf::from(d);
     }
@@ -69,6 +71,8 @@ pub fn buffer_dir(server: &str) -> PathBuf {
 }
 
 impl Tracker {
+    /// Open the store(s) of `uri` and get or create `experiment` there. An unreachable server is
+    /// not an error: runs are then only buffered locally until [`Self::finish`].
     pub fn open(uri: TrackingUri, experiment: &str) -> Result<Self> {
         let (local_root, remote) = match &uri {
             TrackingUri::Local(p) => (p.clone(), None),
@@ -114,6 +118,7 @@ impl Tracker {
         }
     }
 
+    /// Start a run (a child of `parent` if given); returns its local run id.
     pub fn start_run(
         &mut self,
         name: &str,
@@ -251,7 +256,7 @@ impl Tracker {
                             error: None,
                         };
                     }
-                    Err(e) => last_err = format!("{e:#}"),
+                    Err(e) => last_err = chain(&e),
                 }
             } else {
                 last_err = format!("{} is not reachable", r.rest.base());
@@ -268,5 +273,56 @@ impl Tracker {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_tracker_nests_runs_and_finishes_without_a_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = Tracker::open(TrackingUri::Local(tmp.path().into()), "exp").unwrap();
+        let parent = t.start_run("parent", None, &BTreeMap::new()).unwrap();
+        let child = t
+            .start_run("child", Some(&parent), &BTreeMap::new())
+            .unwrap();
+        assert_eq!(child.len(), 32);
+        assert_ne!(parent, child);
+        let point = |step| Metric {
+            key: "loss".into(),
+            value: 1.0 / (step + 1) as f64,
+            timestamp: 1,
+            step,
+        };
+        t.log_metrics(&child, &[point(0), point(1)]).unwrap();
+        t.flush();
+        let e = t
+            .log_metrics(
+                &child,
+                &[Metric {
+                    key: String::new(),
+                    ..point(2)
+                }],
+            )
+            .unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidKey { .. }), "{e:?}");
+        t.end_run(&child, RunStatus::Failed).unwrap();
+        t.end_run(&parent, RunStatus::Finished).unwrap();
+
+        let report = t.finish(Duration::ZERO);
+        assert_eq!(report.synced, None);
+        assert_eq!(report.error, None);
+        assert!(report.server_run_ids.is_empty());
+
+        let store = LocalStore::open(&report.local_store).unwrap();
+        let exp = store.experiment_of(&child).unwrap();
+        let c = store.read_run(&exp, &child).unwrap();
+        assert_eq!(c.parent(), Some(parent.as_str()));
+        assert_eq!(c.status, RunStatus::Failed);
+        assert_eq!(c.metrics["loss"].len(), 2);
+        let p = store.read_run(&exp, &parent).unwrap();
+        assert_eq!((p.parent(), p.status), (None, RunStatus::Finished));
     }
 }

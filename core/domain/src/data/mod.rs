@@ -42,17 +42,18 @@ pub fn load(
         out.extend(parse_panel(path, &text)?);
     }
     if out.is_empty() {
-        return Err(Error::Config(
-            "data: no instruments (set `files` or `panels`)".into(),
+        return Err(Error::config(
+            "data",
+            "no instruments (set `files` or `panels`)",
         ));
     }
     let mut names: Vec<&str> = out.iter().map(|i| i.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(Error::Config(format!(
-            "data: instrument `{}` appears twice",
-            w[0]
-        )));
+        return Err(Error::config(
+            "data",
+            format!("instrument `{}` appears twice", w[0]),
+        ));
     }
     Ok(out)
 }

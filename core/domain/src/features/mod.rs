@@ -119,7 +119,7 @@ const DOW: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl FeatureSpec {
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Config(format!("features: {m}")));
+        let bad = |m: &str| Err(Error::config("features", m));
         match self {
             Self::Returns { periods } if periods.is_empty() || periods.contains(&0) => {
                 bad("returns.periods must be non-empty and >= 1")

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::drawdown::DrawdownTracker;
+use super::drawdown::{DrawdownTracker, Episode};
 use super::moments::*;
 use crate::metrics::MetricsSpec;
 
@@ -190,87 +190,22 @@ pub fn series_metrics(
 ) -> SeriesMetrics {
     let p = spec.periods_per_year;
     let rf = periodic_rf(spec.risk_free, p);
-    let mut f = Vec::with_capacity(returns.len());
-    let mut dd = DrawdownTracker::default();
-    let (mut sum, mut growth, mut gains) = (0.0, 1.0, 0.0);
-    let (mut pos_n, mut pos_sum, mut neg_n, mut neg_sum, mut nonzero) =
-        (0usize, 0.0, 0usize, 0.0, 0usize);
-    let (mut best, mut worst) = (f64::NAN, f64::NAN);
-    for &r in returns {
-        dd.push(r);
-        if !r.is_finite() {
-            continue;
-        }
-        f.push(r);
-        sum += r;
-        growth *= 1.0 + r;
-        best = best.max(r);
-        worst = worst.min(r);
-        if r >= 0.0 {
-            gains += r;
-        }
-        if r > 0.0 {
-            pos_n += 1;
-            pos_sum += r;
-        } else if r < 0.0 {
-            neg_n += 1;
-            neg_sum += r;
-        }
-        if r != 0.0 {
-            nonzero += 1;
-        }
-    }
-    let n = f.len();
+    let mut first = FirstPass::over(returns);
+    let n = first.finite.len();
     let nf = n as f64;
-    let mu = sum / nf;
-    let (mut m2, mut m3, mut m4, mut down2, mut above, mut below) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for &r in &f {
-        let d = r - mu;
-        let d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
-        let x = r - rf;
-        if x < 0.0 {
-            down2 += x * x;
-            below -= x;
-        } else {
-            above += x;
-        }
-    }
-    let sd = (m2 / (nf - 1.0)).sqrt();
-    let g3 = if n < 3 {
-        f64::NAN
-    } else if m2 == 0.0 {
-        0.0
-    } else {
-        (nf * (nf - 1.0)).sqrt() / (nf - 2.0) * (m3 / nf) / (m2 / nf).powf(1.5)
-    };
-    let g2 = if n < 4 {
-        f64::NAN
-    } else if m2 == 0.0 {
-        0.0
-    } else {
-        nf * (nf + 1.0) * (nf - 1.0) * m4 / ((nf - 2.0) * (nf - 3.0) * m2 * m2)
-            - 3.0 * (nf - 1.0) * (nf - 1.0) / ((nf - 2.0) * (nf - 3.0))
-    };
+    let mu = first.sum / nf;
+    let second = SecondPass::over(&first.finite, mu, rf);
+    let sd = (second.m2 / (nf - 1.0)).sqrt();
+    let g3 = second.skew(n);
+    let g2 = second.excess_kurtosis(n);
     let sr = (mu - rf) / sd;
-    let years = nf / p;
-    let cagr = if n == 0 || growth < 0.0 {
-        f64::NAN
-    } else {
-        growth.powf(1.0 / years) - 1.0
-    };
-    let mdd = dd.max_drawdown();
-    let eps = dd.episodes(dates);
-    let q05 = quantile_select(&mut f, 0.05);
-    let q95 = quantile_select(&mut f, 0.95);
-    let (tail_n, tail_sum) = f
-        .iter()
-        .filter(|v| **v <= q05)
-        .fold((0usize, 0.0), |(c, s), v| (c + 1, s + v));
-    let downside = (down2 / nf).sqrt();
-    let alpha = 0.05;
+    let cagr = first.cagr(nf / p);
+    let mdd = first.dd.max_drawdown();
+    let eps = first.dd.episodes(dates);
+    // Selections reorder the finite returns; the tail sums follow that order (as before).
+    let tails = Tails::select(&mut first.finite);
+    let downside = (second.down2 / nf).sqrt();
+    let (var_95_parametric, cvar_95_parametric) = parametric_var_cvar(mu, sd);
     let (exposure, turnover) = match positions {
         Some(rows) if !rows.is_empty() => {
             let (e, t) = exposure_turnover(rows);
@@ -280,64 +215,287 @@ pub fn series_metrics(
     };
     SeriesMetrics {
         n_periods: n,
-        total_return: growth - 1.0,
+        total_return: first.growth - 1.0,
         cagr,
         volatility: sd * p.sqrt(),
         sharpe: sr * p.sqrt(),
-        sortino: if downside > 0.0 {
-            (mu - rf) / downside * p.sqrt()
-        } else {
-            f64::NAN
-        },
-        calmar: if mdd < 0.0 {
-            cagr / mdd.abs()
-        } else {
-            f64::NAN
-        },
+        sortino: sortino(mu - rf, downside, p),
+        calmar: calmar(cagr, mdd),
         max_drawdown: mdd,
         longest_drawdown_days: eps.iter().map(|e| e.days).max().unwrap_or(0),
-        avg_drawdown: if eps.is_empty() {
-            0.0
-        } else {
-            eps.iter().map(|e| e.max_drawdown).sum::<f64>() / eps.len() as f64
-        },
-        win_rate: if nonzero == 0 {
-            f64::NAN
-        } else {
-            pos_n as f64 / nonzero as f64
-        },
-        hit_rate: pos_n as f64 / nf,
-        profit_factor: if neg_sum == 0.0 {
-            if gains > 0.0 { f64::INFINITY } else { 0.0 }
-        } else {
-            gains / neg_sum.abs()
-        },
-        payoff_ratio: (pos_sum / pos_n as f64) / (neg_sum / neg_n as f64).abs(),
-        tail_ratio: if q05 == 0.0 {
-            f64::NAN
-        } else {
-            (q95 / q05).abs()
-        },
-        omega: if below > 0.0 { above / below } else { f64::NAN },
-        var_95: q05,
-        cvar_95: if tail_n == 0 {
-            f64::NAN
-        } else {
-            tail_sum / tail_n as f64
-        },
-        var_95_parametric: mu + sd * norm_ppf(alpha),
-        cvar_95_parametric: if sd == 0.0 || sd.is_nan() {
-            mu
-        } else {
-            mu - sd * norm_pdf(norm_ppf(alpha)) / alpha
-        },
+        avg_drawdown: mean_episode_depth(&eps),
+        win_rate: first.win_rate(),
+        hit_rate: first.pos_n as f64 / nf,
+        profit_factor: first.profit_factor(),
+        payoff_ratio: first.payoff_ratio(),
+        tail_ratio: tails.tail_ratio(),
+        omega: second.omega(),
+        var_95: tails.q05,
+        cvar_95: tails.cvar(),
+        var_95_parametric,
+        cvar_95_parametric,
         skew: g3,
         kurtosis: g2,
-        best_day: best,
-        worst_day: worst,
+        best_day: first.best,
+        worst_day: first.worst,
         psr: psr_from(sr, 0.0, g3, g2 + 3.0, returns.len()),
         min_track_record_length: min_trl_from(sr, 0.0, g3, g2 + 3.0),
         exposure,
         turnover,
+    }
+}
+
+/// First pass: compounds, counts and sums the finite returns and tracks drawdowns (which see
+/// every period, non-finite ones as 0).
+struct FirstPass {
+    /// The finite returns, in order.
+    finite: Vec<f64>,
+    dd: DrawdownTracker,
+    sum: f64,
+    growth: f64,
+    /// Sum of the returns >= 0 (quantstats' profit factor numerator).
+    gains: f64,
+    pos_n: usize,
+    pos_sum: f64,
+    neg_n: usize,
+    neg_sum: f64,
+    nonzero: usize,
+    best: f64,
+    worst: f64,
+}
+
+impl FirstPass {
+    fn over(returns: &[f64]) -> Self {
+        let mut s = FirstPass {
+            finite: Vec::with_capacity(returns.len()),
+            dd: DrawdownTracker::default(),
+            sum: 0.0,
+            growth: 1.0,
+            gains: 0.0,
+            pos_n: 0,
+            pos_sum: 0.0,
+            neg_n: 0,
+            neg_sum: 0.0,
+            nonzero: 0,
+            best: f64::NAN,
+            worst: f64::NAN,
+        };
+        for &r in returns {
+            s.dd.push(r);
+            if r.is_finite() {
+                s.add(r);
+            }
+        }
+        s
+    }
+
+    fn add(&mut self, r: f64) {
+        self.finite.push(r);
+        self.sum += r;
+        self.growth *= 1.0 + r;
+        self.best = self.best.max(r);
+        self.worst = self.worst.min(r);
+        if r >= 0.0 {
+            self.gains += r;
+        }
+        if r > 0.0 {
+            self.pos_n += 1;
+            self.pos_sum += r;
+        } else if r < 0.0 {
+            self.neg_n += 1;
+            self.neg_sum += r;
+        }
+        if r != 0.0 {
+            self.nonzero += 1;
+        }
+    }
+
+    /// Compound annual growth over `years`; `NaN` without returns or after a loss beyond -100%.
+    fn cagr(&self, years: f64) -> f64 {
+        if self.finite.is_empty() || self.growth < 0.0 {
+            f64::NAN
+        } else {
+            self.growth.powf(1.0 / years) - 1.0
+        }
+    }
+
+    /// Share of positive returns among the non-zero ones (quantstats ignores flat periods).
+    fn win_rate(&self) -> f64 {
+        if self.nonzero == 0 {
+            f64::NAN
+        } else {
+            self.pos_n as f64 / self.nonzero as f64
+        }
+    }
+
+    /// Gains over losses; infinite with gains and no losses, 0 with neither.
+    fn profit_factor(&self) -> f64 {
+        if self.neg_sum == 0.0 {
+            if self.gains > 0.0 { f64::INFINITY } else { 0.0 }
+        } else {
+            self.gains / self.neg_sum.abs()
+        }
+    }
+
+    /// Mean win over mean loss.
+    fn payoff_ratio(&self) -> f64 {
+        (self.pos_sum / self.pos_n as f64) / (self.neg_sum / self.neg_n as f64).abs()
+    }
+}
+
+/// Second pass: centred moments about the mean `mu`, and the downside / upside sums of the
+/// returns in excess of the per-period risk-free rate.
+struct SecondPass {
+    m2: f64,
+    m3: f64,
+    m4: f64,
+    down2: f64,
+    above: f64,
+    below: f64,
+}
+
+impl SecondPass {
+    fn over(finite: &[f64], mu: f64, rf: f64) -> Self {
+        let (mut m2, mut m3, mut m4, mut down2, mut above, mut below) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for &r in finite {
+            let d = r - mu;
+            let d2 = d * d;
+            m2 += d2;
+            m3 += d2 * d;
+            m4 += d2 * d2;
+            let x = r - rf;
+            if x < 0.0 {
+                down2 += x * x;
+                below -= x;
+            } else {
+                above += x;
+            }
+        }
+        SecondPass {
+            m2,
+            m3,
+            m4,
+            down2,
+            above,
+            below,
+        }
+    }
+
+    /// pandas' bias-adjusted skew of `n` returns: `NaN` below 3, 0 for a constant series.
+    fn skew(&self, n: usize) -> f64 {
+        let (nf, m2, m3) = (n as f64, self.m2, self.m3);
+        if n < 3 {
+            f64::NAN
+        } else if m2 == 0.0 {
+            0.0
+        } else {
+            (nf * (nf - 1.0)).sqrt() / (nf - 2.0) * (m3 / nf) / (m2 / nf).powf(1.5)
+        }
+    }
+
+    /// pandas' bias-adjusted excess kurtosis of `n` returns: `NaN` below 4, 0 for a constant
+    /// series.
+    fn excess_kurtosis(&self, n: usize) -> f64 {
+        let (nf, m2, m4) = (n as f64, self.m2, self.m4);
+        if n < 4 {
+            f64::NAN
+        } else if m2 == 0.0 {
+            0.0
+        } else {
+            nf * (nf + 1.0) * (nf - 1.0) * m4 / ((nf - 2.0) * (nf - 3.0) * m2 * m2)
+                - 3.0 * (nf - 1.0) * (nf - 1.0) / ((nf - 2.0) * (nf - 3.0))
+        }
+    }
+
+    /// Excess gains over excess losses; `NaN` without a loss.
+    fn omega(&self) -> f64 {
+        if self.below > 0.0 {
+            self.above / self.below
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// The 5% and 95% quantiles and the returns at or below the 5% one.
+struct Tails {
+    q05: f64,
+    q95: f64,
+    tail_n: usize,
+    tail_sum: f64,
+}
+
+impl Tails {
+    /// Selects in place (reordering `finite`), then sums the left tail in the resulting order.
+    fn select(finite: &mut [f64]) -> Self {
+        let q05 = quantile_select(finite, 0.05);
+        let q95 = quantile_select(finite, 0.95);
+        let (tail_n, tail_sum) = finite
+            .iter()
+            .filter(|v| **v <= q05)
+            .fold((0usize, 0.0), |(c, s), v| (c + 1, s + v));
+        Tails {
+            q05,
+            q95,
+            tail_n,
+            tail_sum,
+        }
+    }
+
+    fn tail_ratio(&self) -> f64 {
+        if self.q05 == 0.0 {
+            f64::NAN
+        } else {
+            (self.q95 / self.q05).abs()
+        }
+    }
+
+    /// Historical CVaR: mean of the returns at or below the 5% quantile.
+    fn cvar(&self) -> f64 {
+        if self.tail_n == 0 {
+            f64::NAN
+        } else {
+            self.tail_sum / self.tail_n as f64
+        }
+    }
+}
+
+/// Gaussian VaR and CVaR at 95%; a flat (or undefined) volatility leaves the CVaR at the mean.
+fn parametric_var_cvar(mu: f64, sd: f64) -> (f64, f64) {
+    let alpha = 0.05;
+    let var = mu + sd * norm_ppf(alpha);
+    let cvar = if sd == 0.0 || sd.is_nan() {
+        mu
+    } else {
+        mu - sd * norm_pdf(norm_ppf(alpha)) / alpha
+    };
+    (var, cvar)
+}
+
+/// Annualised excess mean over downside deviation; `NaN` without downside.
+fn sortino(excess_mean: f64, downside: f64, periods: f64) -> f64 {
+    if downside > 0.0 {
+        excess_mean / downside * periods.sqrt()
+    } else {
+        f64::NAN
+    }
+}
+
+/// CAGR over the depth of the maximum drawdown; `NaN` without a drawdown.
+fn calmar(cagr: f64, max_drawdown: f64) -> f64 {
+    if max_drawdown < 0.0 {
+        cagr / max_drawdown.abs()
+    } else {
+        f64::NAN
+    }
+}
+
+/// Mean depth of the drawdown episodes; 0 without any.
+fn mean_episode_depth(eps: &[Episode]) -> f64 {
+    if eps.is_empty() {
+        0.0
+    } else {
+        eps.iter().map(|e| e.max_drawdown).sum::<f64>() / eps.len() as f64
     }
 }

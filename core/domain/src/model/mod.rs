@@ -5,12 +5,14 @@
 //! sequence models (LSTM) need the rows before a sample as its input window, and the row indices
 //! keep the rule "fit on training rows only" explicit at every call.
 
+mod editable;
 mod gbdt;
 mod logistic;
 pub mod lstm;
 mod ridge;
 mod scaler;
 
+pub use editable::EditableParam;
 pub use gbdt::FittedGbdt;
 pub use logistic::{Logistic, LogisticParams};
 pub use lstm::{FittedLstm, LstmParams};

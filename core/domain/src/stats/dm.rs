@@ -33,14 +33,16 @@ fn autocovariance(d: &[f64], k: usize, m: f64) -> f64 {
 pub fn diebold_mariano(loss1: &[f64], loss2: &[f64], h: usize) -> Result<DieboldMariano> {
     let n = loss1.len();
     if n != loss2.len() {
-        return Err(Error::Config(
-            "diebold-mariano: loss series differ in length".into(),
+        return Err(Error::stats(
+            "diebold-mariano",
+            "loss series differ in length",
         ));
     }
     if h == 0 || h > n || n < 3 {
-        return Err(Error::Config(format!(
-            "diebold-mariano: need 1 <= h <= n and n >= 3 (h={h}, n={n})"
-        )));
+        return Err(Error::stats(
+            "diebold-mariano",
+            format!("need 1 <= h <= n and n >= 3 (h={h}, n={n})"),
+        ));
     }
     let d: Vec<f64> = loss1.iter().zip(loss2).map(|(a, b)| a - b).collect();
     let m = mean(&d);
@@ -49,8 +51,9 @@ pub fn diebold_mariano(loss1: &[f64], loss2: &[f64], h: usize) -> Result<Diebold
         .sum::<f64>()
         / n as f64;
     if v <= 0.0 {
-        return Err(Error::Config(
-            "diebold-mariano: non-positive variance of the loss differential".into(),
+        return Err(Error::stats(
+            "diebold-mariano",
+            "non-positive variance of the loss differential",
         ));
     }
     let (nf, hf) = (n as f64, h as f64);

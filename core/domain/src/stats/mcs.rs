@@ -39,135 +39,16 @@ pub fn model_confidence_set(
     method: McsMethod,
     seed: u64,
 ) -> Result<Mcs> {
-    let k = losses.len();
-    let t = losses.first().map_or(0, Vec::len);
-    if k < 2 || t < 3 || losses.iter().any(|l| l.len() != t) {
-        return Err(Error::Config(
-            "mcs: needs >= 2 models, >= 3 periods, equal lengths".into(),
-        ));
-    }
+    let (k, t) = check_shape(losses)?;
     let block = block_size.unwrap_or_else(|| default_block_size(t));
     let tf = t as f64;
     let means: Vec<f64> = losses.iter().map(|l| l.iter().sum::<f64>() / tf).collect();
-    // Bootstrap means of every model on shared indices: boot[b][j].
-    let mut bs = StationaryBootstrap::new(t, block, seed);
-    let mut idx = Vec::with_capacity(t);
-    let boot: Vec<Vec<f64>> = (0..reps)
-        .map(|_| {
-            bs.draw(&mut idx);
-            losses
-                .iter()
-                .map(|l| idx.iter().map(|&i| l[i]).sum::<f64>() / tf)
-                .collect()
-        })
-        .collect();
-    let mut eliminated: Vec<(usize, f64)> = Vec::new();
-    let mut included = vec![true; k];
-    match method {
-        McsMethod::R => {
-            // Standardised pairwise differences and their recentred bootstrap versions.
-            let diff = |i: usize, j: usize| means[i] - means[j];
-            let mut var = vec![0.0; k * k];
-            for b in &boot {
-                for i in 0..k {
-                    for j in 0..k {
-                        let x = (b[i] - b[j]) - diff(i, j);
-                        var[i * k + j] += x * x;
-                    }
-                }
-            }
-            for i in 0..k {
-                for j in 0..k {
-                    var[i * k + j] = var[i * k + j] / reps as f64 + if i == j { 1.0 } else { 0.0 };
-                }
-            }
-            while included.iter().filter(|x| **x).count() > 1 {
-                let inc: Vec<usize> = (0..k).filter(|&i| included[i]).collect();
-                // Test statistic and its arg-max (first in row-major order, as numpy).
-                let (mut stat, mut worst) = (f64::NEG_INFINITY, inc[0]);
-                for &i in &inc {
-                    for &j in &inc {
-                        let s = diff(i, j) / var[i * k + j].sqrt();
-                        if s > stat {
-                            stat = s;
-                            worst = i;
-                        }
-                    }
-                }
-                let exceed = boot
-                    .iter()
-                    .filter(|b| {
-                        let mut m = f64::NEG_INFINITY;
-                        for &i in &inc {
-                            for &j in &inc {
-                                m = m.max(((b[i] - b[j]) - diff(i, j)) / var[i * k + j].sqrt());
-                            }
-                        }
-                        stat < m
-                    })
-                    .count();
-                eliminated.push((worst, exceed as f64 / reps as f64));
-                included[worst] = false;
-            }
-        }
-        McsMethod::Max => {
-            // Recentred, cross-sectionally demeaned bootstrap average losses.
-            let errs: Vec<Vec<f64>> = boot
-                .iter()
-                .map(|b| {
-                    let e: Vec<f64> = (0..k).map(|j| b[j] - means[j]).collect();
-                    let m = e.iter().sum::<f64>() / k as f64;
-                    e.iter().map(|x| x - m).collect()
-                })
-                .collect();
-            while included.iter().filter(|x| **x).count() > 1 {
-                let inc: Vec<usize> = (0..k).filter(|&i| included[i]).collect();
-                let centred: Vec<Vec<f64>> = errs
-                    .iter()
-                    .map(|e| {
-                        let g = inc.iter().map(|&j| e[j]).sum::<f64>() / inc.len() as f64;
-                        inc.iter().map(|&j| e[j] - g).collect()
-                    })
-                    .collect();
-                let sd: Vec<f64> = (0..inc.len())
-                    .map(|c| {
-                        (centred.iter().map(|e| e[c] * e[c]).sum::<f64>() / reps as f64).sqrt()
-                    })
-                    .collect();
-                let grand = inc.iter().map(|&j| means[j]).sum::<f64>() / inc.len() as f64;
-                let t_stats: Vec<f64> = inc
-                    .iter()
-                    .zip(&sd)
-                    .map(|(&j, s)| (means[j] - grand) / s)
-                    .collect();
-                let stat = t_stats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let exceed = centred
-                    .iter()
-                    .filter(|e| {
-                        stat < e
-                            .iter()
-                            .zip(&sd)
-                            .map(|(x, s)| x / s)
-                            .fold(f64::NEG_INFINITY, f64::max)
-                    })
-                    .count();
-                let p = exceed as f64 / reps as f64;
-                for (c, &j) in inc.iter().enumerate() {
-                    if t_stats[c] == stat {
-                        eliminated.push((j, p));
-                        included[j] = false;
-                    }
-                }
-            }
-        }
-    }
-    eliminated.extend((0..k).filter(|&i| included[i]).map(|i| (i, 1.0)));
-    let mut p_values = vec![0.0; k];
-    let mut running = 0.0f64;
-    for (j, p) in eliminated {
-        running = running.max(p);
-        p_values[j] = running;
-    }
+    let boot = bootstrap_means(losses, block, reps, seed);
+    let eliminated = match method {
+        McsMethod::R => eliminate_by_r(&means, &boot, reps),
+        McsMethod::Max => eliminate_by_max(&means, &boot, reps),
+    };
+    let p_values = mcs_p_values(k, eliminated);
     Ok(Mcs {
         included: (0..k).filter(|&j| p_values[j] > size).collect(),
         excluded: (0..k).filter(|&j| p_values[j] <= size).collect(),
@@ -177,4 +58,213 @@ pub fn model_confidence_set(
         block_size: block,
         reps,
     })
+}
+
+/// The number of models and periods, once there are enough of both and every model has a loss
+/// for every period.
+fn check_shape(losses: &[Vec<f64>]) -> Result<(usize, usize)> {
+    let k = losses.len();
+    let t = losses.first().map_or(0, Vec::len);
+    if k < 2 || t < 3 || losses.iter().any(|l| l.len() != t) {
+        return Err(Error::stats(
+            "mcs",
+            "needs >= 2 models, >= 3 periods, equal lengths",
+        ));
+    }
+    Ok((k, t))
+}
+
+/// Bootstrap mean loss of every model, `boot[b][j]`; all models share each draw's indices so
+/// their differences keep the cross-model dependence.
+fn bootstrap_means(losses: &[Vec<f64>], block: usize, reps: usize, seed: u64) -> Vec<Vec<f64>> {
+    let t = losses[0].len();
+    let tf = t as f64;
+    let mut bs = StationaryBootstrap::new(t, block, seed);
+    let mut idx = Vec::with_capacity(t);
+    (0..reps)
+        .map(|_| {
+            bs.draw(&mut idx);
+            losses
+                .iter()
+                .map(|l| idx.iter().map(|&i| l[i]).sum::<f64>() / tf)
+                .collect()
+        })
+        .collect()
+}
+
+/// Every model with its elimination p-value, in elimination order, the survivors last with 1.
+fn with_survivors(mut eliminated: Vec<(usize, f64)>, included: &[bool]) -> Vec<(usize, f64)> {
+    let k = included.len();
+    eliminated.extend((0..k).filter(|&i| included[i]).map(|i| (i, 1.0)));
+    eliminated
+}
+
+/// The models still in, once more than one is.
+fn contenders(included: &[bool]) -> Option<Vec<usize>> {
+    let inc: Vec<usize> = (0..included.len()).filter(|&i| included[i]).collect();
+    (inc.len() > 1).then_some(inc)
+}
+
+/// MCS p-values: the running maximum of the elimination p-values, by model.
+fn mcs_p_values(k: usize, eliminated: Vec<(usize, f64)>) -> Vec<f64> {
+    let mut p_values = vec![0.0; k];
+    let mut running = 0.0f64;
+    for (j, p) in eliminated {
+        running = running.max(p);
+        p_values[j] = running;
+    }
+    p_values
+}
+
+/// The `R` statistic's ingredients: sample mean losses and the bootstrap variance of every
+/// pairwise difference (plus 1 on the diagonal, so that `d_ii / sqrt(var_ii)` is 0, not `NaN`).
+struct Pairwise<'a> {
+    means: &'a [f64],
+    /// `var[i * k + j]`.
+    var: Vec<f64>,
+    k: usize,
+}
+
+impl<'a> Pairwise<'a> {
+    fn new(means: &'a [f64], boot: &[Vec<f64>], reps: usize) -> Self {
+        let k = means.len();
+        let mut p = Pairwise {
+            means,
+            var: vec![0.0; k * k],
+            k,
+        };
+        for b in boot {
+            for i in 0..k {
+                for j in 0..k {
+                    let x = p.recentred(b, i, j);
+                    p.var[i * k + j] += x * x;
+                }
+            }
+        }
+        for i in 0..k {
+            for j in 0..k {
+                p.var[i * k + j] = p.var[i * k + j] / reps as f64 + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        p
+    }
+
+    fn diff(&self, i: usize, j: usize) -> f64 {
+        self.means[i] - self.means[j]
+    }
+
+    /// A bootstrap difference, recentred on the sample one.
+    fn recentred(&self, b: &[f64], i: usize, j: usize) -> f64 {
+        (b[i] - b[j]) - self.diff(i, j)
+    }
+
+    fn scale(&self, i: usize, j: usize) -> f64 {
+        self.var[i * self.k + j].sqrt()
+    }
+
+    /// The largest standardised difference among `inc` and the row it comes from (the first in
+    /// row-major order, as numpy's arg-max).
+    fn statistic(&self, inc: &[usize]) -> (f64, usize) {
+        let (mut stat, mut worst) = (f64::NEG_INFINITY, inc[0]);
+        for &i in inc {
+            for &j in inc {
+                let s = self.diff(i, j) / self.scale(i, j);
+                if s > stat {
+                    stat = s;
+                    worst = i;
+                }
+            }
+        }
+        (stat, worst)
+    }
+
+    /// The statistic of one bootstrap draw, under the null (recentred).
+    fn boot_statistic(&self, b: &[f64], inc: &[usize]) -> f64 {
+        let mut m = f64::NEG_INFINITY;
+        for &i in inc {
+            for &j in inc {
+                m = m.max(self.recentred(b, i, j) / self.scale(i, j));
+            }
+        }
+        m
+    }
+}
+
+/// `R` elimination: one model per round, the row of the largest standardised pairwise difference.
+fn eliminate_by_r(means: &[f64], boot: &[Vec<f64>], reps: usize) -> Vec<(usize, f64)> {
+    let pw = Pairwise::new(means, boot, reps);
+    let mut eliminated = Vec::new();
+    let mut included = vec![true; means.len()];
+    while let Some(inc) = contenders(&included) {
+        let (stat, worst) = pw.statistic(&inc);
+        let exceed = boot
+            .iter()
+            .filter(|b| stat < pw.boot_statistic(b, &inc))
+            .count();
+        eliminated.push((worst, exceed as f64 / reps as f64));
+        included[worst] = false;
+    }
+    with_survivors(eliminated, &included)
+}
+
+/// Recentred, cross-sectionally demeaned bootstrap average losses, `errs[b][j]`.
+fn demeaned_errors(means: &[f64], boot: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let k = means.len();
+    boot.iter()
+        .map(|b| {
+            let e: Vec<f64> = (0..k).map(|j| b[j] - means[j]).collect();
+            let m = e.iter().sum::<f64>() / k as f64;
+            e.iter().map(|x| x - m).collect()
+        })
+        .collect()
+}
+
+/// One `max` round over the models `inc`: each one's t-statistic, the largest, and its p-value.
+fn max_round(means: &[f64], errs: &[Vec<f64>], inc: &[usize], reps: usize) -> (Vec<f64>, f64, f64) {
+    // Errors recentred on the contenders' own cross-sectional mean.
+    let centred: Vec<Vec<f64>> = errs
+        .iter()
+        .map(|e| {
+            let g = inc.iter().map(|&j| e[j]).sum::<f64>() / inc.len() as f64;
+            inc.iter().map(|&j| e[j] - g).collect()
+        })
+        .collect();
+    let sd: Vec<f64> = (0..inc.len())
+        .map(|c| (centred.iter().map(|e| e[c] * e[c]).sum::<f64>() / reps as f64).sqrt())
+        .collect();
+    let grand = inc.iter().map(|&j| means[j]).sum::<f64>() / inc.len() as f64;
+    let t_stats: Vec<f64> = inc
+        .iter()
+        .zip(&sd)
+        .map(|(&j, s)| (means[j] - grand) / s)
+        .collect();
+    let stat = t_stats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exceed = centred
+        .iter()
+        .filter(|e| {
+            stat < e
+                .iter()
+                .zip(&sd)
+                .map(|(x, s)| x / s)
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .count();
+    (t_stats, stat, exceed as f64 / reps as f64)
+}
+
+/// `max` elimination: every model tied at the largest t-statistic leaves in the same round.
+fn eliminate_by_max(means: &[f64], boot: &[Vec<f64>], reps: usize) -> Vec<(usize, f64)> {
+    let errs = demeaned_errors(means, boot);
+    let mut eliminated = Vec::new();
+    let mut included = vec![true; means.len()];
+    while let Some(inc) = contenders(&included) {
+        let (t_stats, stat, p) = max_round(means, &errs, &inc, reps);
+        for (c, &j) in inc.iter().enumerate() {
+            if t_stats[c] == stat {
+                eliminated.push((j, p));
+                included[j] = false;
+            }
+        }
+    }
+    with_survivors(eliminated, &included)
 }

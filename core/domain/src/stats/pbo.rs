@@ -73,7 +73,7 @@ fn average_rank(values: &[f64], i: usize) -> f64 {
 /// `columns[j]` is configuration j's return series (all of length T); `s` blocks (even).
 pub fn probability_of_backtest_overfitting(columns: &[Vec<f64>], s: usize) -> Result<Pbo> {
     let n = columns.len();
-    let bad = |m: String| Err(Error::Config(format!("pbo: {m}")));
+    let bad = |m: String| Err(Error::stats("pbo", m));
     if n < 2 {
         return bad(format!("needs at least 2 configurations, got {n}"));
     }

@@ -37,8 +37,9 @@ pub fn superior_predictive_ability(
     let t = benchmark.len();
     let k = models.len();
     if k == 0 || t < 3 || models.iter().any(|m| m.len() != t) {
-        return Err(Error::Config(
-            "spa: needs >= 1 model, >= 3 periods, equal lengths".into(),
+        return Err(Error::stats(
+            "spa",
+            "needs >= 1 model, >= 3 periods, equal lengths",
         ));
     }
     let block = block_size.unwrap_or_else(|| default_block_size(t));

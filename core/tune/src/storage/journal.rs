@@ -17,10 +17,11 @@ use crate::error::Result;
 use crate::{
     Direction, Distribution, FrozenTrial, Storage, StudyInfo, TrialState, check_directions,
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{fnum, now_iso, storage_err};
 
+// Optuna's `JournalOperation` codes.
 const CREATE_STUDY: i64 = 0;
 const DELETE_STUDY: i64 = 1;
 const SET_STUDY_USER_ATTR: i64 = 2;
@@ -36,12 +37,261 @@ const SET_TRIAL_SYSTEM_ATTR: i64 = 9;
 const STALE_LOCK_SECONDS: u64 = 30;
 pub const HEARTBEAT_ATTR: &str = "strider:heartbeat";
 
+/// One line of the journal, decoded. Ids are the implicit ones (see the module's notes); ops on
+/// an unknown study or trial are ignored when replayed, as Optuna ignores other workers' ones.
+#[derive(Debug)]
+enum JournalOp {
+    CreateStudy {
+        name: String,
+        directions: Vec<Direction>,
+    },
+    DeleteStudy {
+        study: i64,
+    },
+    /// Study user attributes are Optuna's business; nothing here reads them.
+    SetStudyUserAttr,
+    SetStudySystemAttr(Attrs),
+    /// A trial as created (a template: its id and number come from the replay).
+    CreateTrial {
+        study: i64,
+        trial: Box<FrozenTrial>,
+    },
+    SetTrialParam {
+        trial: i64,
+        name: String,
+        internal: f64,
+        /// `None`: a distribution strider cannot read; the parameter is skipped, as in
+        /// CREATE_TRIAL.
+        distribution: Option<Distribution>,
+    },
+    SetTrialStateValues {
+        trial: i64,
+        /// `None`: a state code strider does not know; the operation is skipped.
+        state: Option<TrialState>,
+        values: Option<Vec<f64>>,
+        datetime_start: Option<String>,
+        datetime_complete: Option<String>,
+    },
+    SetTrialIntermediateValue {
+        trial: i64,
+        step: i64,
+        value: f64,
+    },
+    SetTrialUserAttr(Attrs),
+    SetTrialSystemAttr(Attrs),
+}
+
+/// The attributes an operation sets on the study or trial `id`.
+#[derive(Debug)]
+struct Attrs {
+    id: i64,
+    attrs: Vec<(String, Value)>,
+}
+
+/// One operation's JSON object, read field by field; errors name the operation and the field.
+struct Fields<'a> {
+    op: &'static str,
+    v: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    fn get<T>(
+        &self,
+        key: &str,
+        kind: &str,
+        read: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<T, String> {
+        let v = &self.v[key];
+        read(v).ok_or_else(|| {
+            let found = match v {
+                Value::Null if self.v.get(key).is_none() => {
+                    return format!("{}: no `{key}`", self.op);
+                }
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(s) if s.starts_with('\u{1}') => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "an array",
+                Value::Object(_) => "an object",
+            };
+            format!("{}: `{key}` is {found}, not {kind}", self.op)
+        })
+    }
+
+    fn int(&self, key: &str) -> Result<i64, String> {
+        self.get(key, "an integer", Value::as_i64)
+    }
+
+    fn text(&self, key: &str) -> Result<&'a str, String> {
+        self.get(key, "a string", Value::as_str)
+    }
+
+    fn number(&self, key: &str) -> Result<f64, String> {
+        self.get(key, "a number", num)
+    }
+
+    fn attrs(&self, id: &str, key: &str) -> Result<Attrs, String> {
+        let attrs = self.get(key, "an object", Value::as_object)?;
+        Ok(Attrs {
+            id: self.int(id)?,
+            attrs: attrs.iter().map(|(k, v)| (k.clone(), clean(v))).collect(),
+        })
+    }
+
+    /// A string field that may be absent (or null).
+    fn opt_text(&self, key: &str) -> Option<String> {
+        self.v[key].as_str().map(String::from)
+    }
+}
+
+impl JournalOp {
+    /// The operation on a line of the journal; `None` for a blank line, and for a line without a
+    /// known integer `op_code` (Optuna's later operations, such as DISCARD_TRIALS, are skipped).
+    fn parse(line: &str) -> Result<Option<JournalOp>, String> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let v: Value = serde_json::from_str(&lenient(line)).map_err(|e| e.to_string())?;
+        JournalOp::decode(&v)
+    }
+
+    fn decode(v: &Value) -> Result<Option<JournalOp>, String> {
+        let f = |op| Fields { op, v };
+        let Some(code) = v["op_code"].as_i64() else {
+            return Ok(None);
+        };
+        Ok(Some(match code {
+            CREATE_STUDY => {
+                let f = f("CREATE_STUDY");
+                let directions = f.get("directions", "an array", Value::as_array)?;
+                JournalOp::CreateStudy {
+                    name: f.text("study_name")?.to_string(),
+                    directions: directions
+                        .iter()
+                        .map(|d| match d.as_i64() {
+                            Some(2) => Direction::Maximize,
+                            _ => Direction::Minimize,
+                        })
+                        .collect(),
+                }
+            }
+            DELETE_STUDY => JournalOp::DeleteStudy {
+                study: f("DELETE_STUDY").int("study_id")?,
+            },
+            SET_STUDY_USER_ATTR => JournalOp::SetStudyUserAttr,
+            SET_STUDY_SYSTEM_ATTR => JournalOp::SetStudySystemAttr(
+                f("SET_STUDY_SYSTEM_ATTR").attrs("study_id", "system_attr")?,
+            ),
+            CREATE_TRIAL => decode_create_trial(&f("CREATE_TRIAL"))?,
+            SET_TRIAL_PARAM => {
+                let f = f("SET_TRIAL_PARAM");
+                JournalOp::SetTrialParam {
+                    trial: f.int("trial_id")?,
+                    name: f.text("param_name")?.to_string(),
+                    internal: f.number("param_value_internal")?,
+                    distribution: Distribution::from_optuna_json(f.text("distribution")?).ok(),
+                }
+            }
+            SET_TRIAL_STATE_VALUES => {
+                let f = f("SET_TRIAL_STATE_VALUES");
+                JournalOp::SetTrialStateValues {
+                    trial: f.int("trial_id")?,
+                    state: TrialState::from_code(f.int("state")?),
+                    values: v["values"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(num).collect()),
+                    datetime_start: f.opt_text("datetime_start"),
+                    datetime_complete: f.opt_text("datetime_complete"),
+                }
+            }
+            SET_TRIAL_INTERMEDIATE_VALUE => {
+                let f = f("SET_TRIAL_INTERMEDIATE_VALUE");
+                JournalOp::SetTrialIntermediateValue {
+                    trial: f.int("trial_id")?,
+                    step: f.int("step")?,
+                    value: f.number("intermediate_value")?,
+                }
+            }
+            SET_TRIAL_USER_ATTR => JournalOp::SetTrialUserAttr(
+                f("SET_TRIAL_USER_ATTR").attrs("trial_id", "user_attr")?,
+            ),
+            SET_TRIAL_SYSTEM_ATTR => JournalOp::SetTrialSystemAttr(
+                f("SET_TRIAL_SYSTEM_ATTR").attrs("trial_id", "system_attr")?,
+            ),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// CREATE_TRIAL: only `study_id` is required; Optuna writes the rest for a template trial
+/// (enqueued, retried, copied) and leaves it out for a fresh one. Parameters whose distribution
+/// strider cannot read are skipped.
+fn decode_create_trial(f: &Fields) -> Result<JournalOp, String> {
+    let study = f.int("study_id")?;
+    let v = f.v;
+    let mut t = FrozenTrial::new(0, 0);
+    t.datetime_start = f.opt_text("datetime_start");
+    if let Some(state) = v["state"].as_i64().and_then(TrialState::from_code) {
+        t.state = state;
+    }
+    if let Some(vs) = v["values"].as_array() {
+        t.values = vs.iter().map(num).collect();
+    } else if let Some(x) = num(&v["value"]) {
+        t.values = Some(vec![x]);
+    }
+    t.datetime_complete = f.opt_text("datetime_complete");
+    if let (Some(dists), Some(params)) = (v["distributions"].as_object(), v["params"].as_object()) {
+        for (k, d) in dists {
+            if let (Some(text), Some(x)) = (d.as_str(), params.get(k).and_then(num))
+                && let Ok(dist) = Distribution::from_optuna_json(text)
+            {
+                t.params.insert(k.clone(), (dist, x));
+            }
+        }
+    }
+    for (k, x) in object(&v["user_attrs"]) {
+        t.user_attrs.insert(k.clone(), clean(x));
+    }
+    for (k, x) in object(&v["system_attrs"]) {
+        t.system_attrs.insert(k.clone(), clean(x));
+    }
+    for (k, x) in object(&v["intermediate_values"]) {
+        if let (Ok(step), Some(x)) = (k.parse::<i64>(), num(x)) {
+            t.intermediate.insert(step, x);
+        }
+    }
+    Ok(JournalOp::CreateTrial {
+        study,
+        trial: Box::new(t),
+    })
+}
+
+/// The entries of `v` if it is an object, else none.
+fn object(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    v.as_object().into_iter().flat_map(Map::iter)
+}
+
+/// A study as replayed.
+struct StudyEntry {
+    info: StudyInfo,
+    deleted: bool,
+    system_attrs: BTreeMap<String, Value>,
+}
+
+/// A trial as replayed, with its study's id.
+struct TrialEntry {
+    study: i64,
+    trial: Arc<FrozenTrial>,
+}
+
 #[derive(Default)]
 struct Replay {
-    /// (info, deleted, system attrs) by study id.
-    studies: Vec<(StudyInfo, bool, BTreeMap<String, Value>)>,
-    /// (study id, trial) by trial id.
-    trials: Vec<(i64, Arc<FrozenTrial>)>,
+    /// By study id.
+    studies: Vec<StudyEntry>,
+    /// By trial id.
+    trials: Vec<TrialEntry>,
+    /// Bytes of the file replayed so far.
     offset: u64,
 }
 
@@ -57,12 +307,9 @@ fn lenient(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 16);
     let mut in_str = false;
     let mut escaped = false;
-    let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i] as char;
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
         if in_str {
-            out.push(c);
             if escaped {
                 escaped = false;
             } else if c == '\\' {
@@ -70,24 +317,18 @@ fn lenient(line: &str) -> String {
             } else if c == '"' {
                 in_str = false;
             }
-            i += 1;
-            continue;
-        }
-        if c == '"' {
+        } else if c == '"' {
             in_str = true;
-        }
-        let rest = &line[i..];
-        if let Some(tok) = ["-Infinity", "Infinity", "NaN"]
+        } else if let Some(tok) = ["-Infinity", "Infinity", "NaN"]
             .iter()
             .find(|t| rest.starts_with(**t))
         {
             out.push_str(&format!("\"\\u0001{tok}\""));
-            i += tok.len();
+            rest = &rest[tok.len()..];
             continue;
         }
-        // Multi-byte UTF-8 outside strings cannot occur in valid JSON; copy bytes as chars.
         out.push(c);
-        i += 1;
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -116,179 +357,164 @@ fn clean(v: &Value) -> Value {
 }
 
 impl Replay {
-    fn trial_mut(&mut self, id: i64) -> Option<&mut FrozenTrial> {
-        self.trials
-            .get_mut(usize::try_from(id).ok()?)
-            .map(|(_, t)| Arc::make_mut(t))
+    fn apply(&mut self, op: JournalOp) {
+        match op {
+            JournalOp::CreateStudy { name, directions } => self.create_study(name, directions),
+            JournalOp::DeleteStudy { study } => self.delete_study(study),
+            JournalOp::SetStudyUserAttr => {}
+            JournalOp::SetStudySystemAttr(a) => self.set_study_system_attr(a),
+            JournalOp::CreateTrial { study, trial } => self.create_trial(study, *trial),
+            JournalOp::SetTrialParam {
+                trial,
+                name,
+                internal,
+                distribution,
+            } => self.set_param(trial, name, internal, distribution),
+            JournalOp::SetTrialStateValues {
+                trial,
+                state,
+                values,
+                datetime_start,
+                datetime_complete,
+            } => self.set_state(trial, state, values, datetime_start, datetime_complete),
+            JournalOp::SetTrialIntermediateValue { trial, step, value } => {
+                self.set_intermediate(trial, step, value)
+            }
+            JournalOp::SetTrialUserAttr(a) => self.set_trial_attrs(a, true),
+            JournalOp::SetTrialSystemAttr(a) => self.set_trial_attrs(a, false),
+        }
     }
 
-    fn apply(&mut self, op: &Value) {
-        let code = op["op_code"].as_i64().unwrap_or(-1);
-        let trial_id = op["trial_id"].as_i64().unwrap_or(-1);
-        match code {
-            CREATE_STUDY => {
-                let name = op["study_name"].as_str().unwrap_or_default().to_string();
-                if self
-                    .studies
-                    .iter()
-                    .any(|(s, deleted, _)| s.name == name && !deleted)
-                {
-                    return;
-                }
-                let directions = op["directions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|d| {
-                        if d.as_i64() == Some(2) {
-                            Direction::Maximize
-                        } else {
-                            Direction::Minimize
-                        }
-                    })
-                    .collect();
-                let id = self.studies.len() as i64;
-                self.studies.push((
-                    StudyInfo {
-                        id,
-                        name,
-                        directions,
-                    },
-                    false,
-                    BTreeMap::new(),
-                ));
-            }
-            DELETE_STUDY => {
-                if let Some(s) = self
-                    .studies
-                    .get_mut(op["study_id"].as_i64().unwrap_or(-1) as usize)
-                {
-                    s.1 = true;
-                }
-            }
-            SET_STUDY_SYSTEM_ATTR => {
-                if let (Some(s), Some(attr)) = (
-                    self.studies
-                        .get_mut(op["study_id"].as_i64().unwrap_or(-1) as usize),
-                    op["system_attr"].as_object(),
-                ) {
-                    for (k, v) in attr {
-                        s.2.insert(k.clone(), clean(v));
-                    }
-                }
-            }
-            // Study user attributes are Optuna's business; nothing here reads them.
-            SET_STUDY_USER_ATTR => {}
-            CREATE_TRIAL => {
-                let study = op["study_id"].as_i64().unwrap_or(-1);
-                if self.studies.get(study as usize).is_none_or(|s| s.1) {
-                    return;
-                }
-                let id = self.trials.len() as i64;
-                let number = self.trials.iter().filter(|(s, _)| *s == study).count();
-                let mut t = FrozenTrial::new(id, number);
-                t.datetime_start = op["datetime_start"].as_str().map(String::from);
-                if let Some(state) = op["state"].as_i64().and_then(TrialState::from_code) {
-                    t.state = state;
-                }
-                if let Some(vs) = op["values"].as_array() {
-                    t.values = vs.iter().map(num).collect();
-                } else if let Some(v) = num(&op["value"]) {
-                    t.values = Some(vec![v]);
-                }
-                t.datetime_complete = op["datetime_complete"].as_str().map(String::from);
-                if let (Some(dists), Some(params)) =
-                    (op["distributions"].as_object(), op["params"].as_object())
-                {
-                    for (k, d) in dists {
-                        if let (Some(text), Some(x)) = (d.as_str(), params.get(k).and_then(num))
-                            && let Ok(dist) = Distribution::from_optuna_json(text)
-                        {
-                            t.params.insert(k.clone(), (dist, x));
-                        }
-                    }
-                }
-                for (field, target) in [("user_attrs", 0), ("system_attrs", 1)] {
-                    for (k, v) in op[field].as_object().into_iter().flatten() {
-                        if target == 0 {
-                            t.user_attrs.insert(k.clone(), clean(v));
-                        } else {
-                            t.system_attrs.insert(k.clone(), clean(v));
-                        }
-                    }
-                }
-                for (k, v) in op["intermediate_values"].as_object().into_iter().flatten() {
-                    if let (Ok(step), Some(x)) = (k.parse::<i64>(), num(v)) {
-                        t.intermediate.insert(step, x);
-                    }
-                }
-                self.trials.push((study, Arc::new(t)));
-            }
-            SET_TRIAL_PARAM => {
-                let dist = op["distribution"]
-                    .as_str()
-                    .and_then(|d| Distribution::from_optuna_json(d).ok());
-                let (name, x) = (op["param_name"].as_str(), num(&op["param_value_internal"]));
-                if let (Some(t), Some(d), Some(name), Some(x)) =
-                    (self.trial_mut(trial_id), dist, name, x)
-                    && !t.state.is_finished()
-                {
-                    t.params.insert(name.to_string(), (d, x));
-                }
-            }
-            SET_TRIAL_STATE_VALUES => {
-                let Some(t) = self.trial_mut(trial_id) else {
-                    return;
-                };
-                let Some(state) = op["state"].as_i64().and_then(TrialState::from_code) else {
-                    return;
-                };
-                if t.state.is_finished() {
-                    return;
-                }
-                if state == TrialState::Running && t.state == TrialState::Running {
-                    // A second claim of the same trial: ignored, the first worker owns it.
-                    return;
-                }
-                t.state = state;
-                t.values = op["values"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(num).collect());
-                if state == TrialState::Running {
-                    t.datetime_start = op["datetime_start"].as_str().map(String::from);
-                } else {
-                    t.datetime_complete = op["datetime_complete"].as_str().map(String::from);
-                }
-            }
-            SET_TRIAL_INTERMEDIATE_VALUE => {
-                if let (Some(t), Some(step), Some(v)) = (
-                    self.trial_mut(trial_id),
-                    op["step"].as_i64(),
-                    num(&op["intermediate_value"]),
-                ) && !t.state.is_finished()
-                {
-                    t.intermediate.insert(step, v);
-                }
-            }
-            SET_TRIAL_USER_ATTR | SET_TRIAL_SYSTEM_ATTR => {
-                let field = if code == SET_TRIAL_USER_ATTR {
-                    "user_attr"
-                } else {
-                    "system_attr"
-                };
-                let attrs = op[field].as_object().cloned().unwrap_or_default();
-                if let Some(t) = self.trial_mut(trial_id) {
-                    for (k, v) in attrs {
-                        if code == SET_TRIAL_USER_ATTR {
-                            t.user_attrs.insert(k, clean(&v));
-                        } else {
-                            t.system_attrs.insert(k, clean(&v));
-                        }
-                    }
-                }
-            }
-            _ => {}
+    fn study_mut(&mut self, id: i64) -> Option<&mut StudyEntry> {
+        self.studies.get_mut(usize::try_from(id).ok()?)
+    }
+
+    /// The trial `id` to change, unless it is unknown or (without `finished_too`) finished.
+    fn trial_mut(&mut self, id: i64, finished_too: bool) -> Option<&mut FrozenTrial> {
+        let entry = self.trials.get_mut(usize::try_from(id).ok()?)?;
+        if !finished_too && entry.trial.state.is_finished() {
+            return None;
         }
+        Some(Arc::make_mut(&mut entry.trial))
+    }
+
+    /// The unfinished trial `id` to change.
+    fn updatable(&mut self, id: i64) -> Option<&mut FrozenTrial> {
+        self.trial_mut(id, false)
+    }
+
+    /// A second study of a name in use (not deleted) is ignored.
+    fn create_study(&mut self, name: String, directions: Vec<Direction>) {
+        if self
+            .studies
+            .iter()
+            .any(|s| s.info.name == name && !s.deleted)
+        {
+            return;
+        }
+        let id = self.studies.len() as i64;
+        self.studies.push(StudyEntry {
+            info: StudyInfo {
+                id,
+                name,
+                directions,
+            },
+            deleted: false,
+            system_attrs: BTreeMap::new(),
+        });
+    }
+
+    /// A trial of an unknown or deleted study is ignored (it takes no id).
+    fn create_trial(&mut self, study: i64, mut trial: FrozenTrial) {
+        let study_entry = usize::try_from(study)
+            .ok()
+            .and_then(|i| self.studies.get(i));
+        if study_entry.is_none_or(|s| s.deleted) {
+            return;
+        }
+        trial.id = self.trials.len() as i64;
+        trial.number = self.trials.iter().filter(|t| t.study == study).count();
+        self.trials.push(TrialEntry {
+            study,
+            trial: Arc::new(trial),
+        });
+    }
+
+    fn delete_study(&mut self, study: i64) {
+        if let Some(s) = self.study_mut(study) {
+            s.deleted = true;
+        }
+    }
+
+    fn set_study_system_attr(&mut self, a: Attrs) {
+        if let Some(s) = self.study_mut(a.id) {
+            s.system_attrs.extend(a.attrs);
+        }
+    }
+
+    fn set_param(&mut self, trial: i64, name: String, x: f64, d: Option<Distribution>) {
+        if let Some(d) = d
+            && let Some(t) = self.updatable(trial)
+        {
+            t.params.insert(name, (d, x));
+        }
+    }
+
+    fn set_intermediate(&mut self, trial: i64, step: i64, value: f64) {
+        if let Some(t) = self.updatable(trial) {
+            t.intermediate.insert(step, value);
+        }
+    }
+
+    /// Attributes are set on finished trials too.
+    fn set_trial_attrs(&mut self, a: Attrs, user: bool) {
+        if let Some(t) = self.trial_mut(a.id, true) {
+            let attrs = if user {
+                &mut t.user_attrs
+            } else {
+                &mut t.system_attrs
+            };
+            attrs.extend(a.attrs);
+        }
+    }
+
+    /// An unknown state code (`None`) changes nothing.
+    fn set_state(
+        &mut self,
+        trial: i64,
+        state: Option<TrialState>,
+        values: Option<Vec<f64>>,
+        datetime_start: Option<String>,
+        datetime_complete: Option<String>,
+    ) {
+        let Some(state) = state else {
+            return;
+        };
+        let Some(current) = self.trial(trial).map(|t| t.state) else {
+            return;
+        };
+        if current.is_finished() || (state == TrialState::Running && current == TrialState::Running)
+        {
+            // A finished trial stays so; a second claim of a running one is ignored (the first
+            // worker owns it).
+            return;
+        }
+        let Some(t) = self.updatable(trial) else {
+            return;
+        };
+        t.state = state;
+        t.values = values;
+        if state == TrialState::Running {
+            t.datetime_start = datetime_start;
+        } else {
+            t.datetime_complete = datetime_complete;
+        }
+    }
+
+    fn trial(&self, id: i64) -> Option<&FrozenTrial> {
+        self.trials
+            .get(usize::try_from(id).ok()?)
+            .map(|t| &*t.trial)
     }
 }
 
@@ -371,7 +597,8 @@ impl JournalStorage {
         Ok(s)
     }
 
-    /// Replay the lines appended since the last read (a partial last line waits).
+    /// Replay the lines appended since the last read (a partial last line waits). A line that
+    /// is not an operation stops the replay there, with an error that names its byte offset.
     fn sync(&mut self) -> Result<()> {
         let mut f = File::open(&self.path)
             .map_err(|e| storage_err(format!("{}: {e}", self.path.display())))?;
@@ -383,22 +610,19 @@ impl JournalStorage {
         let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
             return Ok(());
         };
-        let text = String::from_utf8_lossy(&buf[..=end]).into_owned();
-        for (k, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let op: Value = serde_json::from_str(&lenient(line)).map_err(|e| {
+        for line in buf[..end].split(|b| *b == b'\n') {
+            let op = JournalOp::parse(&String::from_utf8_lossy(line)).map_err(|e| {
                 storage_err(format!(
-                    "{}: unreadable operation at byte {} (line {} of this read): {e}",
+                    "{}: unreadable operation at byte {}: {e}",
                     self.path.display(),
                     self.state.offset,
-                    k + 1
                 ))
             })?;
-            self.state.apply(&op);
+            if let Some(op) = op {
+                self.state.apply(op);
+            }
+            self.state.offset += line.len() as u64 + 1;
         }
-        self.state.offset += end as u64 + 1;
         Ok(())
     }
 
@@ -434,9 +658,7 @@ impl JournalStorage {
 
     fn trial(&self, id: i64) -> Result<&FrozenTrial> {
         self.state
-            .trials
-            .get(id as usize)
-            .map(|(_, t)| &**t)
+            .trial(id)
             .ok_or_else(|| storage_err(format!("no trial {id} in {}", self.path.display())))
     }
 }
@@ -447,8 +669,8 @@ impl Storage for JournalStorage {
         let find = |s: &Replay| {
             s.studies
                 .iter()
-                .find(|(i, deleted, _)| i.name == name && !deleted)
-                .map(|(i, _, _)| i.clone())
+                .find(|s| s.info.name == name && !s.deleted)
+                .map(|s| s.info.clone())
         };
         if let Some(info) = find(&self.state) {
             check_directions(&info, directions)?;
@@ -477,8 +699,8 @@ impl Storage for JournalStorage {
             .state
             .trials
             .iter()
-            .find(|(s, t)| *s == study && t.state == TrialState::Waiting)
-            .map(|(_, t)| (t.id, t.number));
+            .find(|t| t.study == study && t.trial.state == TrialState::Waiting)
+            .map(|t| (t.trial.id, t.trial.number));
         let ops = match waiting {
             Some((id, _)) => vec![self.op(
                 SET_TRIAL_STATE_VALUES,
@@ -498,14 +720,14 @@ impl Storage for JournalStorage {
         Ok(match waiting {
             Some(w) => w,
             None => {
-                let (_, t) = self
+                let t = self
                     .state
                     .trials
                     .iter()
                     .rev()
-                    .find(|(s, _)| *s == study)
+                    .find(|t| t.study == study)
                     .ok_or_else(|| storage_err("the trial was not created"))?;
-                (t.id, t.number)
+                (t.trial.id, t.trial.number)
             }
         })
     }
@@ -605,7 +827,7 @@ impl Storage for JournalStorage {
             .state
             .studies
             .get(study as usize)
-            .map(|s| s.2.clone())
+            .map(|s| s.system_attrs.clone())
             .unwrap_or_default())
     }
 
@@ -615,8 +837,8 @@ impl Storage for JournalStorage {
             .state
             .trials
             .iter()
-            .filter(|(s, _)| *s == study)
-            .map(|(_, t)| t.clone())
+            .filter(|t| t.study == study)
+            .map(|t| Arc::clone(&t.trial))
             .collect())
     }
 
@@ -632,15 +854,16 @@ impl Storage for JournalStorage {
             .state
             .trials
             .iter()
-            .filter(|(s, t)| {
-                *s == study
-                    && t.state == TrialState::Running
+            .filter(|t| t.study == study)
+            .map(|t| &t.trial)
+            .filter(|t| {
+                t.state == TrialState::Running
                     && t.system_attrs
                         .get(HEARTBEAT_ATTR)
                         .and_then(Value::as_f64)
                         .is_some_and(|hb| now - hb > grace_seconds)
             })
-            .map(|(_, t)| t.id)
+            .map(|t| t.id)
             .collect();
         super::fail_and_retry(self, study, &stale)
     }
@@ -685,6 +908,140 @@ mod tests {
         assert_eq!(trials[0].intermediate.len(), 3);
         assert!(trials.iter().any(|t| t.state == TrialState::Pruned));
         assert!(trials.iter().any(|t| t.state == TrialState::Fail));
+    }
+
+    #[test]
+    fn lenient_keeps_non_ascii_text() {
+        let v: Value = serde_json::from_str(&lenient(r#"{"s":"café NaN ü","n":NaN}"#)).unwrap();
+        assert_eq!(v["s"], "café NaN ü");
+        assert!(num(&v["n"]).unwrap().is_nan());
+    }
+
+    fn journal(lines: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("j.log");
+        std::fs::write(&p, lines).unwrap();
+        (tmp, p)
+    }
+
+    #[test]
+    fn our_writes_replay_in_a_second_reader() {
+        let (_tmp, p) = journal("");
+        let mut a = JournalStorage::open(&p).unwrap();
+        let info = a
+            .get_or_create_study("café", &[Direction::Maximize, Direction::Minimize])
+            .unwrap();
+        a.set_study_system_attr(info.id, "k", &json!([1, "ü"]))
+            .unwrap();
+        let (t0, _) = a.create_trial(info.id).unwrap();
+        let d = Distribution::from_optuna_json(
+            r#"{"name": "FloatDistribution", "attributes": {"step": null, "low": -5.0, "high": 5.0, "log": false}}"#,
+        )
+        .unwrap();
+        a.set_param(t0, "x", &d, 1.25).unwrap();
+        a.set_intermediate(t0, 3, f64::NAN).unwrap();
+        a.set_intermediate(t0, 4, f64::NEG_INFINITY).unwrap();
+        a.set_trial_user_attr(t0, "u", &json!({"a": 1})).unwrap();
+        assert!(
+            a.set_state(t0, TrialState::Complete, Some(&[1.5, f64::INFINITY]))
+                .unwrap()
+        );
+        assert!(!a.set_state(t0, TrialState::Fail, None).unwrap());
+        super::super::Enqueue::enqueue(
+            &mut a,
+            info.id,
+            &json!({"fixed_params": {"x": 2.0}}),
+            &json!({}),
+        )
+        .unwrap();
+        let (t1, n1) = a.create_trial(info.id).unwrap();
+        assert_eq!(n1, 1);
+
+        let mut b = JournalStorage::open(&p).unwrap();
+        assert_eq!(
+            b.get_or_create_study("café", &[Direction::Maximize, Direction::Minimize])
+                .unwrap()
+                .id,
+            info.id
+        );
+        assert_eq!(b.study_system_attrs(info.id).unwrap()["k"], json!([1, "ü"]));
+        let trials = b.trials(info.id).unwrap();
+        assert_eq!(trials.len(), 2);
+        let t = &trials[0];
+        assert_eq!((t.id, t.number, t.state), (t0, 0, TrialState::Complete));
+        assert_eq!(t.values, Some(vec![1.5, f64::INFINITY]));
+        assert_eq!(t.params["x"].1, 1.25);
+        assert!(t.intermediate[&3].is_nan());
+        assert_eq!(t.intermediate[&4], f64::NEG_INFINITY);
+        assert_eq!(t.user_attrs["u"], json!({"a": 1}));
+        assert!(t.datetime_start.is_some() && t.datetime_complete.is_some());
+        let t = &trials[1];
+        assert_eq!((t.id, t.state), (t1, TrialState::Running));
+        assert_eq!(t.system_attrs["fixed_params"], json!({"x": 2.0}));
+        assert_eq!(
+            format!("{:?}", a.trials(info.id).unwrap()),
+            format!("{trials:?}")
+        );
+    }
+
+    #[test]
+    fn unknown_op_codes_and_non_operations_are_skipped() {
+        let (_tmp, p) = journal(concat!(
+            r#"{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}"#,
+            "\n",
+            r#"{"op_code":10,"worker_id":"w","study_id":0}"#,
+            "\n\n",
+            r#"{"worker_id":"w"}"#,
+            "\n",
+            r#"[1,2]"#,
+            "\n",
+            r#"{"op_code":"4","study_id":0}"#,
+            "\n",
+            r#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"t"}"#,
+            "\n",
+        ));
+        let mut s = JournalStorage::open(&p).unwrap();
+        let info = s.get_or_create_study("s", &[Direction::Minimize]).unwrap();
+        let trials = s.trials(info.id).unwrap();
+        assert_eq!(trials.len(), 1);
+        assert_eq!(trials[0].datetime_start.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn a_malformed_operation_is_a_clear_error_at_its_line() {
+        let first = r#"{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}"#;
+        let (_tmp, p) = journal(&format!(
+            "{first}\n{}\n",
+            r#"{"op_code":5,"worker_id":"w","trial_id":0,"param_value_internal":1.0,"distribution":"{}"}"#
+        ));
+        let err = JournalStorage::open(&p).err().unwrap().to_string();
+        assert!(
+            err.contains(&format!("unreadable operation at byte {}", first.len() + 1))
+                && err.contains("SET_TRIAL_PARAM: no `param_name`"),
+            "{err}"
+        );
+        for (line, message) in [
+            (
+                r#"{"op_code":7,"trial_id":0,"step":"1","intermediate_value":1}"#,
+                "SET_TRIAL_INTERMEDIATE_VALUE: `step` is a string, not an integer",
+            ),
+            (
+                r#"{"op_code":0,"study_name":"s"}"#,
+                "CREATE_STUDY: no `directions`",
+            ),
+            (
+                r#"{"op_code":6,"trial_id":0,"state":null}"#,
+                "SET_TRIAL_STATE_VALUES: `state` is null, not an integer",
+            ),
+            (
+                r#"{"op_code":9,"trial_id":0,"system_attr":[]}"#,
+                "SET_TRIAL_SYSTEM_ATTR: `system_attr` is an array, not an object",
+            ),
+            (r#"{"op_code":1"#, "EOF while parsing"),
+        ] {
+            let err = JournalOp::parse(line).err().unwrap();
+            assert!(err.contains(message), "{line}: {err}");
+        }
     }
 
     #[test]

@@ -1,35 +1,30 @@
 //! Optuna's RDB schema (alembic `v3.2.0.a`, schema version 12) on SQLite, so `optuna.load_study`
 //! and optuna-dashboard read our studies and Optuna workers can join them. Every write is one
-//! short IMMEDIATE transaction; finished trials are cached (they never change).
+//! short IMMEDIATE transaction; finished trials are cached (they never change). The storage
+//! itself is `RdbStorage`; this file opens the database and runs its statements.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
+
+use super::rdb::{Arg, Cell, Dialect, RdbStorage, Row, Sql, Syntax, render};
+use super::storage_err;
 use crate::error::{Error, Result};
-use crate::{
-    Direction, Distribution, FrozenTrial, Storage, StudyInfo, TrialState, check_directions,
-};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde_json::Value;
-
-use super::rdb::{decode, encode, now_local};
-
-/// trial_id, number, state, datetime_start, datetime_complete.
-type TrialRow = (i64, i64, String, Option<String>, Option<String>);
 
 const SCHEMA: &str = include_str!("optuna_schema.sql");
 
-pub struct SqliteStorage {
-    conn: Connection,
-    /// Finished trials by id (immutable once finished).
-    finished: HashMap<i64, Arc<FrozenTrial>>,
-}
+/// `?1`, `?2`…; no casts (the enums and times are text columns).
+const SYNTAX: Syntax = Syntax {
+    placeholder: '?',
+    casts: false,
+};
 
-fn e(x: rusqlite::Error) -> Error {
-    Error::from(x)
-}
+/// A SQLite connection, as the `Dialect` of [`SqliteStorage`].
+pub struct Sqlite(Connection);
+
+pub type SqliteStorage = RdbStorage<Sqlite>;
 
 impl SqliteStorage {
     pub fn open(path: &Path) -> Result<Self> {
@@ -38,24 +33,12 @@ impl SqliteStorage {
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(60))?;
-        let has_schema: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)?;
-        if !has_schema {
+        if !has_schema(&conn)? {
             conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
                 .or_else(|err| {
                     // Another worker created it first.
                     let _ = conn.execute_batch("ROLLBACK");
-                    let n: i64 = conn.query_row(
-                        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'",
-                        [],
-                        |r| r.get(0),
-                    )?;
-                    if n > 0 { Ok(()) } else { Err(err) }
+                    if has_schema(&conn)? { Ok(()) } else { Err(err) }
                 })?;
         }
         let version: Option<String> = conn
@@ -68,366 +51,121 @@ impl SqliteStorage {
                 version
             )));
         }
-        Ok(Self {
-            conn,
-            finished: HashMap::new(),
-        })
-    }
-
-    fn tx<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
-    ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let out = f(&tx).map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(out)
-    }
-
-    fn load_trial(
-        conn: &Connection,
-        id: i64,
-        number: i64,
-        state: &str,
-        start: Option<String>,
-        end: Option<String>,
-    ) -> rusqlite::Result<FrozenTrial> {
-        let mut t = FrozenTrial::new(id, number as usize);
-        t.state = TrialState::from_name(state).unwrap_or(TrialState::Fail);
-        t.datetime_start = start;
-        t.datetime_complete = end;
-        let mut q = conn.prepare_cached(
-            "SELECT objective, value, value_type FROM trial_values WHERE trial_id=?1 ORDER BY objective",
-        )?;
-        let values: Vec<f64> = q
-            .query_map([id], |r| Ok(decode(r.get(1)?, &r.get::<_, String>(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        if !values.is_empty() {
-            t.values = Some(values);
-        }
-        let mut q = conn.prepare_cached(
-            "SELECT param_name, param_value, distribution_json FROM trial_params WHERE trial_id=?1",
-        )?;
-        for row in q.query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })? {
-            let (name, x, dist) = row?;
-            if let Ok(d) = Distribution::from_optuna_json(&dist) {
-                t.params.insert(name, (d, x));
-            }
-        }
-        let mut q = conn.prepare_cached(
-            "SELECT step, intermediate_value, intermediate_value_type FROM trial_intermediate_values WHERE trial_id=?1",
-        )?;
-        for row in q.query_map([id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                decode(r.get(1)?, &r.get::<_, String>(2)?),
-            ))
-        })? {
-            let (s, v) = row?;
-            t.intermediate.insert(s, v);
-        }
-        for (table, user) in [
-            ("trial_user_attributes", true),
-            ("trial_system_attributes", false),
-        ] {
-            let mut q = conn.prepare_cached(&format!(
-                "SELECT key, value_json FROM {table} WHERE trial_id=?1"
-            ))?;
-            for row in q.query_map([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })? {
-                let (k, v) = row?;
-                let v: Value = serde_json::from_str(&v).unwrap_or(Value::Null);
-                if user {
-                    t.user_attrs.insert(k, v);
-                } else {
-                    t.system_attrs.insert(k, v);
-                }
-            }
-        }
-        Ok(t)
-    }
-
-    fn set_attr(
-        &mut self,
-        table: &str,
-        owner: &str,
-        id: i64,
-        key: &str,
-        value: &Value,
-    ) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {table} ({owner}, key, value_json) VALUES (?1, ?2, ?3) \
-             ON CONFLICT({owner}, key) DO UPDATE SET value_json=excluded.value_json"
-        );
-        let text = value.to_string();
-        self.tx(|tx| tx.execute(&sql, params![id, key, text]).map(|_| ()))
+        Ok(RdbStorage::new(Sqlite(conn)))
     }
 }
 
-impl Storage for SqliteStorage {
-    fn get_or_create_study(&mut self, name: &str, directions: &[Direction]) -> Result<StudyInfo> {
-        let dirs: Vec<String> = directions.iter().map(|d| d.name().to_string()).collect();
-        let info = self.tx(|tx| {
-            let id: Option<i64> = tx
-                .query_row("SELECT study_id FROM studies WHERE study_name=?1", [name], |r| r.get(0))
-                .optional()?;
-            let id = match id {
-                Some(id) => id,
-                None => {
-                    tx.execute("INSERT INTO studies (study_name) VALUES (?1)", [name])?;
-                    let id = tx.last_insert_rowid();
-                    for (k, d) in dirs.iter().enumerate() {
-                        tx.execute(
-                            "INSERT INTO study_directions (direction, study_id, objective) VALUES (?1, ?2, ?3)",
-                            params![d, id, k as i64],
-                        )?;
-                    }
-                    id
-                }
-            };
-            let mut q = tx.prepare("SELECT direction FROM study_directions WHERE study_id=?1 ORDER BY objective")?;
-            let directions = q
-                .query_map([id], |r| r.get::<_, String>(0))?
-                .map(|d| {
-                    d.map(|d| if d == "MAXIMIZE" { Direction::Maximize } else { Direction::Minimize })
-                })
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(StudyInfo { id, name: name.to_string(), directions })
-        })?;
-        check_directions(&info, directions)?;
-        Ok(info)
-    }
+fn has_schema(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
 
-    fn create_trial(&mut self, study: i64) -> Result<(i64, usize)> {
-        let now = now_local();
-        self.tx(|tx| {
-            let waiting: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT trial_id, number FROM trials WHERE study_id=?1 AND state='WAITING' ORDER BY trial_id LIMIT 1",
-                    [study],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((id, number)) = waiting {
-                tx.execute(
-                    "UPDATE trials SET state='RUNNING', datetime_start=?2 WHERE trial_id=?1",
-                    params![id, now],
-                )?;
-                return Ok((id, number as usize));
-            }
-            let number: i64 =
-                tx.query_row("SELECT count(*) FROM trials WHERE study_id=?1", [study], |r| r.get(0))?;
-            tx.execute(
-                "INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?1, ?2, 'RUNNING', ?3)",
-                params![number, study, now],
-            )?;
-            Ok((tx.last_insert_rowid(), number as usize))
-        })
-    }
-
-    fn set_param(&mut self, trial: i64, name: &str, d: &Distribution, x: f64) -> Result<()> {
-        let dist = d.to_optuna_json();
-        self.tx(|tx| {
-            tx.execute(
-                "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?1, ?2, ?3, ?4)",
-                params![trial, name, x, dist],
-            )
-            .map(|_| ())
-        })
-    }
-
-    fn set_intermediate(&mut self, trial: i64, step: i64, value: f64) -> Result<()> {
-        let (v, kind) = encode(value);
-        self.tx(|tx| {
-            tx.execute(
-                "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT(trial_id, step) DO UPDATE SET \
-                 intermediate_value=excluded.intermediate_value, intermediate_value_type=excluded.intermediate_value_type",
-                params![trial, step, v, kind],
-            )
-            .map(|_| ())
-        })
-    }
-
-    fn set_state(&mut self, trial: i64, state: TrialState, values: Option<&[f64]>) -> Result<bool> {
-        let now = now_local();
-        self.tx(|tx| {
-            let current: String =
-                tx.query_row("SELECT state FROM trials WHERE trial_id=?1", [trial], |r| r.get(0))?;
-            if TrialState::from_name(&current).is_some_and(TrialState::is_finished) {
-                return Ok(false);
-            }
-            if state.is_finished() {
-                tx.execute(
-                    "UPDATE trials SET state=?2, datetime_complete=?3 WHERE trial_id=?1",
-                    params![trial, state.name(), now],
-                )?;
-            } else {
-                tx.execute(
-                    "UPDATE trials SET state=?2, datetime_start=?3 WHERE trial_id=?1",
-                    params![trial, state.name(), now],
-                )?;
-            }
-            for (k, v) in values.unwrap_or(&[]).iter().enumerate() {
-                let (x, kind) = encode(*v);
-                tx.execute(
-                    "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?1, ?2, ?3, ?4)",
-                    params![trial, k as i64, x, kind],
-                )?;
-            }
-            Ok(true)
-        })
-    }
-
-    fn set_trial_system_attr(&mut self, trial: i64, key: &str, value: &Value) -> Result<()> {
-        self.set_attr("trial_system_attributes", "trial_id", trial, key, value)
-    }
-
-    fn set_trial_user_attr(&mut self, trial: i64, key: &str, value: &Value) -> Result<()> {
-        self.set_attr("trial_user_attributes", "trial_id", trial, key, value)
-    }
-
-    fn set_study_system_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<()> {
-        self.set_attr("study_system_attributes", "study_id", study, key, value)
-    }
-
-    fn study_system_attrs(&mut self, study: i64) -> Result<BTreeMap<String, Value>> {
-        let mut q = self
-            .conn
-            .prepare_cached("SELECT key, value_json FROM study_system_attributes WHERE study_id=?1")
-            .map_err(e)?;
-        let rows = q
-            .query_map([study], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(e)?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (k, v) = row.map_err(e)?;
-            out.insert(k, serde_json::from_str(&v).unwrap_or(Value::Null));
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Arg::Int(v) => v.to_sql(),
+            Arg::Real(v) => v.to_sql(),
+            Arg::Text(s) => s.to_sql(),
         }
-        Ok(out)
-    }
-
-    fn trials(&mut self, study: i64) -> Result<Vec<Arc<FrozenTrial>>> {
-        let tx = self.conn.transaction().map_err(e)?;
-        let rows: Vec<TrialRow> = {
-            let mut q = tx
-                .prepare_cached(
-                    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials \
-                     WHERE study_id=?1 ORDER BY number",
-                )
-                .map_err(e)?;
-            q.query_map([study], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .map_err(e)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(e)?
-        };
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, number, state, start, end) in rows {
-            if let Some(t) = self.finished.get(&id) {
-                out.push(Arc::clone(t));
-                continue;
-            }
-            let t = Self::load_trial(&tx, id, number, &state, start, end).map_err(e)?;
-            let t = Arc::new(t);
-            if t.state.is_finished() {
-                self.finished.insert(id, Arc::clone(&t));
-            }
-            out.push(t);
-        }
-        tx.commit().map_err(e)?;
-        Ok(out)
-    }
-
-    fn heartbeat(&mut self, trial: i64) -> Result<()> {
-        let now = now_local();
-        self.tx(|tx| {
-            tx.execute(
-                "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?1, ?2) \
-                 ON CONFLICT(trial_id) DO UPDATE SET heartbeat=excluded.heartbeat",
-                params![trial, now],
-            )
-            .map(|_| ())
-        })
-    }
-
-    fn fail_stale_trials(&mut self, study: i64, grace_seconds: f64) -> Result<Vec<i64>> {
-        let cutoff = (chrono::Local::now()
-            - chrono::Duration::milliseconds((grace_seconds * 1e3) as i64))
-        .format("%Y-%m-%d %H:%M:%S%.6f")
-        .to_string();
-        let stale: Vec<i64> = {
-            let mut q = self
-                .conn
-                .prepare(
-                    "SELECT t.trial_id FROM trials t JOIN trial_heartbeats h ON h.trial_id=t.trial_id \
-                     WHERE t.study_id=?1 AND t.state='RUNNING' AND h.heartbeat < ?2",
-                )
-                .map_err(e)?;
-            q.query_map(params![study, cutoff], |r| r.get(0))
-                .map_err(e)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(e)?
-        };
-        super::fail_and_retry(self, study, &stale)
     }
 }
 
-impl super::Enqueue for SqliteStorage {
-    fn enqueue(&mut self, study: i64, system_attrs: &Value, user_attrs: &Value) -> Result<()> {
-        let sys: Vec<(String, String)> = system_attrs
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        let user: Vec<(String, String)> = user_attrs
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        self.tx(|tx| {
-            let number: i64 =
-                tx.query_row("SELECT count(*) FROM trials WHERE study_id=?1", [study], |r| r.get(0))?;
-            tx.execute(
-                "INSERT INTO trials (number, study_id, state) VALUES (?1, ?2, 'WAITING')",
-                params![number, study],
-            )?;
-            let id = tx.last_insert_rowid();
-            for (k, v) in &sys {
-                tx.execute(
-                    "INSERT INTO trial_system_attributes (trial_id, key, value_json) VALUES (?1, ?2, ?3)",
-                    params![id, k, v],
-                )?;
-            }
-            for (k, v) in &user {
-                tx.execute(
-                    "INSERT INTO trial_user_attributes (trial_id, key, value_json) VALUES (?1, ?2, ?3)",
-                    params![id, k, v],
-                )?;
-            }
-            Ok(())
-        })
+fn cell(v: ValueRef<'_>) -> Result<Cell> {
+    Ok(match v {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Int(i),
+        ValueRef::Real(x) => Cell::Real(x),
+        ValueRef::Text(t) => Cell::Text(
+            std::str::from_utf8(t)
+                .map_err(|e| storage_err(format!("sqlite: text that is not UTF-8: {e}")))?
+                .to_string(),
+        ),
+        ValueRef::Blob(_) => {
+            return Err(storage_err(
+                "sqlite: a BLOB where text or a number was expected",
+            ));
+        }
+    })
+}
+
+fn query(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(&render(sql, SYNTAX))?;
+    let n = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Row((0..n)
+            .map(|i| cell(r.get_ref(i)?))
+            .collect::<Result<_>>()?));
+    }
+    Ok(out)
+}
+
+fn execute(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> Result<()> {
+    conn.prepare_cached(&render(sql, SYNTAX))?
+        .execute(rusqlite::params_from_iter(args))?;
+    Ok(())
+}
+
+fn insert(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> Result<i64> {
+    execute(conn, sql, args)?;
+    Ok(conn.last_insert_rowid())
+}
+
+impl Sql for Sqlite {
+    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
+        query(&self.0, sql, args)
+    }
+    fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<()> {
+        execute(&self.0, sql, args)
+    }
+    fn insert(&mut self, sql: &str, args: &[Arg<'_>], _key: &str) -> Result<i64> {
+        insert(&self.0, sql, args)
+    }
+}
+
+impl Sql for Transaction<'_> {
+    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
+        query(self, sql, args)
+    }
+    fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<()> {
+        execute(self, sql, args)
+    }
+    fn insert(&mut self, sql: &str, args: &[Arg<'_>], _key: &str) -> Result<i64> {
+        insert(self, sql, args)
+    }
+}
+
+impl Dialect for Sqlite {
+    type Tx<'a> = Transaction<'a>;
+    const ROW_LOCKS: bool = false;
+
+    fn transaction(&mut self, write: bool) -> Result<Transaction<'_>> {
+        let behavior = if write {
+            TransactionBehavior::Immediate
+        } else {
+            TransactionBehavior::Deferred
+        };
+        Ok(self.0.transaction_with_behavior(behavior)?)
+    }
+
+    fn commit(tx: Transaction<'_>) -> Result<()> {
+        Ok(tx.commit()?)
+    }
+
+    fn lock_study_names(_tx: &mut Transaction<'_>) -> Result<()> {
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Direction, Storage, TrialState};
 
     #[test]
     fn reads_a_database_optuna_wrote() {
@@ -450,5 +188,40 @@ mod tests {
         assert_eq!(trials[3].state, TrialState::Pruned);
         assert_eq!(trials[4].state, TrialState::Fail);
         assert!(trials[0].params.contains_key("x"));
+    }
+
+    #[test]
+    fn every_method_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("sub/s.db");
+        let mut s = SqliteStorage::open(&p).unwrap();
+        super::super::rdb::tests::round_trip(&mut s, || SqliteStorage::open(&p).unwrap());
+        // The rows as Optuna keeps them: non-finite values as NULL and their type.
+        let conn = Connection::open(&p).unwrap();
+        let rows: Vec<(i64, Option<f64>, String)> = conn
+            .prepare("SELECT objective, value, value_type FROM trial_values ORDER BY objective")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [(0, Some(2.5), "FINITE".into()), (1, None, "INF_NEG".into())]
+        );
+        let (start, end): (String, String) = conn
+            .query_row(
+                "SELECT datetime_start, datetime_complete FROM trials WHERE number=0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        for t in [start, end] {
+            assert!(
+                chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.6f").is_ok(),
+                "{t}"
+            );
+            assert_eq!(t.len(), 26, "{t}");
+        }
     }
 }

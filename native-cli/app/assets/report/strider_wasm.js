@@ -44,7 +44,9 @@ let wasm_bindgen = (function(exports) {
             }
         }
         /**
-         * The run's strategy settings and models (`[[models]]` entries), for the page's controls.
+         * The run's strategy settings and models (`[[models]]` entries), and for each model the
+         * browser can retrain, its editable parameters (key, label, min, step, current value): the
+         * page builds its controls from this, never from names of its own.
          * @returns {string}
          */
         info() {

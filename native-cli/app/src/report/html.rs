@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use crate::bail;
+use crate::error::Result;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};

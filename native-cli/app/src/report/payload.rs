@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::bail;
+use crate::error::{Context, Result};
 use sha2::{Digest, Sha256};
 use strider_core::report::{self, FORMAT, PathPredictions, ReportPayload};
 

@@ -74,7 +74,7 @@ fn tail(text: &str, max: usize) -> String {
 }
 
 impl CommandObjective {
-    pub fn run(&self, study: &mut Study, trial: &mut Trial) -> anyhow::Result<Outcome> {
+    pub fn evaluate(&self, study: &mut Study, trial: &mut Trial) -> crate::Result<Outcome> {
         let params: serde_json::Map<String, Value> = trial.params().into_iter().collect();
         let mut child = Command::new(&self.argv[0])
             .args(&self.argv[1..])
@@ -85,7 +85,7 @@ impl CommandObjective {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start `{}`: {e}", self.argv[0]))?;
+            .map_err(|e| crate::Error::Input(format!("cannot start `{}`: {e}", self.argv[0])))?;
         let (tx, rx) = mpsc::channel::<Line>();
         let stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
@@ -165,6 +165,12 @@ impl CommandObjective {
                 )))
             }
         }
+    }
+}
+
+impl strider_tune::Objective for CommandObjective {
+    fn run(&self, study: &mut Study, trial: &mut Trial) -> Result<Outcome, String> {
+        self.evaluate(study, trial).map_err(|e| e.chain())
     }
 }
 

@@ -112,7 +112,7 @@ impl ConfigObjective {
     pub fn apply(
         &self,
         params: &std::collections::BTreeMap<String, Value>,
-    ) -> anyhow::Result<Config> {
+    ) -> crate::Result<Config> {
         let mut config = self.config.clone();
         let mut spec = serde_json::to_value(&config.models[self.model])?;
         for (k, v) in params {
@@ -135,7 +135,7 @@ impl ConfigObjective {
                 .map(|(_, f)| f.clone())
                 .collect();
             if keep.is_empty() {
-                anyhow::bail!("every feature group is switched off");
+                crate::bail!("every feature group is switched off");
             }
             config.features = keep;
         }
@@ -143,44 +143,43 @@ impl ConfigObjective {
         Ok(config)
     }
 
-    pub fn run(&self, study: &mut Study, trial: &mut Trial) -> anyhow::Result<Outcome> {
+    pub fn evaluate(&self, study: &mut Study, trial: &mut Trial) -> crate::Result<Outcome> {
         let config = match self.apply(&trial.params()) {
             Ok(c) => c,
-            Err(e) => return Ok(Outcome::Fail(e.to_string())),
+            Err(e) => return Ok(Outcome::Fail(e.chain())),
         };
         let prune = Cell::new(false);
         let mut sharpes: Vec<f64> = Vec::new();
-        let mut error: Option<anyhow::Error> = None;
+        let mut error: Option<crate::Error> = None;
         let mut last_beat = std::time::Instant::now();
-        let result = pipeline::run_models_cancellable(
-            &config,
-            &self.instruments,
-            self.seed,
-            &mut |e| {
-                if let Event::FoldDone { split, sharpe, .. } = e {
-                    sharpes.push(if sharpe.is_finite() { sharpe } else { 0.0 });
-                    let running = sharpes.iter().sum::<f64>() / sharpes.len() as f64;
-                    let r = (|| -> anyhow::Result<()> {
-                        study.report(trial, split as i64, running)?;
-                        if last_beat.elapsed().as_secs() >= 2 {
-                            study.storage().heartbeat(trial.id)?;
-                            last_beat = std::time::Instant::now();
-                        }
-                        if study.should_prune(trial)? {
-                            prune.set(true);
-                        }
-                        Ok(())
-                    })();
-                    if let Err(err) = r {
-                        error.get_or_insert(err);
+        let native = crate::native_gbdt(Vec::new());
+        let cancel = || prune.get();
+        let models = [self.model];
+        let request = pipeline::RunRequest::new(&config, &self.instruments, self.seed)
+            .models(&models)
+            .native_gbdt(native.as_deref())
+            .cancel(&cancel);
+        let result = request.run(&mut |e| {
+            if let Event::FoldDone { split, sharpe, .. } = e {
+                sharpes.push(if sharpe.is_finite() { sharpe } else { 0.0 });
+                let running = sharpes.iter().sum::<f64>() / sharpes.len() as f64;
+                let r = (|| -> crate::Result<()> {
+                    study.report(trial, split as i64, running)?;
+                    if last_beat.elapsed().as_secs() >= 2 {
+                        study.storage().heartbeat(trial.id)?;
+                        last_beat = std::time::Instant::now();
+                    }
+                    if study.should_prune(trial)? {
                         prune.set(true);
                     }
+                    Ok(())
+                })();
+                if let Err(err) = r {
+                    error.get_or_insert(err);
+                    prune.set(true);
                 }
-            },
-            crate::native_gbdt(Vec::new()).as_deref(),
-            &[self.model],
-            &|| prune.get(),
-        );
+            }
+        });
         if let Some(e) = error {
             return Err(e);
         }
@@ -222,7 +221,7 @@ pub fn objective_value(
     net: &[f64],
     sharpe: f64,
     spec: &strider_core::metrics::MetricsSpec,
-) -> anyhow::Result<Outcome> {
+) -> crate::Result<Outcome> {
     let per_period = strider_core::metrics::sharpe_per_period(net, spec);
     study.set_user_attr(trial, SHARPE_ATTR, json!(per_period))?;
     let value = match metric {
@@ -246,6 +245,12 @@ pub fn objective_value(
     } else {
         f64::NAN
     }]))
+}
+
+impl strider_tune::Objective for ConfigObjective {
+    fn run(&self, study: &mut Study, trial: &mut Trial) -> Result<Outcome, String> {
+        self.evaluate(study, trial).map_err(|e| e.chain())
+    }
 }
 
 #[cfg(test)]

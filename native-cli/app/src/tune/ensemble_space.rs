@@ -23,13 +23,15 @@ impl EnsembleObjective {
         config: Config,
         instruments: Vec<Instrument>,
         objective: Metric,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         if config.models.len() < 2 {
-            anyhow::bail!("--ensemble needs a config with at least two [[models]]");
+            crate::bail!("--ensemble needs a config with at least two [[models]]");
         }
         let seed = config.seed_or_default();
         let native = crate::native_gbdt(Vec::new());
-        let out = pipeline::run_with(&config, &instruments, seed, &mut |_| {}, native.as_deref())?;
+        let out = pipeline::RunRequest::new(&config, &instruments, seed)
+            .native_gbdt(native.as_deref())
+            .run(&mut |_| {})?;
         let names = &out.summary.dataset.instruments;
         let predictions = report::path_predictions(&out, names)?;
         Ok(Self {
@@ -47,7 +49,7 @@ impl EnsembleObjective {
             .collect()
     }
 
-    pub fn run(&self, study: &mut Study, trial: &mut Trial) -> anyhow::Result<Outcome> {
+    pub fn evaluate(&self, study: &mut Study, trial: &mut Trial) -> crate::Result<Outcome> {
         let params = trial.params();
         let weights: std::collections::BTreeMap<String, f64> = self
             .names
@@ -72,7 +74,7 @@ impl EnsembleObjective {
             .models
             .iter()
             .find(|m| m.name == ENSEMBLE)
-            .ok_or_else(|| anyhow::anyhow!("no blend"))?;
+            .ok_or_else(|| crate::Error::Input("no blend".into()))?;
         super::config_space::objective_value(
             study,
             trial,
@@ -81,5 +83,11 @@ impl EnsembleObjective {
             blend.evaluation.strategy.sharpe,
             &self.config.metrics,
         )
+    }
+}
+
+impl strider_tune::Objective for EnsembleObjective {
+    fn run(&self, study: &mut Study, trial: &mut Trial) -> Result<Outcome, String> {
+        self.evaluate(study, trial).map_err(|e| e.chain())
     }
 }

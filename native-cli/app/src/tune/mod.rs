@@ -4,3 +4,6 @@
 pub mod command;
 pub mod config_space;
 pub mod ensemble_space;
+pub mod session;
+
+pub use session::{Target, TuneRequest, TuneResult, tune};

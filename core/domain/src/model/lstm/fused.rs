@@ -53,8 +53,9 @@ fn matmul(
         return;
     }
     assert!(ad.len() > (m - 1) * ars + (kd - 1) * acs);
-    // SAFETY (every `get_unchecked` below): indices are below m·n in `c`, kd·n in `b` and
-    // (m-1)·ars + (kd-1)·acs in `a`, all checked by the asserts above.
+    // Every unchecked index below is below m·n in `c`, kd·n in `b` and (m-1)·ars + (kd-1)·acs in
+    // `a`, all checked by the asserts above.
+    // SAFETY: callers pass i < m and k < kd, so i·ars + k·acs <= (m-1)·ars + (kd-1)·acs < ad.len().
     let at = |i: usize, k: usize| unsafe { *ad.get_unchecked(i * ars + k * acs) };
     let mut i = 0;
     while i + MR <= m {
@@ -65,6 +66,8 @@ fn matmul(
                 row.copy_from_slice(&c[(i + ii) * n + j..(i + ii) * n + j + NR]);
             }
             for k in 0..kd {
+                // SAFETY: k < kd and j + NR <= n, so the NR floats from k·n + j lie inside
+                // b[..kd·n] (asserted above); [f32; NR] has f32's alignment.
                 let brow: &[f32; NR] = unsafe { &*(b.as_ptr().add(k * n + j) as *const [f32; NR]) };
                 for (ii, row) in acc.iter_mut().enumerate() {
                     let av = at(i + ii, k);
@@ -82,6 +85,7 @@ fn matmul(
             for jj in j..n {
                 let mut s = c[ii * n + jj];
                 for k in 0..kd {
+                    // SAFETY: k < kd and jj < n, so k·n + jj < kd·n <= b.len() (asserted above).
                     s += at(ii, k) * unsafe { *b.get_unchecked(k * n + jj) };
                 }
                 c[ii * n + jj] = s;

@@ -48,7 +48,10 @@ impl Backend {
             return Device::wgpu_options()
                 .init_async()
                 .await
-                .map_err(|e| Error::Config(format!("WebGPU is not available: {e}")));
+                .map_err(|e| Error::Model {
+                    model: "lstm".into(),
+                    message: format!("WebGPU is not available: {e}"),
+                });
         }
         self.device()
     }
@@ -59,9 +62,9 @@ impl Backend {
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
             #[cfg(not(feature = "wgpu"))]
-            Backend::Wgpu => Err(Error::Config(
-                "backend = \"wgpu\" needs a build with the `wgpu` feature (cargo build --features wgpu)"
-                    .into(),
+            Backend::Wgpu => Err(Error::config(
+                "models.backend",
+                "backend = \"wgpu\" needs a build with the `wgpu` feature (cargo build --features wgpu)",
             )),
         }
     }

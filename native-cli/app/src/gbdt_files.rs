@@ -1,0 +1,198 @@
+//! Tree models over plain numeric CSV files (`strider gbdt train` / `predict`): reading a
+//! feature table, splitting off the label, parsing `KEY=VALUE` parameters, and writing
+//! predictions or TreeSHAP contributions.
+
+use std::path::Path;
+
+use crate::bail;
+use crate::error::{Context, Result};
+use strider_core::gbdt::{GbdtModel, GbdtParams};
+
+/// A CSV with a header: (column names, rows of numbers; empty or `nan` is missing).
+pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+    let file = path.display().to_string();
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("reading {file}"))?;
+    let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| file.clone())?;
+        let line = rec.position().map_or(0, |p| p.line());
+        rows.push(
+            rec.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if v.is_empty() || v.eq_ignore_ascii_case("nan") {
+                        Ok(f64::NAN)
+                    } else {
+                        v.parse::<f64>().with_context(|| {
+                            format!(
+                                "{file}: line {line}, column `{}`: `{v}` is not a number",
+                                headers[i]
+                            )
+                        })
+                    }
+                })
+                .collect::<Result<Vec<f64>>>()?,
+        );
+    }
+    if rows.is_empty() {
+        bail!("{file}: no data rows");
+    }
+    Ok((headers, rows))
+}
+
+/// Features and labels of a table; the label column must be finite.
+pub fn split_target(
+    path: &Path,
+    headers: &[String],
+    rows: &[Vec<f64>],
+    target: &str,
+) -> Result<(Vec<String>, Vec<f64>, Vec<f64>)> {
+    let t = headers
+        .iter()
+        .position(|h| h == target)
+        .with_context(|| format!("{}: no column `{target}`", path.display()))?;
+    let names: Vec<String> = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != t)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let mut x = Vec::with_capacity(rows.len() * names.len());
+    let mut y = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        if !r[t].is_finite() {
+            bail!("{}: row {} has no finite `{target}`", path.display(), i + 2);
+        }
+        y.push(r[t]);
+        x.extend(
+            r.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != t)
+                .map(|(_, v)| *v),
+        );
+    }
+    Ok((names, x, y))
+}
+
+/// LightGBM-style `KEY=VALUE` parameters through the same strict parser as a config's
+/// `[[models]]` table.
+pub fn params_from_pairs(params: &[String]) -> Result<GbdtParams> {
+    let mut table = toml::Table::new();
+    for p in params {
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("--param `{p}`: expected KEY=VALUE"))?;
+        let value = v
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .or_else(|_| v.parse::<f64>().map(toml::Value::Float))
+            .unwrap_or_else(|_| toml::Value::String(v.to_string()));
+        table.insert(k.to_string(), value);
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e| crate::Error::Input(format!("--param: {e}")))
+}
+
+/// What to write for each row of a feature file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PredictKind {
+    /// The model's output (probabilities for classifiers).
+    Output,
+    /// Raw scores before the link function.
+    Raw,
+    /// TreeSHAP contributions per feature plus the bias.
+    Contributions,
+}
+
+/// Scores every row of `data` (a CSV of the model's features; `ignore` names columns to skip)
+/// with the model file `model` and writes the result as CSV to `out`.
+pub fn predict_file(
+    model: &Path,
+    data: &Path,
+    kind: PredictKind,
+    ignore: &[String],
+    out: &Path,
+) -> Result<()> {
+    let (raw, contrib) = (kind == PredictKind::Raw, kind == PredictKind::Contributions);
+    let text =
+        std::fs::read_to_string(model).with_context(|| format!("reading {}", model.display()))?;
+    let m = GbdtModel::parse(&text).with_context(|| model.display().to_string())?;
+    let file = data.display().to_string();
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(data)
+        .with_context(|| format!("reading {file}"))?;
+    let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    let keep: Vec<usize> = (0..headers.len())
+        .filter(|i| !ignore.contains(&headers[*i]))
+        .collect();
+    if keep.len() != m.num_features() {
+        bail!(
+            "{file}: {} feature columns, the model expects {} ({})",
+            keep.len(),
+            m.num_features(),
+            m.feature_names.join(", ")
+        );
+    }
+    let k = m.num_outputs();
+    let f = m.num_features();
+    let names: Vec<String> = if contrib {
+        (0..k)
+            .flat_map(|o| {
+                let fnames: Vec<String> = keep
+                    .iter()
+                    .map(|&i| headers[i].clone())
+                    .chain(["bias".to_string()])
+                    .collect();
+                fnames
+                    .into_iter()
+                    .map(move |n| if k > 1 { format!("class{o}_{n}") } else { n })
+            })
+            .collect()
+    } else if k > 1 {
+        (0..k).map(|o| format!("class{o}")).collect()
+    } else {
+        vec!["pred".into()]
+    };
+    let mut w =
+        csv::Writer::from_path(out).with_context(|| format!("writing {}", out.display()))?;
+    w.write_record(&names)?;
+    let mut x: Vec<f64> = Vec::new();
+    let mut n = 0usize;
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| file.clone())?;
+        let line = rec.position().map_or(0, |p| p.line());
+        for &i in &keep {
+            let v = &rec[i];
+            x.push(if v.is_empty() || v.eq_ignore_ascii_case("nan") {
+                f64::NAN
+            } else {
+                v.parse::<f64>().with_context(|| {
+                    format!(
+                        "{file}: line {line}, column `{}`: `{v}` is not a number",
+                        headers[i]
+                    )
+                })?
+            });
+        }
+        n += 1;
+    }
+    let width = if contrib { k * (f + 1) } else { k };
+    let values: Vec<f64> = if contrib {
+        x.chunks(f).flat_map(|row| m.contributions(row)).collect()
+    } else if raw {
+        m.compile().predict_raw_batch(&x, n)
+    } else {
+        m.predict_batch(&x, n)
+    };
+    for row in values.chunks(width) {
+        w.write_record(row.iter().map(|v| format!("{v:?}")))?;
+    }
+    w.flush()?;
+    Ok(())
+}

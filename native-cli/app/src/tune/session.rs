@@ -1,0 +1,392 @@
+//! A tuning session: build the objective (a config's model, its ensemble weights, or a command),
+//! run the study's workers, then write `tuning.json` and, for a config, the best configuration as
+//! a runnable config with a run of it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::bail;
+use crate::error::{Context, Result};
+use serde_json::{Value, json};
+use strider_tune::storage::StorageUrl;
+use strider_tune::{
+    Budget, Direction, FrozenTrial, Objective, PrunerSpec, SearchSpace, SpaceFile, Study,
+    StudySpec, TrialState, optimize, sampler_by_name, visualization,
+};
+
+use super::command::CommandObjective;
+use super::config_space::{ConfigObjective, Metric};
+use super::ensemble_space::EnsembleObjective;
+use crate::run::ConfigSource;
+
+/// What to tune.
+pub enum Target {
+    /// A config's model (or, with `ensemble`, the blend weights of its models).
+    Config {
+        config: Option<PathBuf>,
+        model: Option<String>,
+        objective: Metric,
+        feature_selection: bool,
+        ensemble: bool,
+    },
+    /// Any command that reads its parameters and prints its objective value(s).
+    Command {
+        argv: Vec<String>,
+        space: PathBuf,
+        directions: Vec<Direction>,
+    },
+}
+
+/// A tuning session's settings.
+pub struct TuneRequest {
+    pub target: Target,
+    pub storage: String,
+    pub study: Option<String>,
+    pub n_trials: usize,
+    pub workers: usize,
+    pub sampler: String,
+    pub pruner: PrunerSpec,
+    pub seed: Option<u64>,
+    /// Seconds between a trial's heartbeats; one silent for twice as long is failed and retried.
+    pub heartbeat: f64,
+    /// Where tuning.json (and best.toml plus the best run) go; default `tunes/<study>`.
+    pub out: Option<PathBuf>,
+}
+
+/// What a finished session produced.
+pub struct TuneResult {
+    pub study: String,
+    pub directions: Vec<Direction>,
+    pub trials: Vec<std::sync::Arc<FrozenTrial>>,
+    pub best: Option<FrozenTrial>,
+    /// `tuning.json`'s content.
+    pub summary: Value,
+    pub out_dir: PathBuf,
+    /// The best configuration's files and run (config targets), else null.
+    pub best_run: Value,
+}
+
+enum Built {
+    Config(Box<ConfigObjective>, Option<PathBuf>),
+    Ensemble(Box<EnsembleObjective>),
+    Command(CommandObjective),
+}
+
+impl Built {
+    fn objective(&self) -> &dyn Objective {
+        match self {
+            Built::Config(o, _) => o.as_ref(),
+            Built::Ensemble(o) => o.as_ref(),
+            Built::Command(o) => o,
+        }
+    }
+}
+
+/// The objective, its space, directions, default study name and seed.
+struct Plan {
+    built: Built,
+    space: SearchSpace,
+    directions: Vec<Direction>,
+    default_study: String,
+    seed: u64,
+}
+
+fn plan(request: &TuneRequest) -> Result<Plan> {
+    match &request.target {
+        Target::Config {
+            config,
+            model,
+            objective,
+            feature_selection,
+            ensemble,
+        } => plan_config(
+            config.as_deref(),
+            model.as_deref(),
+            *objective,
+            *feature_selection,
+            *ensemble,
+            request.seed,
+        ),
+        Target::Command {
+            argv,
+            space,
+            directions,
+        } => {
+            let text = std::fs::read_to_string(space)
+                .with_context(|| format!("reading {}", space.display()))?;
+            let space_set = SpaceFile::from_toml(&text)
+                .and_then(|s| s.space())
+                .with_context(|| space.display().to_string())?;
+            let obj = CommandObjective {
+                argv: argv.clone(),
+                heartbeat: Duration::from_secs_f64(request.heartbeat.max(0.05)),
+            };
+            Ok(Plan {
+                built: Built::Command(obj),
+                space: space_set,
+                directions: if directions.is_empty() {
+                    vec![Direction::Minimize]
+                } else {
+                    directions.clone()
+                },
+                default_study: "command".into(),
+                seed: request.seed.unwrap_or(42),
+            })
+        }
+    }
+}
+
+fn plan_config(
+    path: Option<&Path>,
+    model: Option<&str>,
+    objective: Metric,
+    feature_selection: bool,
+    ensemble: bool,
+    seed: Option<u64>,
+) -> Result<Plan> {
+    let source = ConfigSource::load(path)?;
+    let config = source.config()?;
+    let instruments = source.load_data(&config)?.instruments;
+    let model = match model {
+        None => 0,
+        Some(name) => config
+            .models
+            .iter()
+            .position(|m| m.name == name)
+            .with_context(|| format!("--model {name}: not in the config"))?,
+    };
+    let seed = seed.unwrap_or(config.seed_or_default());
+    if ensemble {
+        let default_study = format!("{}-ensemble-tune", config.name);
+        let obj = EnsembleObjective::new(config, instruments, objective)?;
+        return Ok(Plan {
+            space: obj.space(),
+            built: Built::Ensemble(Box::new(obj)),
+            directions: vec![Direction::Maximize],
+            default_study,
+            seed,
+        });
+    }
+    let obj = ConfigObjective {
+        seed: config.seed_or_default(),
+        config,
+        instruments,
+        model,
+        objective,
+        tune_features: feature_selection,
+    };
+    let default_study = format!("{}-{}-tune", obj.config.name, obj.config.models[model].name);
+    Ok(Plan {
+        space: obj.space(),
+        built: Built::Config(Box::new(obj), source.base),
+        directions: vec![Direction::Maximize],
+        default_study,
+        seed,
+    })
+}
+
+/// Runs the session: trials on the storage, then the summary files and the best run.
+pub fn tune(
+    request: &TuneRequest,
+    progress: &(dyn Fn(strider_tune::optimize::Progress) + Sync),
+) -> Result<TuneResult> {
+    if request.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    let url = StorageUrl::parse(&request.storage)?;
+    let plan = plan(request)?;
+    let study_name = request
+        .study
+        .clone()
+        .unwrap_or_else(|| plan.default_study.clone());
+    let sampler = sampler_by_name(&request.sampler, plan.seed, Some(&plan.space))?;
+    let spec = StudySpec {
+        name: &study_name,
+        directions: &plan.directions,
+        sampler: sampler.as_ref(),
+        pruner: request.pruner.clone(),
+        space: Some(&plan.space),
+    };
+    let budget = Budget {
+        n_trials: request.n_trials,
+        workers: request.workers,
+        stale_after: 2.0 * request.heartbeat,
+    };
+    optimize(
+        &|| url.open(),
+        &spec,
+        plan.built.objective(),
+        budget,
+        progress,
+    )?;
+    summarise(request, &url, &plan, study_name)
+}
+
+/// Reads every worker's and process's trials back, writes tuning.json and the best run.
+fn summarise(
+    request: &TuneRequest,
+    url: &StorageUrl,
+    plan: &Plan,
+    study_name: String,
+) -> Result<TuneResult> {
+    let mut storage = url.open()?;
+    let random = strider_tune::RandomSampler { seed: plan.seed };
+    let mut study = Study::open(
+        storage.as_mut(),
+        &study_name,
+        &plan.directions,
+        &random,
+        PrunerSpec::None,
+    )?;
+    let trials = study.trials()?;
+    let summary = visualization::study_summary(&study.info, &trials, plan.seed);
+    let out_dir = request
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tunes").join(safe(&study_name)));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    write_atomic(
+        &out_dir.join("tuning.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
+    let best = if plan.directions.len() == 1 {
+        study.best_trial()?
+    } else {
+        None
+    };
+    let best_run = match (&plan.built, &best) {
+        (Built::Config(obj, base), Some(b)) => {
+            best_config_run(obj, base.as_deref(), b, &study_name, &out_dir, &summary)?
+        }
+        (Built::Ensemble(_), Some(b)) => {
+            let config = match &request.target {
+                Target::Config { config, .. } => config.clone(),
+                Target::Command { .. } => None,
+            };
+            best_weights_run(b, config, &out_dir, &summary)?
+        }
+        _ => Value::Null,
+    };
+    Ok(TuneResult {
+        study: study_name,
+        directions: plan.directions.clone(),
+        trials,
+        best,
+        summary,
+        out_dir,
+        best_run,
+    })
+}
+
+/// best.toml, runnable from where it is written (data paths made absolute, or the bundled data
+/// copied beside it), and a full run of it with the study in its report.
+fn best_config_run(
+    obj: &ConfigObjective,
+    base: Option<&Path>,
+    best: &FrozenTrial,
+    study_name: &str,
+    out_dir: &Path,
+    summary: &Value,
+) -> Result<Value> {
+    let mut config = obj.apply(&best.external_params())?;
+    for path in config
+        .data
+        .files
+        .iter_mut()
+        .chain(config.data.panels.iter_mut())
+    {
+        match base {
+            Some(base) => {
+                let full = base.join(&*path);
+                *path = std::fs::canonicalize(&full)
+                    .unwrap_or(full)
+                    .display()
+                    .to_string();
+            }
+            None => {
+                let text = crate::bundled::file(path).context("bundled data")?;
+                let dest = out_dir.join(&*path);
+                std::fs::create_dir_all(dest.parent().unwrap_or(out_dir))?;
+                std::fs::write(&dest, text)?;
+            }
+        }
+    }
+    let best_toml = out_dir.join("best.toml");
+    let mut text = format!(
+        "# Best of study `{}` (trial {}, {} = {}), written by strider tune.\n# Data paths are absolute, or the bundled data sits beside this file.\n",
+        study_name,
+        best.number,
+        match obj.objective {
+            Metric::Sharpe => "out-of-sample Sharpe",
+            Metric::Dsr => "deflated Sharpe",
+        },
+        best.value().unwrap_or(f64::NAN)
+    );
+    text.push_str(&config.to_toml());
+    write_atomic(&best_toml, text.as_bytes())?;
+    let run_dir = run_with_study(Some(best_toml.clone()), out_dir, summary)?;
+    Ok(json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")}))
+}
+
+/// best_weights.json and the config's run, whose report opens its what-if on these weights.
+fn best_weights_run(
+    best: &FrozenTrial,
+    config: Option<PathBuf>,
+    out_dir: &Path,
+    summary: &Value,
+) -> Result<Value> {
+    let weights: serde_json::Map<String, Value> = best
+        .external_params()
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("weight.").map(|m| (m.to_string(), v)))
+        .collect();
+    let path = out_dir.join("best_weights.json");
+    write_atomic(&path, &serde_json::to_vec_pretty(&weights)?)?;
+    let run_dir = run_with_study(config, out_dir, summary)?;
+    Ok(
+        json!({"weights": weights, "weights_file": path, "run_dir": run_dir, "report": run_dir.join("report.html")}),
+    )
+}
+
+/// Runs a config (untracked) into `<out_dir>/best-run-<time>` with the study's `tuning.json` in
+/// the run directory, so its report shows the study.
+fn run_with_study(config: Option<PathBuf>, out_dir: &Path, summary: &Value) -> Result<PathBuf> {
+    let run_dir = out_dir.join(format!(
+        "best-run-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    let request = crate::run::RunRequest {
+        config,
+        out: Some(run_dir.clone()),
+        report: true,
+        extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(summary)?)],
+        ..Default::default()
+    };
+    crate::run::run_to_dir(&request, &mut |_| {}).context("running the best configuration")?;
+    Ok(run_dir)
+}
+
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+impl TuneResult {
+    /// Trials in `state`.
+    pub fn count(&self, state: TrialState) -> usize {
+        self.trials.iter().filter(|t| t.state == state).count()
+    }
+}

@@ -1,6 +1,6 @@
 //! GBDT training and batch prediction on synthetic Friedman-style data (20,000 x 10).
 //! The full LightGBM comparison (160k x 30, 200 rounds) is benches/reference/gbdt_vs_lightgbm.py.
-//! Run: `cargo bench -p strider-core --bench gbdt`.
+//! Run: `cargo bench -p strider-gbdt --bench gbdt`.
 
 use std::hint::black_box;
 

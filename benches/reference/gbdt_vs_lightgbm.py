@@ -4,7 +4,7 @@
 
   pip install numpy lightgbm
   cd /tmp && python /path/to/benches/reference/gbdt_gen_data.py          # writes data.csv (57 MB)
-  cargo build --release -p strider-core --example gbdt_bench --features parallel
+  cargo build --release -p strider-gbdt --example gbdt_bench --features parallel
   python benches/reference/gbdt_vs_lightgbm.py /tmp/data.csv target/release/examples/gbdt_bench
 
 `--features parallel` predicts on all cores, as the CLI does; training is single-threaded either

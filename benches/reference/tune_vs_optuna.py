@@ -5,7 +5,7 @@ mean and median, with a bootstrap 95% interval of the difference of means (is a 
 noise?), then the ask+tell overhead per trial at 100 / 500 / 1000 trials.
 
     python3 -m venv /tmp/optuna && /tmp/optuna/bin/pip install optuna==5.0.0 cmaes scipy
-    cargo build --release -p strider-core --example tune_bench
+    cargo build --release -p strider-tune --example tune_bench
     /tmp/optuna/bin/python benches/reference/tune_vs_optuna.py [--seeds 20] [--sampler tpe|cmaes|random]
 
 Both sides run in one process each, single-threaded, ask/tell on in-memory storage, minimising.

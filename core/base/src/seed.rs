@@ -1,6 +1,9 @@
 //! Every random choice in Strider flows from one run seed. Sub-seeds for a model, a fold or a trial
 //! are derived deterministically so that adding a fold never changes the randomness of another.
 
+/// The seed of a run that names none.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// SplitMix64 step: a well-studied 64-bit mixer (Steele, Lea, Flood 2014).
 fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

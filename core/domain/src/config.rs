@@ -12,7 +12,7 @@ use crate::model::ModelSpec;
 use crate::splits::SplitSpec;
 use crate::{Error, Result};
 
-pub const DEFAULT_SEED: u64 = 42;
+pub use crate::seed::DEFAULT_SEED;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

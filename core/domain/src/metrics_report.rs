@@ -35,7 +35,7 @@ impl Default for MetricsOptions {
         Self {
             spec: MetricsSpec::default(),
             benchmark: None,
-            seed: crate::config::DEFAULT_SEED,
+            seed: crate::seed::DEFAULT_SEED,
             reps: 1000,
             pbo_blocks: 16,
             mcs_size: 0.1,

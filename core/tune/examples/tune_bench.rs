@@ -2,7 +2,7 @@
 //! trials, ask/tell on in-memory storage; then the ask+tell overhead at 100 / 500 / 1000 trials.
 //! `benches/reference/tune_vs_optuna.py` runs it next to Optuna 5.0 and prints the ratios.
 //!
-//! cargo run --release -p strider-core --example tune_bench -- [quality|overhead] [SEEDS] [SAMPLER]
+//! cargo run --release -p strider-tune --example tune_bench -- [quality|overhead] [SEEDS] [SAMPLER]
 //! Prints JSON.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Hyper-parameter optimisation with Optuna 5.0's semantics: the ask / tell [`Study`] over a
 //! [`Storage`], samplers (random, grid, TPE, CMA-ES, QMC), pruners, two objectives with a Pareto
-//! front, permutation importance, the summaries a report draws, and [`optimize`] with parallel
+//! front, permutation importance, the summaries a report draws, and [`optimize()`] with parallel
 //! workers. Optuna's own storages (its journal file, its RDB schema on SQLite and PostgreSQL) are
 //! in [`storage`], behind the cargo features `journal`, `sqlite` and `postgres`, all off by
 //! default.

@@ -94,7 +94,7 @@ fn tree_shap_equals_lightgbm_pred_contrib() {
         let width = m.num_outputs() * (m.num_features() + 1);
         assert_eq!(want.len(), 300 * width, "{name}");
         for (i, row) in x.iter().take(300).enumerate() {
-            let got = m.contributions(row);
+            let got = m.contributions(row).unwrap();
             for (j, g) in got.iter().enumerate() {
                 let w = want[i * width + j];
                 assert!(

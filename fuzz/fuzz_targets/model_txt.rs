@@ -2,7 +2,7 @@
 //! Any input: parsing must return a model or an error, never panic; a parsed model must
 //! evaluate (row path, batch path and TreeSHAP) without panicking.
 use libfuzzer_sys::fuzz_target;
-use strider_core::gbdt::GbdtModel;
+use strider_gbdt::GbdtModel;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = GbdtModel::parse(&String::from_utf8_lossy(data)) {

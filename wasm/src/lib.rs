@@ -114,13 +114,14 @@ pub fn gbdt_predict(model_text: &str, rows_json: &str, kind: &str) -> Result<Str
         .iter()
         .map(|r| {
             let x: Vec<f64> = r.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-            match kind {
+            Ok(match kind {
                 "raw" => model.predict_raw(&x),
-                "contrib" => model.contributions(&x),
+                "contrib" => model.contributions(&x)?,
                 _ => model.predict(&x),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, strider_core::gbdt::Error>>()
+        .map_err(js_err)?;
     to_json(&out)
 }
 

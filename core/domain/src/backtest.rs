@@ -68,6 +68,9 @@ impl Default for StrategySpec {
     }
 }
 
+/// The longest execution delay a strategy may have, in bars.
+pub const MAX_EXECUTION_LAG: usize = 1000;
+
 impl StrategySpec {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::config("strategy", m));
@@ -82,6 +85,9 @@ impl StrategySpec {
         }
         if !self.scale.is_finite() {
             return bad("scale must be finite");
+        }
+        if self.execution_lag > MAX_EXECUTION_LAG {
+            return bad("execution_lag must be <= 1000 bars (MAX_EXECUTION_LAG)");
         }
         Ok(())
     }

@@ -66,6 +66,9 @@ impl Config {
                 "at least one [[models]] entry is needed",
             ));
         }
+        for m in &self.models {
+            crate::names::check_name("models.name", m.name())?;
+        }
         let mut names: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

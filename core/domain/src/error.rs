@@ -25,7 +25,7 @@ pub enum Error {
     /// A config that is not valid TOML, or whose keys or types do not fit (the parser's message
     /// names the line, column and key).
     #[error("config: {0}")]
-    ConfigSyntax(#[from] toml::de::Error),
+    ConfigSyntax(toml::de::Error),
     /// A config value that parses but cannot be used; `key` is its path (`label.horizon`).
     #[error("config: {key}: {message}")]
     Config { key: String, message: String },
@@ -60,6 +60,14 @@ pub enum Error {
     /// weights, a returns table for `strider metrics` (the message says which).
     #[error("{0}")]
     RunData(String),
+}
+
+// Not `#[from]`: the parser's message is this error's own text, so it is not also its source
+// (a printed cause chain would repeat it).
+impl From<toml::de::Error> for Error {
+    fn from(e: toml::de::Error) -> Self {
+        Error::ConfigSyntax(e)
+    }
 }
 
 impl Error {

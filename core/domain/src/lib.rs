@@ -54,6 +54,7 @@ pub mod labels;
 pub mod metrics;
 pub mod metrics_report;
 pub mod model;
+pub mod names;
 pub mod pipeline;
 pub mod ranges;
 pub mod report;

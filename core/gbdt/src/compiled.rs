@@ -211,9 +211,14 @@ impl CompiledModel {
     }
 }
 
-/// The branchless form of a tree, or `None` if it has categorical or zero-as-missing nodes.
+/// The branchless form of a tree, or `None` if it has categorical or zero-as-missing nodes, or
+/// nodes or features beyond its 16-bit indices.
 fn fast_tree(t: &super::Tree) -> Option<FastTree> {
     let inner = t.num_leaves.saturating_sub(1);
+    let fits = |x: usize| x <= usize::from(u16::MAX);
+    if !fits(inner + t.num_leaves) || t.split_feature.iter().any(|&f| !fits(f)) {
+        return None;
+    }
     if t.decision_type
         .iter()
         .any(|dt| dt & 1 != 0 || (dt >> 2) & 3 == 1)

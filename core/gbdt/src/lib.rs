@@ -44,6 +44,7 @@ mod tree;
 pub use compiled::CompiledModel;
 pub use error::{Error, Result};
 pub use model::{GbdtModel, Objective};
+pub use shap::MAX_SHAP_DEPTH;
 pub use train::{Engine, GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;
 

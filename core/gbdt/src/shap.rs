@@ -4,6 +4,7 @@
 
 use super::model::GbdtModel;
 use super::tree::Tree;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Default)]
 struct PathElement {
@@ -131,11 +132,27 @@ fn recurse(
     );
 }
 
+/// The deepest tree TreeSHAP explains. Its recursion and the paths it keeps grow with depth
+/// (memory as depth²), so a hostile or degenerate chain of 50,000 splits is refused instead of
+/// overflowing the stack. LightGBM's own trees rarely pass a few dozen levels.
+pub const MAX_SHAP_DEPTH: usize = 1000;
+
 impl GbdtModel {
     /// SHAP contributions: for each output, one value per feature followed by the bias, in
     /// LightGBM's `pred_contrib` layout (`num_outputs * (num_features + 1)` values). Each output's
-    /// row sums to its raw score.
-    pub fn contributions(&self, row: &[f64]) -> Vec<f64> {
+    /// row sums to its raw score. A tree deeper than [`MAX_SHAP_DEPTH`] is an error.
+    pub fn contributions(&self, row: &[f64]) -> Result<Vec<f64>> {
+        if let Some((i, d)) = self
+            .trees
+            .iter()
+            .map(Tree::max_depth)
+            .enumerate()
+            .find(|&(_, d)| d > MAX_SHAP_DEPTH)
+        {
+            return Err(Error::Train(format!(
+                "TreeSHAP: tree {i} is {d} levels deep, more than {MAX_SHAP_DEPTH} (MAX_SHAP_DEPTH)"
+            )));
+        }
         let x = self.prepare(row);
         let f = self.num_features();
         let k = self.num_tree_per_iteration;
@@ -147,6 +164,6 @@ impl GbdtModel {
                 recurse(t, &x, phi, 0, 0, &[], 1.0, 1.0, -1);
             }
         }
-        out
+        Ok(out)
     }
 }

@@ -123,18 +123,30 @@ impl Tree {
             .sum()
     }
 
+    ///
+    /// Iterative: a tree may be as deep as it has nodes (a chain of 50,000 splits is a valid
+    /// model). A node reached twice (not a tree) counts as unboundedly deep (`usize::MAX`).
     pub fn max_depth(&self) -> usize {
-        fn depth(t: &Tree, node: i32) -> usize {
-            if node < 0 {
-                return 0;
-            }
-            let n = node as usize;
-            1 + depth(t, t.left_child[n]).max(depth(t, t.right_child[n]))
-        }
         if self.num_leaves <= 1 {
-            0
-        } else {
-            depth(self, 0)
+            return 0;
         }
+        let mut deepest = 0;
+        let mut visits = 0usize;
+        let mut stack = vec![(0i32, 1usize)];
+        while let Some((node, d)) = stack.pop() {
+            if node < 0 {
+                continue;
+            }
+            visits += 1;
+            if visits >= self.num_leaves {
+                // A tree has num_leaves - 1 internal nodes; one more visit means a shared node.
+                return usize::MAX;
+            }
+            deepest = deepest.max(d);
+            let n = node as usize;
+            stack.push((self.left_child[n], d + 1));
+            stack.push((self.right_child[n], d + 1));
+        }
+        deepest
     }
 }

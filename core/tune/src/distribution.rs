@@ -27,6 +27,9 @@ pub enum Distribution {
     },
 }
 
+/// The widest integer range a parameter may span (2^53: every integer in it is exact as f64).
+pub const MAX_INT_SPAN: i64 = 1 << 53;
+
 fn bad(m: impl Into<String>) -> Error {
     Error::Space(m.into())
 }
@@ -116,6 +119,14 @@ impl Distribution {
             } => {
                 if low > high {
                     return err("needs low <= high");
+                }
+                // Sampling works on f64 with the range as its span: beyond 2^53 integers are no
+                // longer exact there, so the range is bounded (and never overflows i64).
+                if high
+                    .checked_sub(*low)
+                    .is_none_or(|span| span > MAX_INT_SPAN)
+                {
+                    return err("high - low must be at most 2^53 (MAX_INT_SPAN)");
                 }
                 if *log && (*low < 1 || *step != 1) {
                     return err("log scale needs low >= 1 and step 1");

@@ -34,14 +34,14 @@ impl Error {
         }
     }
 
-    /// A storage error caused by `source` (its text is kept in the message too, for one-line
-    /// reports).
+    /// A storage error caused by `source`: the message says what was being done, the cause
+    /// travels as the source (a printed chain shows both, once each).
     pub fn storage_from(
         context: impl std::fmt::Display,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
         Error::Storage {
-            message: format!("{context}: {source}"),
+            message: context.to_string(),
             source: Some(Box::new(source)),
         }
     }

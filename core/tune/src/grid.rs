@@ -14,6 +14,38 @@ use crate::error::{Error, Result};
 
 pub const GRID_ID_ATTR: &str = "grid_id";
 
+/// The most combinations a grid may have (each is held in memory and becomes a trial).
+pub const MAX_GRID_CELLS: u128 = 1_000_000;
+
+/// Refuses a grid over [`MAX_GRID_CELLS`] before any of it is built.
+fn check_size(space: &SearchSpace) -> Result<()> {
+    let mut cells: u128 = 1;
+    for (name, d) in space {
+        let n: u128 = match d {
+            Distribution::Categorical { choices } => choices.len() as u128,
+            Distribution::Int {
+                low, high, step, ..
+            } => ((i128::from(*high) - i128::from(*low)) / i128::from((*step).max(1)) + 1).max(0)
+                as u128,
+            Distribution::Float {
+                low,
+                high,
+                step: Some(s),
+                ..
+            } => ((high - low) / s + 1e-9).floor().clamp(0.0, 1e30) as u128 + 1,
+            Distribution::Float { .. } => 1,
+        };
+        cells = cells.saturating_mul(n);
+        if cells > MAX_GRID_CELLS {
+            return Err(Error::Space(format!(
+                "grid sampler: the grid reaches {cells} combinations at `{name}`, more than \
+                 {MAX_GRID_CELLS} (MAX_GRID_CELLS); give fewer values or a larger step"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub struct GridSampler {
     seed: u64,
     names: Vec<String>,
@@ -26,6 +58,7 @@ impl GridSampler {
     /// their grid. Continuous floats have no grid.
     pub fn new(space: &SearchSpace, seed: u64) -> Result<Self> {
         let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
+        check_size(space)?;
         for (name, d) in space {
             let values: Vec<f64> = match d {
                 Distribution::Categorical { choices } => {
@@ -127,5 +160,47 @@ impl Sampler for GridSampler {
 
     fn exhausted(&self, study: &StudyView) -> bool {
         Self::taken(study, true).len() >= self.grid.len()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    fn int(low: i64, high: i64) -> Distribution {
+        Distribution::Int {
+            low,
+            high,
+            log: false,
+            step: 1,
+        }
+    }
+
+    #[test]
+    fn a_grid_too_large_to_hold_is_refused_before_it_is_built() {
+        let space: SearchSpace = [
+            ("a".to_string(), int(0, 1 << 32)),
+            ("b".to_string(), int(0, 1 << 32)),
+        ]
+        .into_iter()
+        .collect();
+        let e = GridSampler::new(&space, 0).err().expect("refused");
+        assert!(e.to_string().contains("MAX_GRID_CELLS"), "{e}");
+        let small: SearchSpace = [("a".to_string(), int(0, 9)), ("b".to_string(), int(0, 9))]
+            .into_iter()
+            .collect();
+        assert_eq!(GridSampler::new(&small, 0).unwrap().grid.len(), 100);
+    }
+
+    #[test]
+    fn integer_ranges_beyond_2_pow_53_are_refused_and_never_panic() {
+        let huge = int(i64::MIN / 2 - 1, i64::MAX / 2 + 1);
+        let e = huge.validate("x").unwrap_err().to_string();
+        assert!(e.contains("MAX_INT_SPAN"), "{e}");
+        assert!(int(i64::MIN, i64::MAX).validate("x").is_err());
+        // Unvalidated, untransform still clamps without panicking.
+        let v = crate::sampler::untransform(&int(i64::MIN, i64::MAX), 0.0);
+        assert!(v.is_finite());
+        int(0, 1 << 53).validate("x").unwrap();
     }
 }

@@ -70,20 +70,21 @@ pub fn optimize(
             progress,
         )
     };
+    let panicked = || Error::Study("a worker panicked".into());
     if budget.workers == 1 {
-        return work();
+        // On the calling thread (wasm has no threads); a panicking objective is still an error.
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|_| Err(panicked()));
     }
-    std::thread::scope(|scope| {
+    // Every worker is joined before the first error is returned.
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..budget.workers).map(|_| scope.spawn(work)).collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Study("a worker panicked".into())))
-            })
-            .collect::<Result<Vec<()>>>()
-    })?;
-    Ok(())
+            .map(|h| h.join().unwrap_or_else(|_| Err(panicked())))
+            .collect()
+    });
+    results.into_iter().collect()
 }
 
 /// One worker: claim a trial from the shared budget, evaluate it, tell the storage; repeat.
@@ -236,6 +237,37 @@ mod tests {
                     assert_eq!(v, x * x);
                 }
             }
+        }
+    }
+
+    struct Panics;
+
+    impl Objective for Panics {
+        fn run(&self, _: &mut Study, _: &mut Trial) -> std::result::Result<Outcome, String> {
+            panic!("objective bug")
+        }
+    }
+
+    #[test]
+    fn a_panicking_objective_is_an_error_on_one_worker_or_many() {
+        for workers in [1, 2] {
+            let open =
+                || -> Result<Box<dyn Storage + Send>> { Ok(Box::new(InMemoryStorage::default())) };
+            let sampler = RandomSampler { seed: 1 };
+            let spec = StudySpec {
+                name: "s",
+                directions: &[Direction::Minimize],
+                sampler: &sampler,
+                pruner: PrunerSpec::None,
+                space: None,
+            };
+            let budget = Budget {
+                n_trials: 4,
+                workers,
+                stale_after: 1.0,
+            };
+            let e = optimize(&open, &spec, &Panics, budget, &|_| {}).unwrap_err();
+            assert!(e.to_string().contains("panicked"), "{e}");
         }
     }
 

@@ -119,10 +119,14 @@ pub fn untransform(d: &Distribution, v: f64) -> f64 {
         } => {
             let x = if *log { v.exp() } else { v };
             let k = ((x - *low as f64) / *step as f64).round();
-            let top = ((high - low) / step) as f64;
-            *low as f64 + k.clamp(0.0, top) * *step as f64
+            // In i128: a range validated elsewhere cannot overflow, one that was not still must
+            // not panic here.
+            let top = ((i128::from(*high) - i128::from(*low)) / i128::from((*step).max(1))) as f64;
+            *low as f64 + k.clamp(0.0, top.max(0.0)) * *step as f64
         }
-        Distribution::Categorical { choices } => v.floor().clamp(0.0, (choices.len() - 1) as f64),
+        Distribution::Categorical { choices } => {
+            v.floor().clamp(0.0, choices.len().saturating_sub(1) as f64)
+        }
     }
 }
 

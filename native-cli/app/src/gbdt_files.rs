@@ -159,9 +159,6 @@ pub fn predict_file(
     } else {
         vec!["pred".into()]
     };
-    let mut w =
-        csv::Writer::from_path(out).with_context(|| format!("writing {}", out.display()))?;
-    w.write_record(&names)?;
     let mut x: Vec<f64> = Vec::new();
     let mut n = 0usize;
     for rec in rdr.records() {
@@ -184,15 +181,23 @@ pub fn predict_file(
     }
     let width = if contrib { k * (f + 1) } else { k };
     let values: Vec<f64> = if contrib {
-        x.chunks(f).flat_map(|row| m.contributions(row)).collect()
+        let mut all = Vec::with_capacity(n * width);
+        for row in x.chunks(f) {
+            all.extend(m.contributions(row)?);
+        }
+        all
     } else if raw {
         m.compile().predict_raw_batch(&x, n)
     } else {
         m.predict_batch(&x, n)
     };
+    // Written whole under a temporary name, then renamed: a failure leaves no partial file.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&names)?;
     for row in values.chunks(width) {
         w.write_record(row.iter().map(|v| format!("{v:?}")))?;
     }
-    w.flush()?;
-    Ok(())
+    let tmp = out.with_extension("partial");
+    std::fs::write(&tmp, w.into_inner()?).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))
 }

@@ -18,7 +18,7 @@ pub struct MetricsArgs {
     #[arg(long, default_value_t = 252.0)]
     periods_per_year: f64,
     /// Annual risk-free rate, de-annualised geometrically (negative rates are honoured).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     rf: f64,
     /// Seed of the SPA / MCS bootstraps.
     #[arg(long, default_value_t = strider_core::config::DEFAULT_SEED)]

@@ -56,18 +56,42 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-/// Environment the libraries' native dependencies read, set once before any thread exists.
+/// Environment the libraries' native dependencies read, set once before any thread exists; and
+/// SIGPIPE back to its default, so `strider run | head -1` ends quietly like any Unix tool
+/// instead of panicking on a closed pipe (Rust ignores SIGPIPE by default).
 fn set_process_environment() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with SIG_DFL installs no handler code; it runs before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // LightGBM's OpenMP threads spin by default, which stalls shared 2-core machines.
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
         // SAFETY: this is the first statement of `main`: no other thread exists yet, so nothing
         // can read the environment concurrently.
         unsafe { std::env::set_var("OMP_WAIT_POLICY", "passive") };
     }
+}
+
+/// The error and its causes on one line, each once (a cause whose text the message already ends
+/// with is not repeated).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -4,7 +4,7 @@
 //! Every request runs under [`REQUEST_TIMEOUT`] (connecting under [`CONNECT_TIMEOUT`]).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -27,6 +27,9 @@ pub struct RetryPolicy {
     pub first_delay: Duration,
     /// The longest wait between tries (5 s by default).
     pub max_delay: Duration,
+    /// The most one call may take, every try and wait included (60 s by default): a server that
+    /// accepts connections and never answers costs this much, not attempts x the request timeout.
+    pub budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -35,9 +38,13 @@ impl Default for RetryPolicy {
             attempts: 5,
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
+            budget: REQUEST_TIMEOUT,
         }
     }
 }
+
+/// The most of a response body read (a hostile or broken server cannot exhaust memory).
+pub const MAX_RESPONSE_BYTES: u64 = 256 << 20;
 
 /// A failed call: the HTTP status and MLflow's `error_code`, if the server answered.
 #[derive(Debug)]
@@ -121,14 +128,21 @@ impl RestClient {
         &self.base
     }
 
+    /// The same client, giving each call at most `budget` (tries and waits included).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.retry.budget = budget;
+        self
+    }
+
     fn once(
         &self,
         method: &str,
         url: &str,
         body: Option<&[u8]>,
         json_body: bool,
+        timeout: Duration,
     ) -> Result<Vec<u8>, RestError> {
-        let mut req = self.agent.request(method, url);
+        let mut req = self.agent.request(method, url).timeout(timeout);
         if let Some(a) = &self.auth {
             req = req.set("Authorization", a);
         }
@@ -141,7 +155,10 @@ impl RestClient {
         };
         let read = |r: ureq::Response| -> Vec<u8> {
             let mut buf = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut r.into_reader(), &mut buf);
+            let _ = std::io::Read::read_to_end(
+                &mut std::io::Read::take(r.into_reader(), MAX_RESPONSE_BYTES),
+                &mut buf,
+            );
             buf
         };
         match res {
@@ -181,11 +198,18 @@ impl RestClient {
         json_body: bool,
     ) -> Result<Vec<u8>, RestError> {
         let url = format!("{}{path}", self.base);
+        let deadline = Instant::now() + self.retry.budget;
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
-            match self.once(method, &url, body, json_body) {
-                Err(e) if e.is_unavailable() && attempt < self.retry.attempts => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = left.min(REQUEST_TIMEOUT).max(Duration::from_millis(1));
+            match self.once(method, &url, body, json_body, timeout) {
+                Err(e)
+                    if e.is_unavailable()
+                        && attempt < self.retry.attempts
+                        && Instant::now() + delay < deadline =>
+                {
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(self.retry.max_delay);
                     attempt += 1;
@@ -229,8 +253,21 @@ impl RestClient {
 
     /// Whether `/health` answers with success (one try, no retries).
     pub fn health(&self) -> bool {
-        self.once("GET", &format!("{}/health", self.base), None, false)
-            .is_ok()
+        self.check_health().is_ok()
+    }
+
+    /// `GET /health` once (within the call budget), with why it failed: unreachable, or the
+    /// server's status and message.
+    pub fn check_health(&self) -> Result<(), RestError> {
+        let timeout = self.retry.budget.min(REQUEST_TIMEOUT);
+        self.once(
+            "GET",
+            &format!("{}/health", self.base),
+            None,
+            false,
+            timeout,
+        )
+        .map(|_| ())
     }
 
     /// The id of the experiment called `name`, created if it does not exist.
@@ -407,6 +444,7 @@ mod tests {
             attempts: 2,
             first_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
         };
         assert!(!rest.health());
         let e = rest.get_or_create_experiment("x").unwrap_err();

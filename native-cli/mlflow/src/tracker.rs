@@ -74,10 +74,17 @@ impl Tracker {
     /// Open the store(s) of `uri` and get or create `experiment` there. An unreachable server is
     /// not an error: runs are then only buffered locally until [`Self::finish`].
     pub fn open(uri: TrackingUri, experiment: &str) -> Result<Self> {
+        Self::open_with_budget(uri, experiment, crate::rest::REQUEST_TIMEOUT)
+    }
+
+    /// [`Tracker::open`] whose server calls each take at most `budget`, retries included: a
+    /// server that accepts and never answers delays a run by about that much, then the run goes
+    /// on locally (and is synced later).
+    pub fn open_with_budget(uri: TrackingUri, experiment: &str, budget: Duration) -> Result<Self> {
         let (local_root, remote) = match &uri {
             TrackingUri::Local(p) => (p.clone(), None),
             TrackingUri::Server(base) => {
-                let rest = RestClient::new(base);
+                let rest = RestClient::new(base).with_budget(budget);
                 (
                     buffer_dir(base),
                     Some(Remote {
@@ -244,8 +251,8 @@ impl Tracker {
         let deadline = Instant::now() + wait;
         let mut last_err;
         loop {
-            if r.rest.health() {
-                match sync_store(&self.local, &r.rest, Some(&self.runs), &r.ids) {
+            match r.rest.check_health() {
+                Ok(()) => match sync_store(&self.local, &r.rest, Some(&self.runs), &r.ids) {
                     Ok((rep, ids)) => {
                         return FinishReport {
                             tracking_uri: r.rest.base().to_string(),
@@ -257,9 +264,12 @@ impl Tracker {
                         };
                     }
                     Err(e) => last_err = chain(&e),
+                },
+                // A server that answers with an error is not "unreachable": say which it is.
+                Err(e) if e.status.is_some() => {
+                    last_err = format!("{} answered /health with {e}", r.rest.base())
                 }
-            } else {
-                last_err = format!("{} is not reachable", r.rest.base());
+                Err(e) => last_err = format!("{} is not reachable ({e})", r.rest.base()),
             }
             if Instant::now() >= deadline {
                 return FinishReport {

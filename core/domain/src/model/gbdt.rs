@@ -74,7 +74,9 @@ impl Predict for FittedGbdt {
         let f = self.model.num_features();
         let mut sum = vec![0.0; f];
         for &r in rows {
-            for (s, c) in sum.iter_mut().zip(self.model.contributions(data.row(r))) {
+            // A model too deep for TreeSHAP simply has no explanation.
+            let contributions = self.model.contributions(data.row(r)).ok()?;
+            for (s, c) in sum.iter_mut().zip(contributions) {
                 *s += c.abs();
             }
         }

@@ -91,7 +91,7 @@ impl<'a> RunRequest<'a> {
             return Err(Error::config(
                 "models",
                 format!(
-                    "models to run: {models:?} is empty or out of range (the config has {})",
+                    "{models:?} to run is empty or out of range (the config has {})",
                     config.models.len()
                 ),
             ));

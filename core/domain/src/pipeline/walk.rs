@@ -118,6 +118,10 @@ fn fit_split(
             model,
             message: format!("split {si}: {message}"),
         },
+        Error::Gbdt(e) => Error::Model {
+            model: spec.name.clone(),
+            message: format!("split {si}: {e}"),
+        },
         other => other,
     })?;
     c.learning_curves.push(curve);
@@ -261,6 +265,17 @@ fn finish(
         fold: 0,
         message: "the split plan has no path".into(),
     })?;
+    if backtest.portfolio.is_empty() {
+        // Every out-of-sample signal would execute after the data ends: a zero-period backtest
+        // would report metrics of nothing.
+        return Err(Error::config(
+            "strategy.execution_lag",
+            format!(
+                "= {} leaves no bar to trade after the out-of-sample predictions of `{}`",
+                config.strategy.execution_lag, spec.name
+            ),
+        ));
+    }
     Ok(Walked {
         folds,
         summary,

@@ -59,7 +59,8 @@ pub fn cpcv(
         )));
     }
     let min_fold = n / n_folds;
-    if purge + embargo + 1 >= min_fold {
+    let excluded = purge.checked_add(embargo).and_then(|s| s.checked_add(1));
+    if excluded.is_none_or(|e| e >= min_fold) {
         return Err(Error::Split(format!(
             "The sum of `purged_size` and `embargo_size` must be smaller than the size of a train \
              fold which is {min_fold}"

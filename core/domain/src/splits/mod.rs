@@ -120,6 +120,10 @@ pub enum SplitSpec {
     },
 }
 
+/// The most samples a plan may span: each split lists its indices, so the limit bounds memory
+/// (ten million daily bars are forty thousand years; minute bars, about thirty).
+pub const MAX_SAMPLES: usize = 10_000_000;
+
 /// scikit-learn's `_BaseKFold` rule: at least two splits.
 fn check_n_splits(n_splits: usize) -> Result<()> {
     if n_splits < 2 {
@@ -155,6 +159,11 @@ impl SplitSpec {
         label_end: Option<&[usize]>,
         default_gap: usize,
     ) -> Result<SplitPlan> {
+        if n > MAX_SAMPLES {
+            return Err(crate::Error::Split(format!(
+                "n_samples={n} exceeds the limit of {MAX_SAMPLES} samples (MAX_SAMPLES)"
+            )));
+        }
         let single = |splits: Vec<Split>| SplitPlan {
             n_samples: n,
             n_paths: 1,
@@ -196,7 +205,7 @@ impl SplitSpec {
             } => {
                 let horizon = purge.unwrap_or(0);
                 let ends: Vec<usize> = (0..n)
-                    .map(|i| label_end.map_or(i, |e| e[i]).max(i + horizon))
+                    .map(|i| label_end.map_or(i, |e| e[i]).max(i.saturating_add(horizon)))
                     .collect();
                 single(purged_kfold(n, n_splits, &ends, embargo)?)
             }

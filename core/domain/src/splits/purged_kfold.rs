@@ -30,7 +30,7 @@ pub fn purged_kfold(
         let max_t1 = label_end[start..end].iter().copied().max().unwrap_or(start);
         let mut train: Vec<usize> = (0..n).filter(|&j| label_end[j] <= start).collect();
         if max_t1 < n {
-            train.extend((max_t1 + embargo).min(n)..n);
+            train.extend(max_t1.saturating_add(embargo).min(n)..n);
         }
         out.push(Split::single(train, (start..end).collect()));
         start = end;

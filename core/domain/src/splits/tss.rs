@@ -11,7 +11,7 @@ pub fn time_series_split(
     gap: usize,
 ) -> Result<Vec<Split>> {
     super::check_n_splits(n_splits)?;
-    let n_folds = n_splits + 1;
+    let n_folds = n_splits.saturating_add(1);
     let test_size = test_size.unwrap_or(n / n_folds);
     if n_folds > n {
         return Err(Error::Split(format!(
@@ -21,7 +21,10 @@ pub fn time_series_split(
     if test_size == 0 {
         return Err(Error::Split("test_size must be >= 1".into()));
     }
-    if n as i64 - gap as i64 - (test_size * n_splits) as i64 <= 0 {
+    let needed = test_size
+        .checked_mul(n_splits)
+        .and_then(|t| t.checked_add(gap));
+    if needed.is_none_or(|needed| needed >= n) {
         return Err(Error::Split(format!(
             "Too many splits={n_splits} for number of samples={n} with test_size={test_size} and gap={gap}."
         )));

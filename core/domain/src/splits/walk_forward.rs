@@ -25,7 +25,9 @@ pub fn walk_forward(
             )));
         }
     }
-    let total = train_size + gap;
+    // Sizes come from users: every sum is checked, so a huge gap is an error, never a wrap that
+    // would put test rows before training rows.
+    let total = train_size.saturating_add(gap);
     if total >= n {
         return Err(Error::Split(format!(
             "The sum of `train_size={train_size}` and `purged_size={gap}` (total={total}) must be \
@@ -35,7 +37,7 @@ pub fn walk_forward(
     let mut out = Vec::new();
     let mut test_start = total;
     while test_start < n {
-        let test_end = test_start + test_size;
+        let test_end = test_start.saturating_add(test_size);
         let train_end = test_start - gap;
         let train_start = match window {
             Window::Expanding => 0,
@@ -48,7 +50,10 @@ pub fn walk_forward(
             (train_start..train_end).collect(),
             (test_start..test_end.min(n)).collect(),
         ));
-        test_start += step;
+        match test_start.checked_add(step) {
+            Some(next) => test_start = next,
+            None => break,
+        }
     }
     if out.is_empty() {
         return Err(Error::Split(format!(

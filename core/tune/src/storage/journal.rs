@@ -635,8 +635,16 @@ impl JournalStorage {
 
     fn append_locked(&mut self, ops: &[String]) -> Result<()> {
         let mut f = OpenOptions::new()
-            .append(true)
+            .read(true)
+            .write(true)
             .open(&self.path)
+            .map_err(|e| storage_err(format!("{}: {e}", self.path.display())))?;
+        // A writer killed mid-line left a torn record: it never happened, and gluing the next
+        // record onto it would make every later read fail, so it is cut off (under the lock).
+        let end = complete_length(&mut f)
+            .map_err(|e| storage_err(format!("{}: {e}", self.path.display())))?;
+        f.set_len(end)
+            .and_then(|_| f.seek(SeekFrom::Start(end)))
             .map_err(|e| storage_err(format!("{}: {e}", self.path.display())))?;
         let mut text = String::new();
         for op in ops {
@@ -883,6 +891,24 @@ impl super::Enqueue for JournalStorage {
     }
 }
 
+/// The length of the file up to and including its last newline: where whole records end.
+fn complete_length(f: &mut File) -> std::io::Result<u64> {
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -922,6 +948,56 @@ mod tests {
         let p = tmp.path().join("j.log");
         std::fs::write(&p, lines).unwrap();
         (tmp, p)
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_off_not_glued_to_the_next() {
+        let (_tmp, p) = journal("");
+        let mut a = JournalStorage::open(&p).unwrap();
+        let info = a.get_or_create_study("s", &[Direction::Minimize]).unwrap();
+        // A writer killed mid-line.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"op_code":4,"worker_id":"dead","study_id":0,"datetime_st"#)
+            .unwrap();
+        drop(f);
+        let (t, n) = a.create_trial(info.id).unwrap();
+        assert_eq!(n, 0);
+        a.set_state(t, TrialState::Complete, Some(&[1.0])).unwrap();
+        // Every reader, new or old, reads the file whole.
+        let mut b = JournalStorage::open(&p).unwrap();
+        let trials = b.trials(info.id).unwrap();
+        assert_eq!(trials.len(), 1);
+        assert_eq!(trials[0].value(), Some(1.0));
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(!text.contains("dead"), "{text}");
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_non_ascii_study_name_round_trips() {
+        let (_tmp, p) = journal("");
+        let mut a = JournalStorage::open(&p).unwrap();
+        let id = a
+            .get_or_create_study("café", &[Direction::Minimize])
+            .unwrap()
+            .id;
+        // The same name finds the same study, in this reader and in a fresh one: no second
+        // create-study line.
+        assert_eq!(
+            a.get_or_create_study("café", &[Direction::Minimize])
+                .unwrap()
+                .id,
+            id
+        );
+        let mut b = JournalStorage::open(&p).unwrap();
+        assert_eq!(
+            b.get_or_create_study("café", &[Direction::Minimize])
+                .unwrap()
+                .id,
+            id
+        );
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 
     #[test]

@@ -180,7 +180,13 @@ fn start_tracking(
         },
         "experiment": experiment,
     });
-    let tracker = Tracker::open(uri, experiment)?;
+    // Each server call gets at most the run's tracking wait (1 s to 60 s), so a server that
+    // accepts and never answers delays the run by seconds, not minutes.
+    let budget = request.wait.clamp(
+        Duration::from_secs(1),
+        strider_mlflow::rest::REQUEST_TIMEOUT,
+    );
+    let tracker = Tracker::open_with_budget(uri, experiment, budget)?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -99,6 +99,15 @@ pub struct LstmParams {
     pub backend: Backend,
 }
 
+/// The largest hidden layer an LSTM may have (its weights grow as hidden²).
+pub const MAX_HIDDEN: usize = 4096;
+/// The longest window of rows a sample may read.
+pub const MAX_WINDOW: usize = 10_000;
+/// The most stacked layers.
+pub const MAX_LAYERS: usize = 16;
+/// The largest mini-batch.
+pub const MAX_BATCH: usize = 65_536;
+
 impl Default for LstmParams {
     fn default() -> Self {
         Self {
@@ -123,10 +132,24 @@ impl Default for LstmParams {
 
 impl LstmParams {
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let checks: [(bool, &str); 8] = [
+        let checks: [(bool, &str); 11] = [
             (self.window >= 1, "window must be >= 1"),
             (self.hidden >= 1, "hidden must be >= 1"),
             (self.layers >= 1, "layers must be >= 1"),
+            // Limits checked before anything is allocated: weights grow as hidden², the
+            // sequences as window x batch.
+            (
+                self.hidden <= MAX_HIDDEN,
+                "hidden must be <= 4096 (MAX_HIDDEN)",
+            ),
+            (
+                self.window <= MAX_WINDOW,
+                "window must be <= 10000 (MAX_WINDOW)",
+            ),
+            (
+                self.layers <= MAX_LAYERS && self.batch_size <= MAX_BATCH,
+                "layers must be <= 16 and batch_size <= 65536 (MAX_LAYERS, MAX_BATCH)",
+            ),
             (
                 (0.0..1.0).contains(&self.dropout),
                 "dropout must be in [0, 1)",

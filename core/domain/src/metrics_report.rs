@@ -131,6 +131,12 @@ fn need(cond: bool, what: &str) -> Result<()> {
 /// benchmark). Only a `--benchmark` the table lacks is an error; a statistic the input cannot
 /// support is reported as unavailable.
 pub fn metrics_report(table: &ReturnsTable, opts: &MetricsOptions) -> Result<MetricsReport> {
+    // Zero bootstrap repetitions would report SPA and MCS decisions resting on no evidence.
+    if opts.reps == 0 {
+        return Err(Error::RunData(
+            "reps: the bootstrap needs at least 1 repetition".into(),
+        ));
+    }
     let bench = find_benchmark(table, opts)?;
     let columns = column_reports(table, bench, opts);
     let s = Strategies::new(table, opts);

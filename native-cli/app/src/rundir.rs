@@ -46,11 +46,14 @@ impl RunDir {
             .file_name()
             .context("--out needs a directory name")?
             .to_string_lossy();
+        remove_abandoned_staging(parent, &name);
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         let result = (|| -> Result<()> {
             for (rel, bytes) in &self.files {
                 let path = staging.join(rel);
-                fs::create_dir_all(path.parent().unwrap())?;
+                let folder = path.parent().unwrap_or(&staging);
+                fs::create_dir_all(folder)
+                    .with_context(|| format!("creating {}", folder.display()))?;
                 fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
             }
             fs::rename(&staging, dir)
@@ -60,6 +63,31 @@ impl RunDir {
             let _ = fs::remove_dir_all(&staging);
         }
         result
+    }
+}
+
+/// Removes `.<name>.partial-<pid>` folders left by runs that were killed (their process is gone),
+/// so a killed run leaves nothing behind for long. Best effort: a folder that cannot be removed
+/// stays.
+fn remove_abandoned_staging(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Without /proc (not Linux) nothing can be told dead: keep it.
+        let alive = !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists();
+        if pid != std::process::id() && !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 

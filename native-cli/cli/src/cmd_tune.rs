@@ -62,6 +62,9 @@ pub struct TuneArgs {
     /// and retried with the same parameters.
     #[arg(long, default_value_t = 5.0)]
     heartbeat: f64,
+    /// Command mode: seconds after which a trial's command is terminated and the trial failed.
+    #[arg(long)]
+    trial_timeout: Option<f64>,
     /// Where to write tuning.json (and best.toml plus the best run, for a config).
     /// Default: `tunes/<study>`.
     #[arg(long)]
@@ -143,6 +146,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         pruner: pruner(&args.pruner)?,
         seed: args.seed,
         heartbeat: args.heartbeat,
+        trial_timeout: args.trial_timeout,
         out: args.out.clone(),
     };
     let bar = if args.json {

@@ -154,13 +154,14 @@ impl LocalStore {
         if let Some((id, _)) = self.experiments().into_iter().find(|(_, n)| n == name) {
             return Ok(id);
         }
-        let next = self
-            .experiments()
+        // Every numbered folder counts, readable or not (deleted, or with a corrupt meta.yaml):
+        // a new experiment never takes an existing folder and the runs inside it.
+        let next = read_dir_names(&self.root)
             .iter()
-            .filter_map(|(id, _)| id.parse::<u64>().ok())
+            .filter_map(|id| id.parse::<u64>().ok())
             .max()
             .unwrap_or(0)
-            + 1;
+            .saturating_add(1);
         let id = next.to_string();
         self.write_experiment_meta(&id, name, now_ms())?;
         Ok(id)
@@ -611,6 +612,17 @@ mod tests {
                 "{bad}: {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_new_experiment_never_takes_the_folder_of_one_with_a_corrupt_meta() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(tmp.path()).unwrap();
+        let a = store.get_or_create_experiment("a").unwrap();
+        std::fs::write(store.root().join(&a).join("meta.yaml"), "\u{0}garbage: [").unwrap();
+        let b = store.get_or_create_experiment("b").unwrap();
+        assert_ne!(a, b);
+        assert!(b.parse::<u64>().unwrap() > a.parse::<u64>().unwrap());
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl Tracker {
                 Err(e) if e.status.is_some() => {
                     last_err = format!("{} answered /health with {e}", r.rest.base())
                 }
-                Err(e) => last_err = format!("{} is not reachable ({e})", r.rest.base()),
+                Err(e) => last_err = format!("not reachable: {e}"),
             }
             if Instant::now() >= deadline {
                 return FinishReport {

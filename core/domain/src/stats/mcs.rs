@@ -40,6 +40,9 @@ pub fn model_confidence_set(
     seed: u64,
 ) -> Result<Mcs> {
     let (k, t) = check_shape(losses)?;
+    if reps == 0 {
+        return Err(Error::stats("mcs", "needs at least 1 bootstrap repetition"));
+    }
     let block = block_size.unwrap_or_else(|| default_block_size(t));
     let tf = t as f64;
     let means: Vec<f64> = losses.iter().map(|l| l.iter().sum::<f64>() / tf).collect();
@@ -199,7 +202,9 @@ fn eliminate_by_r(means: &[f64], boot: &[Vec<f64>], reps: usize) -> Vec<(usize, 
         let (stat, worst) = pw.statistic(&inc);
         let exceed = boot
             .iter()
-            .filter(|b| stat < pw.boot_statistic(b, &inc))
+            // A tie counts as no evidence against the model (identical losses keep p = 1);
+            // ties have probability zero on continuous data, so this matches arch there.
+            .filter(|b| stat <= pw.boot_statistic(b, &inc))
             .count();
         eliminated.push((worst, exceed as f64 / reps as f64));
         included[worst] = false;
@@ -242,7 +247,7 @@ fn max_round(means: &[f64], errs: &[Vec<f64>], inc: &[usize], reps: usize) -> (V
     let exceed = centred
         .iter()
         .filter(|e| {
-            stat < e
+            stat <= e
                 .iter()
                 .zip(&sd)
                 .map(|(x, s)| x / s)
@@ -259,12 +264,45 @@ fn eliminate_by_max(means: &[f64], boot: &[Vec<f64>], reps: usize) -> Vec<(usize
     let mut included = vec![true; means.len()];
     while let Some(inc) = contenders(&included) {
         let (t_stats, stat, p) = max_round(means, &errs, &inc, reps);
+        let before = eliminated.len();
         for (c, &j) in inc.iter().enumerate() {
             if t_stats[c] == stat {
                 eliminated.push((j, p));
                 included[j] = false;
             }
         }
+        if eliminated.len() == before {
+            // No model stands out (every t-statistic undefined: identical or constant losses):
+            // the rest all belong to the set.
+            break;
+        }
     }
     with_survivors(eliminated, &included)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_losses_all_stay_in_the_set_and_never_hang() {
+        let zero = vec![0.0; 40];
+        for method in [McsMethod::R, McsMethod::Max] {
+            let m = model_confidence_set(&[zero.clone(), zero.clone()], 0.1, 100, None, method, 3)
+                .unwrap();
+            assert_eq!(m.included, vec![0, 1], "{method:?}: {m:?}");
+            assert!(m.excluded.is_empty());
+        }
+        let constant = vec![vec![1.0; 30], vec![1.0; 30], vec![1.0; 30]];
+        let m = model_confidence_set(&constant, 0.1, 50, None, McsMethod::Max, 3).unwrap();
+        assert_eq!(m.included.len(), 3);
+    }
+
+    #[test]
+    fn zero_repetitions_are_an_error() {
+        let l: Vec<Vec<f64>> = (0..2)
+            .map(|k| (0..20).map(|i| (i * k) as f64).collect())
+            .collect();
+        assert!(model_confidence_set(&l, 0.1, 0, None, McsMethod::R, 1).is_err());
+    }
 }

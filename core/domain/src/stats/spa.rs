@@ -42,6 +42,9 @@ pub fn superior_predictive_ability(
             "needs >= 1 model, >= 3 periods, equal lengths",
         ));
     }
+    if reps == 0 {
+        return Err(Error::stats("spa", "needs at least 1 bootstrap repetition"));
+    }
     let block = block_size.unwrap_or_else(|| default_block_size(t));
     // d[t * k + j]
     let d: Vec<f64> = (0..t)
@@ -106,7 +109,10 @@ pub fn superior_predictive_ability(
             let max = (0..k)
                 .map(|j| star[j] / tf - centre[j])
                 .fold(f64::NEG_INFINITY, f64::max);
-            if max > statistic {
+            // A tie counts against the models: identical losses are no evidence that any beats
+            // the benchmark (with `>` two all-zero columns gave p = 0). Ties have probability
+            // zero on continuous data, so this matches arch's p-values there.
+            if max >= statistic {
                 exceed[c] += 1;
             }
         }
@@ -122,4 +128,24 @@ pub fn superior_predictive_ability(
         block_size: block,
         reps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_losses_give_no_evidence_of_superiority() {
+        let zero = vec![0.0; 50];
+        let spa = superior_predictive_ability(&zero, &[zero.clone(), zero.clone()], 200, None, 7)
+            .unwrap();
+        assert_eq!(spa.p_value, 1.0);
+        assert_eq!(spa.p_value_upper, 1.0);
+    }
+
+    #[test]
+    fn zero_repetitions_are_an_error() {
+        let x: Vec<f64> = (0..20).map(|i| (i as f64).sin()).collect();
+        assert!(superior_predictive_ability(&x, std::slice::from_ref(&x), 0, None, 1).is_err());
+    }
 }

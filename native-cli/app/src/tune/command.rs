@@ -4,6 +4,7 @@
 //! with its stderr tail recorded.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,67 @@ use strider_tune::{Outcome, Study, Trial};
 pub struct CommandObjective {
     pub argv: Vec<String>,
     pub heartbeat: Duration,
+    /// A trial still running after this long is terminated and failed.
+    pub timeout: Option<Duration>,
+}
+
+/// The most of a command's stderr kept (its tail) and the longest stdout line read: a chatty or
+/// hostile command cannot exhaust memory.
+const STDERR_TAIL_BYTES: usize = 64 << 10;
+const MAX_LINE_BYTES: u64 = 1 << 20;
+
+/// Stdout lines, each cut at [`MAX_LINE_BYTES`] (the rest of an overlong line is skipped).
+fn read_lines(stdout: impl Read, tx: mpsc::Sender<Line>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut buf = Vec::new();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut buf)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !buf.ends_with(b"\n") && buf.len() as u64 == MAX_LINE_BYTES {
+            // Skip to the end of the overlong line.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match (&mut reader)
+                    .take(MAX_LINE_BYTES)
+                    .read_until(b'\n', &mut rest)
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if rest.ends_with(b"\n") => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        let line = String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        let msg = parse_report(&line).unwrap_or(Line::Out(line));
+        if tx.send(msg).is_err() {
+            break;
+        }
+    }
+}
+
+/// The last [`STDERR_TAIL_BYTES`] of a stream.
+fn read_tail(mut stream: impl Read) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        if kept.len() > 2 * STDERR_TAIL_BYTES {
+            kept.drain(..kept.len() - STDERR_TAIL_BYTES);
+        }
+    }
+    let start = kept.len().saturating_sub(STDERR_TAIL_BYTES);
+    String::from_utf8_lossy(&kept[start..]).into_owned()
 }
 
 enum Line {
@@ -44,17 +106,21 @@ pub fn parse_values(line: &str, n: usize) -> Option<Vec<f64>> {
     (vals.len() == n).then_some(vals)
 }
 
+/// Stops a trial's command and everything it started (its process group): SIGTERM first so it
+/// can clean up, SIGKILL if it lingers. Killing the group matters: a grandchild that kept the
+/// output pipes open would otherwise keep the trial waiting.
 fn terminate(child: &mut Child) {
     #[cfg(unix)]
     {
-        // SIGTERM first so the command can clean up; SIGKILL if it lingers.
+        let group = format!("-{}", child.id());
         let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
             .status();
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(3) {
             if let Ok(Some(_)) = child.try_wait() {
+                kill_group(child);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -62,6 +128,21 @@ fn terminate(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+    kill_group(child);
+}
+
+/// SIGKILL to what is left of the command's process group (a finished trial's leftovers).
+fn kill_group(child: &Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = child;
 }
 
 fn tail(text: &str, max: usize) -> String {
@@ -84,25 +165,20 @@ impl CommandObjective {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|e| crate::Error::Input(format!("cannot start `{}`: {e}", self.argv[0])))?;
         let (tx, rx) = mpsc::channel::<Line>();
-        let stdout = child.stdout.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let msg = parse_report(&line).unwrap_or(Line::Out(line));
-                if tx.send(msg).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("piped");
-        let err_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = stderr.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            terminate(&mut child);
+            return Err(crate::Error::Input(
+                "the command's output pipes are missing".into(),
+            ));
+        };
+        let reader = std::thread::spawn(move || read_lines(stdout, tx));
+        let err_reader = std::thread::spawn(move || read_tail(stderr));
+        let started = Instant::now();
+        let mut timed_out = false;
         let mut last = String::new();
         let mut bad_report: Option<String> = None;
         let mut last_beat = Instant::now();
@@ -133,14 +209,27 @@ impl CommandObjective {
                 study.storage().heartbeat(trial.id)?;
                 last_beat = Instant::now();
             }
+            if self.timeout.is_some_and(|t| started.elapsed() >= t) {
+                timed_out = true;
+                terminate(&mut child);
+                break;
+            }
         }
         let status = child.wait()?;
+        kill_group(&child);
         let _ = reader.join();
         let err_text = err_reader.join().unwrap_or_default();
         if pruned {
             return Ok(Outcome::Pruned);
         }
         let err_tail = tail(&err_text, 2000);
+        if timed_out {
+            study.set_user_attr(trial, "strider:stderr_tail", Value::from(err_tail))?;
+            return Ok(Outcome::Fail(format!(
+                "timed out after {:.1} s (--trial-timeout)",
+                self.timeout.unwrap_or_default().as_secs_f64()
+            )));
+        }
         if !status.success() {
             study.set_user_attr(trial, "strider:stderr_tail", Value::from(err_tail.clone()))?;
             return Ok(Outcome::Fail(format!(

@@ -49,6 +49,8 @@ pub struct TuneRequest {
     pub seed: Option<u64>,
     /// Seconds between a trial's heartbeats; one silent for twice as long is failed and retried.
     pub heartbeat: f64,
+    /// Seconds after which a command's trial is terminated and failed (`None`: no limit).
+    pub trial_timeout: Option<f64>,
     /// Where tuning.json (and best.toml plus the best run) go; default `tunes/<study>`.
     pub out: Option<PathBuf>,
 }
@@ -119,7 +121,8 @@ fn plan(request: &TuneRequest) -> Result<Plan> {
                 .with_context(|| space.display().to_string())?;
             let obj = CommandObjective {
                 argv: argv.clone(),
-                heartbeat: Duration::from_secs_f64(request.heartbeat.max(0.05)),
+                heartbeat: Duration::from_secs_f64(request.heartbeat),
+                timeout: request.trial_timeout.map(Duration::from_secs_f64),
             };
             Ok(Plan {
                 built: Built::Command(obj),
@@ -193,6 +196,16 @@ pub fn tune(
     if request.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    // A heartbeat of 0 would make every running trial look stale to every other worker.
+    if !(request.heartbeat.is_finite() && request.heartbeat >= 0.05) {
+        bail!("--heartbeat must be at least 0.05 seconds");
+    }
+    if request
+        .trial_timeout
+        .is_some_and(|t| !(t.is_finite() && t > 0.0))
+    {
+        bail!("--trial-timeout must be a positive number of seconds");
+    }
     let url = StorageUrl::parse(&request.storage)?;
     let plan = plan(request)?;
     let study_name = request
@@ -219,7 +232,9 @@ pub fn tune(
         budget,
         progress,
     )?;
-    summarise(request, &url, &plan, study_name)
+    let result = summarise(request, &url, &plan, study_name)?;
+    fail_if_nothing_completed(&result)?;
+    Ok(result)
 }
 
 /// Reads every worker's and process's trials back, writes tuning.json and the best run.
@@ -382,6 +397,27 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A study with trials of which none completed has no answer: an error with the last reason.
+fn fail_if_nothing_completed(r: &TuneResult) -> Result<()> {
+    if r.trials.is_empty() || r.count(TrialState::Complete) > 0 {
+        return Ok(());
+    }
+    let reason = r
+        .trials
+        .iter()
+        .rev()
+        .find_map(|t| t.user_attrs.get("strider:fail_reason"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("no reason recorded");
+    bail!(
+        "none of the {} trials of study `{}` completed ({} failed, {} pruned); the last failure: {reason}",
+        r.trials.len(),
+        r.study,
+        r.count(TrialState::Fail),
+        r.count(TrialState::Pruned),
+    )
 }
 
 impl TuneResult {

@@ -1,15 +1,14 @@
 //! End-to-end tests of the `strider` binary on real files.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{project, repo};
 
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_strider");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn strider(args: &[&str], cwd: &Path) -> Output {
     Command::new(BIN)
@@ -100,22 +99,6 @@ fn same_seed_same_bytes() {
             fa.display()
         );
     }
-}
-
-/// A config in `dir` over copies of the bundled data, with `edit` applied to the TOML.
-fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for t in ["aapl", "msft", "ibm"] {
-        std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
-            dir.join(format!("data/bokeh_{t}.csv")),
-        )
-        .unwrap();
-    }
-    let cfg = edit(std::fs::read_to_string(repo().join("examples/default.toml")).unwrap());
-    let path = dir.join("config.toml");
-    std::fs::write(&path, cfg).unwrap();
-    path
 }
 
 fn corrupt_line(path: &Path, line: usize, col: usize, value: &str) {

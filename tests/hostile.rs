@@ -2,15 +2,14 @@
 //! a one-line error (or a correct result), no panic, no hang, and nothing written outside the run
 //! directory. Every case here failed before its fix.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+use support::{project, repo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_strider");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Runs strider with a deadline: a hang fails the test instead of blocking it. The output is
 /// read while it runs (a full pipe would stall the child).
@@ -140,22 +139,6 @@ fn huge_split_parameters_are_errors_or_correct_never_wrapped() {
         max,
     ]);
     assert_no_overlap(&o);
-}
-
-/// A copy of the bundled example with `edit` applied to its config.
-fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for t in ["aapl", "msft", "ibm"] {
-        std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
-            dir.join(format!("data/bokeh_{t}.csv")),
-        )
-        .unwrap();
-    }
-    let cfg = edit(std::fs::read_to_string(repo().join("examples/default.toml")).unwrap());
-    let path = dir.join("config.toml");
-    std::fs::write(&path, cfg).unwrap();
-    path
 }
 
 #[test]
@@ -461,17 +444,26 @@ fn a_killed_runs_hidden_staging_folder_is_cleaned_up_by_the_next_run() {
     let dead = tmp.path().join(".out.partial-4194303");
     std::fs::create_dir_all(dead.join("models")).unwrap();
     std::fs::write(dead.join("summary.json"), "{}").unwrap();
+    let cfg = small_project(tmp.path());
     let o = strider(
-        &["run", "--out", "out", "--no-report", "--no-track"],
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+            "--no-report",
+            "--no-track",
+        ],
         tmp.path(),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!dead.exists(), "the abandoned staging folder is gone");
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+    let mut left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec!["out".to_string()], "{left:?}");
+    left.sort();
+    assert_eq!(left, ["data", "out", "small.toml"], "{left:?}");
 }
 
 #[test]

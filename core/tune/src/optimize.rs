@@ -160,6 +160,17 @@ mod tests {
         }
     }
 
+    /// A one-objective study named `s` with no pruner.
+    fn study(sampler: &RandomSampler) -> StudySpec<'_> {
+        StudySpec {
+            name: "s",
+            directions: &[Direction::Minimize],
+            sampler,
+            pruner: PrunerSpec::None,
+            space: None,
+        }
+    }
+
     struct Square;
 
     impl Objective for Square {
@@ -190,13 +201,7 @@ mod tests {
         let store = Arc::new(Mutex::new(InMemoryStorage::default()));
         let open = || -> Result<Box<dyn Storage + Send>> { Ok(Box::new(Shared(store.clone()))) };
         let sampler = RandomSampler { seed: 7 };
-        let spec = StudySpec {
-            name: "s",
-            directions: &[Direction::Minimize],
-            sampler: &sampler,
-            pruner: PrunerSpec::None,
-            space: None,
-        };
+        let spec = study(&sampler);
         let told = AtomicUsize::new(0);
         let budget = Budget {
             n_trials,
@@ -254,13 +259,7 @@ mod tests {
             let open =
                 || -> Result<Box<dyn Storage + Send>> { Ok(Box::new(InMemoryStorage::default())) };
             let sampler = RandomSampler { seed: 1 };
-            let spec = StudySpec {
-                name: "s",
-                directions: &[Direction::Minimize],
-                sampler: &sampler,
-                pruner: PrunerSpec::None,
-                space: None,
-            };
+            let spec = study(&sampler);
             let budget = Budget {
                 n_trials: 4,
                 workers,
@@ -276,13 +275,7 @@ mod tests {
         let open =
             || -> Result<Box<dyn Storage + Send>> { Ok(Box::new(InMemoryStorage::default())) };
         let sampler = RandomSampler { seed: 1 };
-        let spec = StudySpec {
-            name: "s",
-            directions: &[Direction::Minimize],
-            sampler: &sampler,
-            pruner: PrunerSpec::None,
-            space: None,
-        };
+        let spec = study(&sampler);
         let budget = Budget {
             n_trials: 1,
             workers: 0,

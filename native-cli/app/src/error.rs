@@ -129,3 +129,37 @@ macro_rules! bail {
         return Err($crate::Error::Input(format!($($arg)*)))
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_chains_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = Err::<(), _>(io).context("reading x.toml").unwrap_err();
+        assert_eq!(e.to_string(), "reading x.toml");
+        assert_eq!(e.chain(), "reading x.toml: No such file or directory");
+        let outer = e.context("loading the config");
+        assert_eq!(
+            outer.chain(),
+            "loading the config: reading x.toml: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn options_and_formats_become_input_and_format_errors() {
+        let missing: Option<u8> = None;
+        let e = missing
+            .with_context(|| "--model m: not in the config")
+            .unwrap_err();
+        assert!(matches!(e, Error::Input(_)), "{e:?}");
+        let e: Error = "x".parse::<f64>().unwrap_err().into();
+        assert!(matches!(e, Error::Format(_)));
+        assert_eq!(e.chain(), "invalid float literal");
+        let r: Result<()> = (|| {
+            crate::bail!("{} already exists", "out");
+        })();
+        assert_eq!(r.unwrap_err().to_string(), "out already exists");
+    }
+}

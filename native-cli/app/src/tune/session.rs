@@ -56,6 +56,7 @@ pub struct TuneRequest {
 }
 
 /// What a finished session produced.
+#[derive(Debug)]
 pub struct TuneResult {
     pub study: String,
     pub directions: Vec<Direction>,

@@ -4,7 +4,7 @@
 // target/test-artifacts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -149,14 +149,21 @@ scheme = "walk-forward"
 train_size = 120
 test_size = 40
 [[models]]
-name = "<b>bold</b>"
+name = "ridge"
 kind = "ridge"
 `);
+  // Model names never carry markup: the config is refused before any work (they become file
+  // names and MLflow keys); instrument and run names still reach the page, as text.
+  const bad = readFileSync(join(dir, "evil.toml"), "utf8").replace('name = "ridge"', 'name = "<b>bold</b>"');
+  writeFileSync(join(dir, "bad.toml"), bad);
+  const badRun = spawnSync(STRIDER, ["run", join(dir, "bad.toml"), "--no-track", "--out", join(dir, "bad")], { encoding: "utf8" });
+  assert.equal(badRun.status, 1, badRun.stderr);
+  assert.match(badRun.stderr, /models\.name: `<b>bold<\/b>` is not a valid name/);
   const run = JSON.parse(strider(["run", join(dir, "evil.toml"), "--json", "--no-track", "--out", join(dir, "run")]));
   const { page, errors } = await openReport(t, run.report);
   assert.equal(await page.evaluate(() => window.pwned ?? null), null);
   const text = await page.evaluate(() => document.body.innerText);
-  for (const name of [...evil, "<b>bold</b>"]) assert.ok(text.includes(name), `shown as text: ${name}`);
+  for (const name of evil) assert.ok(text.includes(name), `shown as text: ${name}`);
   assert.equal(await page.title(), "<script>window.pwned=3</script>: Strider report");
   assert.equal(await page.locator("main b, main img").count(), 0, "no markup from the data");
   await page.screenshot({ path: join(ARTIFACTS, "report-hostile-names.png"), fullPage: true });

@@ -25,7 +25,6 @@ REPORTED = LIBRARIES + ["native-cli/cli", "wasm"]
 # Crates not yet at MIN when this was last measured: a ratchet at what the suites reached, so
 # coverage can only go up. Raise each as tests land; remove it at MIN.
 FLOORS = {
-    "core/base": 82.0,
     "core/tune": 88.0,
     "native-cli/app": 87.0,
 }

@@ -191,13 +191,11 @@ pub fn predict_file(
     } else {
         m.predict_batch(&x, n)
     };
-    // Written whole under a temporary name, then renamed: a failure leaves no partial file.
+    // Written whole (temporary name, then renamed): a failure leaves no partial file.
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&names)?;
     for row in values.chunks(width) {
         w.write_record(row.iter().map(|v| format!("{v:?}")))?;
     }
-    let tmp = out.with_extension("partial");
-    std::fs::write(&tmp, w.into_inner()?).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))
+    crate::rundir::write_atomic(out, &w.into_inner()?)
 }

@@ -91,11 +91,9 @@ fn remove_abandoned_staging(parent: &Path, name: &str) {
     }
 }
 
-/// `runs/<name>-<UTC time>`, with a numeric suffix if that exists already.
-pub fn default_dir(name: &str) -> PathBuf {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let safe: String = name
-        .chars()
+/// `name` as a file name: letters, digits, `-` and `_`; anything else becomes `_`.
+pub fn safe_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -103,8 +101,21 @@ pub fn default_dir(name: &str) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    let base = PathBuf::from("runs").join(format!("{safe}-{stamp}"));
+        .collect()
+}
+
+/// Writes `bytes` to `path` whole: under a temporary name first, then renamed, so a failure
+/// never leaves half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `runs/<name>-<UTC time>`, with a numeric suffix if that exists already.
+pub fn default_dir(name: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let base = PathBuf::from("runs").join(format!("{}-{stamp}", safe_name(name)));
     let mut dir = base.clone();
     let mut k = 2;
     while dir.exists() {

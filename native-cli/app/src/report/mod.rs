@@ -24,9 +24,7 @@ pub fn write(
 ) -> Result<usize> {
     let payload = payload_from_dir(run_dir, files, lineage)?;
     let html = render(&payload)?;
-    let tmp = out.with_extension("html.partial");
-    std::fs::write(&tmp, &html).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    crate::rundir::write_atomic(out, html.as_bytes())?;
     Ok(html.len())
 }
 

@@ -18,6 +18,7 @@ use super::command::CommandObjective;
 use super::config_space::{ConfigObjective, Metric};
 use super::ensemble_space::EnsembleObjective;
 use crate::run::ConfigSource;
+use crate::rundir::{safe_name, write_atomic};
 
 /// What to tune.
 pub enum Target {
@@ -259,7 +260,7 @@ fn summarise(
     let out_dir = request
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("tunes").join(safe(&study_name)));
+        .unwrap_or_else(|| PathBuf::from("tunes").join(safe_name(&study_name)));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     write_atomic(
         &out_dir.join("tuning.json"),
@@ -380,24 +381,6 @@ fn run_with_study(config: Option<PathBuf>, out_dir: &Path, summary: &Value) -> R
     };
     crate::run::run_to_dir(&request, &mut |_| {}).context("running the best configuration")?;
     Ok(run_dir)
-}
-
-fn safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A study with trials of which none completed has no answer: an error with the last reason.

@@ -206,32 +206,34 @@ fn a_killed_worker_loses_no_completed_trial_and_its_running_trial_is_retried() {
     let tmp = tempfile::tempdir().unwrap();
     for url in storages(tmp.path(), "kill") {
         let env = [("MODE", "slow"), ("SLEEP", "0.4")];
+        let marker = tmp.path().join("hung");
+        let _ = std::fs::remove_file(&marker);
+        let marker_s = marker.display().to_string();
+        let hang = [
+            ("MODE", "slow"),
+            ("SLEEP", "0.4"),
+            ("HANG_FROM", "3"),
+            ("MARKER", marker_s.as_str()),
+        ];
         let mut child = tune_cmd(
             tmp.path(),
             &url,
             &["--trials", "100", "--heartbeat", "0.2"],
-            &env,
+            &hang,
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-        // Let a few trials complete, then kill -9 mid-trial.
+        // Trials 0..3 complete; trial 3 hangs (it says so in the marker); then kill -9 mid-trial.
         let start = Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let s = optuna(&["summary", &url, "mixed"]);
-            let complete = s["states"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|x| *x == "COMPLETE")
-                .count();
-            if complete >= 3 || start.elapsed() > Duration::from_secs(60) {
-                break;
-            }
+        while !marker.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "trial 3 never started"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(150));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let before = optuna(&["summary", &url, "mixed"]);
@@ -248,7 +250,7 @@ fn a_killed_worker_loses_no_completed_trial_and_its_running_trial_is_retried() {
             .filter(|(_, x)| **x == "RUNNING")
             .map(|(i, _)| i)
             .collect();
-        assert!(complete_before >= 3, "{before}");
+        assert_eq!(complete_before, 3, "{before}");
         assert_eq!(
             running.len(),
             1,

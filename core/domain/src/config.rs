@@ -48,8 +48,11 @@ impl Config {
     }
 
     /// The config as TOML, with every default filled in (written to the run directory).
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("config serialises")
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Config {
+            key: "(whole config)".into(),
+            message: format!("cannot be written as TOML: {e}"),
+        })
     }
 
     pub fn seed_or_default(&self) -> u64 {

@@ -42,6 +42,8 @@
 //! assert!(out.models[0].predictions.iter().all(|p| p.prediction.is_finite()));
 //! # Ok::<(), strider_core::Error>(())
 //! ```
+// No panics by construction in library code (tests may unwrap): see README "Limits".
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backtest;
 pub mod config;

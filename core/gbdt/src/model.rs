@@ -383,12 +383,8 @@ impl Sections {
                     start: no,
                     fields: Vec::new(),
                 });
-            } else if in_trees {
-                blocks.last_mut().expect("in a tree").fields.push((
-                    no,
-                    k.to_string(),
-                    v.to_string(),
-                ));
+            } else if let Some(tree) = blocks.last_mut().filter(|_| in_trees) {
+                tree.fields.push((no, k.to_string(), v.to_string()));
             } else {
                 header.push((no, k.to_string(), v.to_string()));
             }

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::distribution::Distribution;
 use super::sampler::{
-    RandomSampler, Sampler, SearchSpace, StudyView, intersection_search_space, rng_for, transform,
-    transformed_bounds, untransform,
+    RandomSampler, Sampler, SearchSpace, StudyView, from_unit, intersection_search_space, rng_for,
+    transform, transformed_bounds,
 };
 use super::trial::{FrozenTrial, TrialState};
 
@@ -249,10 +249,7 @@ impl Sampler for CmaEsSampler {
         let params = space
             .iter()
             .zip(x.iter())
-            .map(|((k, d), u)| {
-                let (lo, hi) = transformed_bounds(d).expect("numerical");
-                (k.clone(), untransform(d, lo + u * (hi - lo)))
-            })
+            .map(|((k, d), u)| (k.clone(), from_unit(d, *u)))
             .collect();
         let attrs = BTreeMap::from([(GENERATION_ATTR.to_string(), Value::from(cma.generation))]);
         (params, attrs)

@@ -47,7 +47,7 @@ pub fn py_float(x: f64) -> String {
     if a != 0.0 && !(1e-4..1e16).contains(&a) {
         // Python: scientific with at least two exponent digits.
         let s = format!("{x:e}");
-        let (m, e) = s.split_once('e').unwrap();
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
         return format!("{m}e{sign}{digits:0>2}");
     }

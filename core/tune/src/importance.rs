@@ -41,7 +41,7 @@ pub fn param_importance(
         .collect();
     let y: Vec<f64> = done
         .iter()
-        .map(|t| t.values.as_ref().unwrap()[objective])
+        .map(|t| t.values.as_ref().map_or(f64::NAN, |v| v[objective]))
         .collect();
     let params = GbdtParams {
         num_iterations: 64,

@@ -392,7 +392,10 @@ impl Parzen {
                     match (dim, term) {
                         (Dim::Cat(c), Term::Choice(choice)) => c.add_terms(*choice, start, a),
                         (Dim::Num(n), Term::Cells(i)) => {
-                            let grid = n.grid.as_ref().expect("grid terms for grid dims");
+                            // Cell terms are made only for dimensions that have a grid.
+                            let Some(grid) = n.grid.as_ref() else {
+                                continue;
+                            };
                             let masses = &cells[d][*i].1;
                             for (a, s) in a.iter_mut().zip(&grid.shape_of[start..end]) {
                                 *a += masses[*s as usize];
@@ -494,7 +497,8 @@ impl NumDim {
         n_kernels: usize,
         base: &mut [f64],
     ) -> Self {
-        let (lo, hi) = transformed_bounds(dist).expect("numerical");
+        // Only numeric dimensions get here; a categorical would get the unit range.
+        let (lo, hi) = transformed_bounds(dist).unwrap_or((0.0, 1.0));
         let is_log = matches!(
             dist,
             Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. }

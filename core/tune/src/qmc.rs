@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::distribution::Distribution;
-use super::sampler::{
-    RandomSampler, Sampler, SearchSpace, StudyView, transformed_bounds, untransform,
-};
+use super::sampler::{RandomSampler, Sampler, SearchSpace, StudyView, from_unit};
 use super::trial::FrozenTrial;
 
 pub struct QmcSampler {
@@ -47,16 +45,7 @@ impl Sampler for QmcSampler {
             .enumerate()
             .map(|(dim, (k, d))| {
                 let u = sobol_burley::sample(trial.number as u32, dim as u32, seed) as f64;
-                let x = match d {
-                    Distribution::Categorical { choices } => (u * choices.len() as f64)
-                        .floor()
-                        .min((choices.len() - 1) as f64),
-                    _ => {
-                        let (lo, hi) = transformed_bounds(d).expect("numerical");
-                        untransform(d, lo + u * (hi - lo))
-                    }
-                };
-                (k.clone(), x)
+                (k.clone(), from_unit(d, u))
             })
             .collect();
         (params, BTreeMap::new())

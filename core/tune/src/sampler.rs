@@ -141,10 +141,19 @@ pub fn transform(d: &Distribution, x: f64) -> f64 {
 pub fn sample_uniform(d: &Distribution, rng: &mut impl Rng) -> f64 {
     match d {
         Distribution::Categorical { choices } => rng.random_range(0..choices.len()) as f64,
-        _ => {
-            let (lo, hi) = transformed_bounds(d).expect("numerical");
-            untransform(d, lo + (hi - lo) * rng.random::<f64>())
-        }
+        _ => from_unit(d, rng.random::<f64>()),
+    }
+}
+
+/// The internal value at `u` in [0, 1] of the distribution's transformed range (for a
+/// categorical, the choice index at `u`).
+pub fn from_unit(d: &Distribution, u: f64) -> f64 {
+    match (d, transformed_bounds(d)) {
+        (_, Some((lo, hi))) => untransform(d, lo + u * (hi - lo)),
+        (Distribution::Categorical { choices }, None) => (u * choices.len() as f64)
+            .floor()
+            .min(choices.len().saturating_sub(1) as f64),
+        (_, None) => 0.0, // numeric distributions always have bounds
     }
 }
 

@@ -308,13 +308,10 @@ impl<'a> Study<'a> {
         Ok(self
             .trials()?
             .into_iter()
-            .filter(|t| t.state == TrialState::Complete && t.value().is_some())
-            .min_by(|a, b| {
-                dir.loss(a.value().unwrap())
-                    .total_cmp(&dir.loss(b.value().unwrap()))
-                    .then(a.number.cmp(&b.number))
-            })
-            .map(|t| (*t).clone()))
+            .filter(|t| t.state == TrialState::Complete)
+            .filter_map(|t| Some((dir.loss(t.value()?), t)))
+            .min_by(|(a, ta), (b, tb)| a.total_cmp(b).then(ta.number.cmp(&tb.number)))
+            .map(|(_, t)| (*t).clone()))
     }
 
     /// Complete trials on the Pareto front.

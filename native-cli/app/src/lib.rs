@@ -20,6 +20,8 @@
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), strider_app::Error>(())
 //! ```
+// No panics by construction in library code (tests may unwrap): see README "Limits".
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bundled;
 mod error;

@@ -86,7 +86,7 @@ impl RunTracking {
         }
         let parent = tracker.start_run(run_name, None, &tags)?;
         let mut params = BTreeMap::new();
-        let value: toml::Value = toml::from_str(&config.to_toml())?;
+        let value: toml::Value = toml::from_str(&config.to_toml()?)?;
         flatten("", &value, &mut params);
         tracker.log_params(&parent, &params)?;
         for input in &manifest.inputs {

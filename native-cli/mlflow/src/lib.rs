@@ -43,6 +43,8 @@
 //! std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), strider_mlflow::Error>(())
 //! ```
+// No panics by construction in library code (tests may unwrap): see README "Limits".
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
 pub mod local;

@@ -227,7 +227,7 @@ impl RestClient {
         body: Option<Value>,
     ) -> Result<Value, RestError> {
         let path = format!("/api/2.0/mlflow/{endpoint}");
-        let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        let bytes = body.map(|b| b.to_string().into_bytes());
         let out = self.raw(method, &path, bytes.as_deref(), bytes.is_some())?;
         if out.is_empty() {
             return Ok(json!({}));

@@ -155,9 +155,10 @@ impl Tracker {
                     }
                 }
             }
-            let run =
-                r.rest
-                    .create_run(r.experiment.as_deref().unwrap(), name, start, &server_tags)?;
+            let Some(experiment) = r.experiment.as_deref() else {
+                return Ok(()); // remote_do runs only once the experiment exists
+            };
+            let run = r.rest.create_run(experiment, name, start, &server_tags)?;
             let sid = run["info"]["run_id"]
                 .as_str()
                 .unwrap_or_default()

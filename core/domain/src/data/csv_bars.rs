@@ -29,7 +29,7 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
             ),
         });
     }
-    let [i_date, i_open, i_high, i_low, i_close, i_vol] = REQUIRED.map(|c| pos(c).unwrap());
+    let [i_date, i_open, i_high, i_low, i_close, i_vol] = REQUIRED.map(|c| pos(c).unwrap_or(0));
     let i_adj = pos("adj_close");
     let extra_idx: Vec<usize> = (0..lower.len())
         .filter(|i| *i != i_date && !REQUIRED.contains(&lower[*i].as_str()) && Some(*i) != i_adj)

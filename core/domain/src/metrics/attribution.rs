@@ -26,7 +26,7 @@ pub fn calendar_table(dates: &[NaiveDate], returns: &[f64]) -> Vec<YearRow> {
                 total: 0.0,
             });
         }
-        let row = rows.last_mut().expect("pushed");
+        let Some(row) = rows.last_mut() else { continue };
         let m = &mut row.months[d.month0() as usize];
         *m = Some((1.0 + m.unwrap_or(0.0)) * (1.0 + r) - 1.0);
         row.total = (1.0 + row.total) * (1.0 + r) - 1.0;

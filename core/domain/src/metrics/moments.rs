@@ -90,7 +90,7 @@ pub fn sorted(x: &[f64]) -> Vec<f64> {
 }
 
 pub fn std_normal() -> Normal {
-    Normal::new(0.0, 1.0).expect("valid normal")
+    Normal::standard()
 }
 
 pub fn norm_cdf(z: f64) -> f64 {

@@ -58,7 +58,8 @@ pub fn diebold_mariano(loss1: &[f64], loss2: &[f64], h: usize) -> Result<Diebold
     }
     let (nf, hf) = (n as f64, h as f64);
     let stat = m / v.sqrt() * ((nf + 1.0 - 2.0 * hf + hf * (hf - 1.0) / nf) / nf).sqrt();
-    let t = StudentsT::new(0.0, 1.0, nf - 1.0).expect("valid t");
+    let t = StudentsT::new(0.0, 1.0, nf - 1.0)
+        .map_err(|e| Error::stats("diebold-mariano", format!("t distribution: {e}")))?;
     Ok(DieboldMariano {
         mean_loss_difference: m,
         statistic: stat,

@@ -35,7 +35,7 @@ pub fn write_run(
     if !lineage.is_null() {
         rd.add_json("tracking.json", lineage)?;
     }
-    rd.add("config.toml", config.to_toml());
+    rd.add("config.toml", config.to_toml()?);
     rd.add_json("manifest.json", manifest)?;
     rd.add_json("summary.json", &out.summary)?;
     rd.add("folds.csv", folds_csv(out)?);

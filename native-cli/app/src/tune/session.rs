@@ -339,7 +339,7 @@ fn best_config_run(
         },
         best.value().unwrap_or(f64::NAN)
     );
-    text.push_str(&config.to_toml());
+    text.push_str(&config.to_toml()?);
     write_atomic(&best_toml, text.as_bytes())?;
     let run_dir = run_with_study(Some(best_toml.clone()), out_dir, summary)?;
     Ok(json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")}))

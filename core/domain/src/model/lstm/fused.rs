@@ -193,7 +193,7 @@ impl FlatParams {
     }
 
     pub fn from_net(net: &LstmNet) -> Self {
-        let read = |t: burn::tensor::TensorData| t.try_to_vec::<f32>().expect("f32 parameters");
+        let read = |t: burn::tensor::TensorData| t.iter::<f32>().collect::<Vec<f32>>();
         Self {
             shape: net.shape(),
             layers: net
@@ -442,6 +442,10 @@ fn forward_impl(
             hs,
         });
     }
+    #[expect(
+        clippy::expect_used,
+        reason = "LstmParams::validate refuses layers = 0"
+    )]
     let top = tapes.last().expect("a layer");
     let mut last = top.hs[t_len * bsz * h..].to_vec();
     if let Some(m) = masks {

@@ -108,6 +108,10 @@ impl LstmNet {
             }
             last = Some(hidden);
         }
+        #[expect(
+            clippy::expect_used,
+            reason = "LstmParams::validate refuses layers = 0"
+        )]
         let mut last = last.expect("at least one layer");
         if let Some(m) = masks {
             last = last * m.head.clone();

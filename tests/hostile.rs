@@ -232,13 +232,31 @@ fn a_negative_risk_free_rate_needs_no_equals_sign() {
 #[test]
 fn a_config_syntax_error_is_reported_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = project(tmp.path(), |t| {
-        t.replacen("hidden = 8\n", "hidden = \"eight\"\n", 1)
-    });
+    let cfg = project(tmp.path(), |t| t.replacen("[data]\n", "[data\n", 1));
     let o = strider(&["run", cfg.to_str().unwrap(), "--no-track"], tmp.path());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.matches("TOML parse error").count(), 1, "{err}");
+    assert!(!tmp.path().join("runs").exists());
+}
+
+#[test]
+fn a_wrong_type_names_the_key_and_its_line_not_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |t| {
+        t.replacen("hidden = 8\n", "hidden = \"eight\"\n", 1)
+    });
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l == "hidden = \"eight\"")
+        .unwrap();
+    let o = strider(&["run", cfg.to_str().unwrap(), "--no-track"], tmp.path());
+    refused(
+        &o,
+        "].hidden: invalid type: string \"eight\", expected usize",
+    );
+    refused(&o, &format!("(line {line}, column 1)"));
     assert!(!tmp.path().join("runs").exists());
 }
 
@@ -476,4 +494,97 @@ fn zero_bootstrap_repetitions_are_refused() {
         ),
         "at least 1 repetition",
     );
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_hostile_corpus_gives_one_line_errors_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = repo().join("tests/hostile");
+    for e in std::fs::read_dir(&corpus).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("data")).unwrap();
+    std::fs::copy(
+        repo().join("examples/data/bokeh_aapl.csv"),
+        tmp.path().join("data/aapl.csv"),
+    )
+    .unwrap();
+    let cases = std::fs::read_to_string(corpus.join("cases.txt")).unwrap();
+    let (mut n, mut failed) = (0, Vec::new());
+    for line in cases
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let [exit, text, args] = line.splitn(3, '|').collect::<Vec<_>>()[..] else {
+            panic!("cases.txt: `{line}` is not EXIT | TEXT | ARGUMENTS");
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let before = snapshot(tmp.path());
+        let o = strider(&args, tmp.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let ok = match exit.trim() {
+            "0" => o.status.success(),
+            _ => {
+                o.status.code() == Some(1)
+                    && lines.len() == 1
+                    && lines[0].starts_with("error: ")
+                    && lines[0].contains(text.trim())
+                    && !err.contains("panicked")
+                    && before == snapshot(tmp.path())
+            }
+        };
+        if !ok {
+            failed.push(format!("{line}\n  exit {:?}: {err}", o.status.code()));
+        }
+        n += 1;
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert!(n >= 30, "{n} cases");
+}
+
+#[test]
+fn gbdt_predict_takes_named_features_by_name_in_any_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = repo().join("tests/hostile/named.txt"); // features `a b`
+    let predict = |csv: &str| {
+        std::fs::write(tmp.path().join("x.csv"), csv).unwrap();
+        let o = strider(
+            &[
+                "gbdt",
+                "predict",
+                "--model",
+                model.to_str().unwrap(),
+                "--data",
+                "x.csv",
+                "--out",
+                "p.csv",
+            ],
+            tmp.path(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(tmp.path().join("p.csv")).unwrap()
+    };
+    let in_order = predict("a,b\n0.1,0.9\n0.9,0.1\n");
+    assert_eq!(predict("b,a\n0.9,0.1\n0.1,0.9\n"), in_order);
+    // Taken by position instead, the rows would swap: the model tells them apart.
+    assert_ne!(predict("a,b\n0.9,0.1\n0.1,0.9\n"), in_order);
 }

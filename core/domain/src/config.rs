@@ -42,7 +42,9 @@ fn default_name() -> String {
 impl Config {
     /// Parse and validate a TOML config.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let cfg: Config = toml::from_str(text)?;
+        let de = toml::Deserializer::parse(text)?;
+        let cfg: Config = serde_path_to_error::deserialize(de)
+            .map_err(|e| crate::config_error::keyed_error(text, e))?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -24,7 +24,7 @@ pub enum Error {
     Split(String),
     /// A config that is not valid TOML, or whose keys or types do not fit (the parser's message
     /// names the line, column and key).
-    #[error("config: {0}")]
+    #[error("config: {}", one_line(.0))]
     ConfigSyntax(toml::de::Error),
     /// A config value that parses but cannot be used; `key` is its path (`label.horizon`).
     #[error("config: {key}: {message}")]
@@ -67,6 +67,23 @@ pub enum Error {
 impl From<toml::de::Error> for Error {
     fn from(e: toml::de::Error) -> Self {
         Error::ConfigSyntax(e)
+    }
+}
+
+/// The parser's error on one line: "TOML parse error at line 2, column 6: invalid table header;
+/// expected `.`, `]`" (its display adds a multi-line source excerpt).
+fn one_line(e: &toml::de::Error) -> String {
+    let full = e.to_string();
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match full.lines().next() {
+        Some(at) if at.starts_with("TOML parse error") => format!("{at}: {message}"),
+        _ => message,
     }
 }
 

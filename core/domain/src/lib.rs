@@ -47,6 +47,7 @@
 
 pub mod backtest;
 pub mod config;
+mod config_error;
 pub mod data;
 pub mod dataset;
 pub mod error;

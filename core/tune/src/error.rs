@@ -66,3 +66,27 @@ impl From<postgres::Error> for Error {
         Error::storage_from("postgresql", e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn each_area_says_what_failed_and_a_storage_cause_travels_as_the_source() {
+        assert_eq!(Error::Space("x".into()).to_string(), "search space: x");
+        assert_eq!(
+            Error::Study("told twice".into()).to_string(),
+            "study: told twice"
+        );
+        let plain = Error::storage("torn");
+        assert_eq!(plain.to_string(), "storage: torn");
+        assert!(plain.source().is_none());
+        let io = Error::from(std::io::Error::other("disk full"));
+        assert_eq!(io.to_string(), "storage: i/o");
+        assert_eq!(
+            io.source().map(|s| s.to_string()).as_deref(),
+            Some("disk full")
+        );
+    }
+}

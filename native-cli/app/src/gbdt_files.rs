@@ -93,9 +93,17 @@ pub fn params_from_pairs(params: &[String]) -> Result<GbdtParams> {
             .unwrap_or_else(|_| toml::Value::String(v.to_string()));
         table.insert(k.to_string(), value);
     }
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|e| crate::Error::Input(format!("--param: {e}")))
+    let value = toml::Value::Table(table);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e
+            .inner()
+            .message()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        crate::Error::Input(format!("--param {}: {message}", e.path()))
+    })
 }
 
 /// What to write for each row of a feature file.
@@ -107,6 +115,71 @@ pub enum PredictKind {
     Raw,
     /// TreeSHAP contributions per feature plus the bias.
     Contributions,
+}
+
+/// The file's column for each of the model's features, in the model's order. Named features are
+/// taken by name (any order; an unknown column is an error unless ignored); a model with
+/// LightGBM's automatic names (`Column_0`, ...) takes the columns by position. A first line
+/// that is all numbers is a missing header, not a row to drop.
+pub fn feature_columns(
+    file: &str,
+    headers: &[String],
+    ignore: &[String],
+    features: &[String],
+) -> Result<Vec<usize>> {
+    if !headers.is_empty() && headers.iter().all(|h| h.trim().parse::<f64>().is_ok()) {
+        bail!(
+            "{file}: line 1 is data, not a header; add a first line naming the model's features: {}",
+            features.join(",")
+        );
+    }
+    let kept: Vec<usize> = (0..headers.len())
+        .filter(|&i| !ignore.contains(&headers[i]))
+        .collect();
+    let automatic = features
+        .iter()
+        .enumerate()
+        .all(|(i, f)| *f == format!("Column_{i}"));
+    if automatic {
+        if kept.len() != features.len() {
+            bail!(
+                "{file}: {} feature columns, the model expects {} (taken by position)",
+                kept.len(),
+                features.len()
+            );
+        }
+        return Ok(kept);
+    }
+    let missing: Vec<&str> = features
+        .iter()
+        .filter(|f| !kept.iter().any(|&i| headers[i] == **f))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{file}: missing the model's feature column(s) {} (the model expects {})",
+            missing.join(", "),
+            features.join(", ")
+        );
+    }
+    let unknown: Vec<&str> = kept
+        .iter()
+        .map(|&i| headers[i].as_str())
+        .filter(|h| !features.iter().any(|f| f == h))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "{file}: column(s) {} are not features of the model; skip them with --ignore",
+            unknown.join(", ")
+        );
+    }
+    if kept.len() != features.len() {
+        bail!("{file}: a feature column appears twice");
+    }
+    Ok(features
+        .iter()
+        .filter_map(|f| kept.iter().copied().find(|&i| headers[i] == *f))
+        .collect())
 }
 
 /// Scores every row of `data` (a CSV of the model's features; `ignore` names columns to skip)
@@ -128,17 +201,7 @@ pub fn predict_file(
         .from_path(data)
         .with_context(|| format!("reading {file}"))?;
     let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
-    let keep: Vec<usize> = (0..headers.len())
-        .filter(|i| !ignore.contains(&headers[*i]))
-        .collect();
-    if keep.len() != m.num_features() {
-        bail!(
-            "{file}: {} feature columns, the model expects {} ({})",
-            keep.len(),
-            m.num_features(),
-            m.feature_names.join(", ")
-        );
-    }
+    let keep = feature_columns(&file, &headers, ignore, &m.feature_names)?;
     let k = m.num_outputs();
     let f = m.num_features();
     let names: Vec<String> = if contrib {

@@ -95,8 +95,10 @@ impl Serialize for ModelSpec {
     }
 }
 
-// `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`, so the name is split off by
-// hand and the rest goes to the strict, internally tagged `ModelParams`.
+// `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`, so the name and the kind are
+// split off by hand and the rest goes to the family's strict parameter struct. Dispatching by hand
+// (instead of through the internally tagged `ModelParams`) keeps the failing key: an error reads
+// "`alpha`: invalid type ...", which `Config::from_toml` turns into `models[1].alpha` and a line.
 impl<'de> Deserialize<'de> for ModelSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;
@@ -106,13 +108,43 @@ impl<'de> Deserialize<'de> for ModelSpec {
             .ok_or_else(|| D::Error::custom("a model must be a table"))?;
         let name = match obj.remove("name") {
             Some(serde_json::Value::String(s)) => Some(s),
-            Some(_) => return Err(D::Error::custom("model `name` must be a string")),
+            Some(_) => return Err(D::Error::custom("`name`: must be a string")),
             None => None,
         };
-        let params = ModelParams::deserialize(v).map_err(D::Error::custom)?;
+        let kind = match obj.remove("kind") {
+            Some(serde_json::Value::String(s)) => s,
+            Some(_) => return Err(D::Error::custom("`kind`: must be a string")),
+            None => return Err(D::Error::custom("missing field `kind`")),
+        };
+        let params = match kind.as_str() {
+            "ridge" => ModelParams::Ridge(keyed(v)?),
+            "logistic" => ModelParams::Logistic(keyed(v)?),
+            "gbdt" => ModelParams::Gbdt(keyed(v)?),
+            "lstm" => ModelParams::Lstm(keyed(v)?),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "`kind`: unknown model kind `{other}`, expected one of ridge, logistic, gbdt, lstm"
+                )));
+            }
+        };
         let name = name.unwrap_or_else(|| params.kind().to_string());
         Ok(ModelSpec { name, params })
     }
+}
+
+/// A family's parameters from the model's table; an error names the key that failed.
+fn keyed<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    v: serde_json::Value,
+) -> std::result::Result<T, E> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            E::custom(inner)
+        } else {
+            E::custom(format!("`{path}`: {inner}"))
+        }
+    })
 }
 
 /// The families. New ones (gbdt, lstm, ensembles) are new variants.

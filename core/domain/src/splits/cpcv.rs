@@ -9,8 +9,22 @@ use crate::{Error, Result};
 
 const MAX_COMBINATIONS: u128 = 100_000;
 
+/// C(n, k) for k < n, or any number above `MAX_COMBINATIONS` once it is clear the count exceeds
+/// it (so huge arguments neither overflow nor loop for long).
 fn n_choose_k(n: usize, k: usize) -> u128 {
-    (0..k).fold(1u128, |acc, i| acc * (n - i) as u128 / (i as u128 + 1))
+    let k = k.min(n - k);
+    let mut acc = 1u128;
+    for i in 0..k {
+        // C(n, i + 1) = C(n, i) (n - i) / (i + 1), exact; it grows with i up to n / 2.
+        acc = match acc.checked_mul((n - i) as u128) {
+            Some(v) => v / (i as u128 + 1),
+            None => return u128::MAX,
+        };
+        if acc > MAX_COMBINATIONS {
+            return acc;
+        }
+    }
+    acc
 }
 
 /// All k-subsets of `0..n` in lexicographic order (Python's `itertools.combinations`).

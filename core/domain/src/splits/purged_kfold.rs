@@ -4,6 +4,10 @@
 //! - left training set: samples whose label ends at or before the test start (`t1 <= t0`);
 //! - right training set: `[maxT1Idx + embargo, n)` where `maxT1Idx` is the position of the
 //!   latest label end among the test samples. The embargo applies only after the test fold.
+//!
+//! One deviation: where labels end where they start (horizon 0), the snippet puts the test
+//! fold's first sample (`t1 == t0`) and last sample (`maxT1Idx` inside the fold) into training.
+//! Here train and test are always disjoint: those samples are left out, nothing else changes.
 
 use super::Split;
 use crate::{Error, Result};
@@ -28,9 +32,9 @@ pub fn purged_kfold(
     for k in 0..n_splits {
         let end = start + base + usize::from(k < extra);
         let max_t1 = label_end[start..end].iter().copied().max().unwrap_or(start);
-        let mut train: Vec<usize> = (0..n).filter(|&j| label_end[j] <= start).collect();
+        let mut train: Vec<usize> = (0..start).filter(|&j| label_end[j] <= start).collect();
         if max_t1 < n {
-            train.extend(max_t1.saturating_add(embargo).min(n)..n);
+            train.extend(max_t1.saturating_add(embargo).clamp(end, n)..n);
         }
         out.push(Split::single(train, (start..end).collect()));
         start = end;

@@ -22,12 +22,9 @@ LIBRARIES = [
 ]
 REPORTED = LIBRARIES + ["native-cli/cli", "wasm"]
 
-# Crates not yet at MIN when this was last measured: a ratchet at what the suites reached, so
-# coverage can only go up. Raise each as tests land; remove it at MIN.
-FLOORS = {
-    "core/tune": 88.0,
-    "native-cli/app": 87.0,
-}
+# Crates not yet at MIN when last measured, each with the floor it must keep (a ratchet: raise it
+# as tests land, remove it at MIN). Every library crate is at MIN now.
+FLOORS = {}
 
 
 def crate_of(path, root):

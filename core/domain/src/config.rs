@@ -1,6 +1,8 @@
 //! The run configuration (TOML). Every table denies unknown keys, so a typo is an error that names
 //! the key instead of a silently ignored setting.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use serde::{Deserialize, Serialize};
 
 use crate::backtest::StrategySpec;
@@ -76,10 +78,10 @@ impl Config {
         }
         let mut names: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
         names.sort_unstable();
-        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        if let Some([twice, _]) = names.windows(2).find(|w| w.first() == w.last()) {
             return Err(Error::config(
                 "models",
-                format!("name `{}` is used twice", w[0]),
+                format!("name `{twice}` is used twice"),
             ));
         }
         if self.metrics.periods_per_year.is_nan() || self.metrics.periods_per_year <= 0.0 {

@@ -2,6 +2,8 @@
 //! `features[2].window`) and its line, instead of the enclosing `[[models]]` header toml reports
 //! once a value went through serde's buffering (internally tagged enums, `ModelSpec`).
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use toml::de::{DeTable, DeValue};
 
 use crate::Error;

@@ -3,6 +3,8 @@
 //! name can neither escape the run directory (`../x`) nor fail at the end of a run as an invalid
 //! MLflow key (`ridge+lags`).
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use crate::{Error, Result};
 
 /// The longest name accepted (MLflow keys allow 250 characters; file names 255 bytes).

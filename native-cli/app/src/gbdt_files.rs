@@ -2,6 +2,8 @@
 //! feature table, splitting off the label, parsing `KEY=VALUE` parameters, and writing
 //! predictions or TreeSHAP contributions.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use std::path::Path;
 
 use crate::bail;
@@ -22,19 +24,8 @@ pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
         let line = rec.position().map_or(0, |p| p.line());
         rows.push(
             rec.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                        Ok(f64::NAN)
-                    } else {
-                        v.parse::<f64>().with_context(|| {
-                            format!(
-                                "{file}: line {line}, column `{}`: `{v}` is not a number",
-                                headers[i]
-                            )
-                        })
-                    }
-                })
+                .zip(&headers)
+                .map(|(v, name)| cell(v, &file, line, name))
                 .collect::<Result<Vec<f64>>>()?,
         );
     }
@@ -42,6 +33,15 @@ pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
         bail!("{file}: no data rows");
     }
     Ok((headers, rows))
+}
+
+/// One cell: a number, or missing (empty or `nan`).
+fn cell(v: &str, file: &str, line: u64, column: &str) -> Result<f64> {
+    if v.is_empty() || v.eq_ignore_ascii_case("nan") {
+        return Ok(f64::NAN);
+    }
+    v.parse::<f64>()
+        .with_context(|| format!("{file}: line {line}, column `{column}`: `{v}` is not a number"))
 }
 
 /// Features and labels of a table; the label column must be finite.
@@ -64,10 +64,10 @@ pub fn split_target(
     let mut x = Vec::with_capacity(rows.len() * names.len());
     let mut y = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        if !r[t].is_finite() {
+        let Some(&label) = r.get(t).filter(|v| v.is_finite()) else {
             bail!("{}: row {} has no finite `{target}`", path.display(), i + 2);
-        }
-        y.push(r[t]);
+        };
+        y.push(label);
         x.extend(
             r.iter()
                 .enumerate()
@@ -133,8 +133,11 @@ pub fn feature_columns(
             features.join(",")
         );
     }
-    let kept: Vec<usize> = (0..headers.len())
-        .filter(|&i| !ignore.contains(&headers[i]))
+    let kept: Vec<(usize, &str)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !ignore.contains(h))
+        .map(|(i, h)| (i, h.as_str()))
         .collect();
     let automatic = features
         .iter()
@@ -148,11 +151,11 @@ pub fn feature_columns(
                 features.len()
             );
         }
-        return Ok(kept);
+        return Ok(kept.iter().map(|(i, _)| *i).collect());
     }
     let missing: Vec<&str> = features
         .iter()
-        .filter(|f| !kept.iter().any(|&i| headers[i] == **f))
+        .filter(|f| !kept.iter().any(|(_, h)| h == f))
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
@@ -164,7 +167,7 @@ pub fn feature_columns(
     }
     let unknown: Vec<&str> = kept
         .iter()
-        .map(|&i| headers[i].as_str())
+        .map(|(_, h)| *h)
         .filter(|h| !features.iter().any(|f| f == h))
         .collect();
     if !unknown.is_empty() {
@@ -178,7 +181,7 @@ pub fn feature_columns(
     }
     Ok(features
         .iter()
-        .filter_map(|f| kept.iter().copied().find(|&i| headers[i] == *f))
+        .filter_map(|f| kept.iter().find(|(_, h)| h == f).map(|(i, _)| *i))
         .collect())
 }
 
@@ -209,7 +212,7 @@ pub fn predict_file(
             .flat_map(|o| {
                 let fnames: Vec<String> = keep
                     .iter()
-                    .map(|&i| headers[i].clone())
+                    .filter_map(|&i| headers.get(i).cloned())
                     .chain(["bias".to_string()])
                     .collect();
                 fnames
@@ -228,17 +231,8 @@ pub fn predict_file(
         let rec = rec.with_context(|| file.clone())?;
         let line = rec.position().map_or(0, |p| p.line());
         for &i in &keep {
-            let v = &rec[i];
-            x.push(if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                f64::NAN
-            } else {
-                v.parse::<f64>().with_context(|| {
-                    format!(
-                        "{file}: line {line}, column `{}`: `{v}` is not a number",
-                        headers[i]
-                    )
-                })?
-            });
+            let name = headers.get(i).map_or("", String::as_str);
+            x.push(cell(rec.get(i).unwrap_or_default(), &file, line, name)?);
         }
         n += 1;
     }

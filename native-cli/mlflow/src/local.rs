@@ -207,13 +207,12 @@ impl LocalStore {
                 ("source_version", Scalar::Str(String::new())),
                 ("start_time", Scalar::Int(start)),
                 ("status", Scalar::Int(status.code())),
-                ("tags", Scalar::Str("[]".into())),
+                ("tags", Scalar::EmptyList),
                 (
                     "user_id",
                     Scalar::Str(std::env::var("USER").unwrap_or_else(|_| "strider".into())),
                 ),
             ])
-            .replace("tags: '[]'", "tags: []")
             .as_bytes(),
         )
     }

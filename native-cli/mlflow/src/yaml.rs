@@ -1,15 +1,19 @@
-//! The flat `meta.yaml` files of MLflow's FileStore: one `key: value` per line, scalars only
-//! (strings single-quoted when YAML would read them as something else, `null`, integers), plus
-//! the one nested `tags:` map of dataset-input edges. This subset is all MLflow writes there, so
-//! a small reader/writer is used rather than a YAML library (serde_yaml is archived).
+//! The `meta.yaml` files of MLflow's FileStore: top-level scalars (strings, `null`, integers) plus
+//! the one nested `tags:` map of dataset-input edges, read and written with yaml-rust2 (so
+//! PyYAML's quoting and escapes, `\xE9` included, read back exactly).
 
 use std::collections::BTreeMap;
+
+use yaml_rust2::yaml::Hash;
+use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
     Null,
     Int(i64),
     Str(String),
+    /// `[]` (a run's `tags`, which MLflow keeps in files instead).
+    EmptyList,
 }
 
 impl Scalar {
@@ -24,85 +28,78 @@ impl Scalar {
         match self {
             Scalar::Int(i) => Some(*i),
             Scalar::Str(s) => s.parse().ok(),
-            Scalar::Null => None,
+            Scalar::Null | Scalar::EmptyList => None,
         }
     }
 }
 
-fn quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:@+".contains(c))
-        && !s.starts_with(['-', ':', '.', '@'])
-        && s.parse::<f64>().is_err()
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "~"
-        )
-        && !s.contains(": ");
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-}
-
-/// Render ordered `key: value` lines.
+/// Render ordered `key: value` lines (yaml-rust2's emitter: it quotes a string YAML would read
+/// as something else, such as `'1'` or `'null'`).
 pub fn write(fields: &[(&str, Scalar)]) -> String {
-    let mut out = String::new();
+    let mut map = Hash::new();
     for (k, v) in fields {
         let v = match v {
-            Scalar::Null => "null".to_string(),
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Str(s) => quote(s),
+            Scalar::Null => Yaml::Null,
+            Scalar::Int(i) => Yaml::Integer(*i),
+            Scalar::Str(s) => Yaml::String(s.clone()),
+            Scalar::EmptyList => Yaml::Array(Vec::new()),
         };
-        out.push_str(&format!("{k}: {v}\n"));
+        map.insert(Yaml::String((*k).to_string()), v);
     }
-    out
+    let mut out = String::new();
+    // Emitting plain scalars into a String cannot fail; an empty map renders as `{}`.
+    let _ = YamlEmitter::new(&mut out).dump(&Yaml::Hash(map));
+    let body = out.strip_prefix("---\n").unwrap_or(&out);
+    format!("{}\n", body.trim_end())
 }
 
-fn parse_scalar(raw: &str) -> Scalar {
-    let raw = raw.trim();
-    if raw.is_empty() || raw == "null" || raw == "~" {
-        return Scalar::Null;
-    }
-    if let Some(inner) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
-        return Scalar::Str(inner.replace("''", "'"));
-    }
-    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        return Scalar::Str(inner.replace("\\\"", "\"").replace("\\\\", "\\"));
-    }
-    match raw.parse::<i64>() {
-        Ok(i) => Scalar::Int(i),
-        Err(_) => Scalar::Str(raw.to_string()),
+fn scalar(v: &Yaml) -> Option<Scalar> {
+    match v {
+        Yaml::Null => Some(Scalar::Null),
+        Yaml::Integer(i) => Some(Scalar::Int(*i)),
+        Yaml::String(s) | Yaml::Real(s) => Some(Scalar::Str(s.clone())),
+        Yaml::Boolean(b) => Some(Scalar::Str(b.to_string())),
+        Yaml::Array(a) if a.is_empty() => Some(Scalar::EmptyList),
+        _ => None,
     }
 }
 
-/// Parse top-level scalars; a key followed by indented `k: v` lines becomes `key.k` entries.
+fn key(k: &Yaml) -> Option<String> {
+    match k {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The top-level scalars of a YAML mapping (yaml-rust2's loader); a nested mapping's scalars
+/// become `key.k` entries; lists and anything unreadable are left out (a file that is not a
+/// mapping reads as empty, and the caller reports the missing keys).
 pub fn read(text: &str) -> BTreeMap<String, Scalar> {
     let mut out = BTreeMap::new();
-    let mut parent: Option<String> = None;
-    for line in text.lines() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let indented = line.starts_with(' ');
-        let Some((k, v)) = line.trim().split_once(':') else {
-            continue;
-        };
-        let key = k.trim().to_string();
-        if indented {
-            if let Some(p) = &parent {
-                out.insert(format!("{p}.{key}"), parse_scalar(v));
+    let Ok(docs) = YamlLoader::load_from_str(text) else {
+        return out;
+    };
+    let Some(Yaml::Hash(top)) = docs.into_iter().next() else {
+        return out;
+    };
+    for (k, v) in &top {
+        let Some(k) = key(k) else { continue };
+        match v {
+            Yaml::Hash(inner) => {
+                for (ik, iv) in inner {
+                    if let (Some(ik), Some(iv)) = (key(ik), scalar(iv)) {
+                        out.insert(format!("{k}.{ik}"), iv);
+                    }
+                }
             }
-            continue;
+            _ => {
+                if let Some(v) = scalar(v) {
+                    out.insert(k, v);
+                }
+            }
         }
-        if v.trim().is_empty() {
-            parent = Some(key.clone());
-        } else {
-            parent = None;
-        }
-        out.insert(key, parse_scalar(v));
     }
     out
 }
@@ -120,7 +117,7 @@ mod tests {
             ("end_time", Scalar::Null),
             ("uri", Scalar::Str("file:///tmp/x".into())),
         ]);
-        assert!(text.contains("experiment_id: '1'"));
+        assert!(text.contains("experiment_id: \"1\""), "{text}");
         let m = read(&text);
         assert_eq!(m["experiment_id"], Scalar::Str("1".into()));
         assert_eq!(m["name"], Scalar::Str("it's: a test".into()));
@@ -132,5 +129,13 @@ mod tests {
             Scalar::Str("training".into())
         );
         assert_eq!(nested["source_id"], Scalar::Str("abc".into()));
+        // What PyYAML writes for a non-ASCII run name without allow_unicode.
+        assert_eq!(
+            read("run_name: \"caf\\xE9\"\ntags: []\n")["run_name"],
+            Scalar::Str("café".into())
+        );
+        assert!(read("- not\n- a mapping\n").is_empty());
+        let run = write(&[("tags", Scalar::EmptyList), ("status", Scalar::Int(3))]);
+        assert_eq!(run, "tags: []\nstatus: 3\n");
     }
 }

@@ -3,6 +3,8 @@
 //! pruned trial's process is terminated), a non-zero exit or unparsable output fails the trial
 //! with its stderr tail recorded.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -69,13 +71,13 @@ fn read_tail(mut stream: impl Read) -> String {
         if n == 0 {
             break;
         }
-        kept.extend_from_slice(&chunk[..n]);
+        kept.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if kept.len() > 2 * STDERR_TAIL_BYTES {
             kept.drain(..kept.len() - STDERR_TAIL_BYTES);
         }
     }
     let start = kept.len().saturating_sub(STDERR_TAIL_BYTES);
-    String::from_utf8_lossy(&kept[start..]).into_owned()
+    String::from_utf8_lossy(kept.get(start..).unwrap_or_default()).into_owned()
 }
 
 enum Line {
@@ -157,8 +159,11 @@ fn tail(text: &str, max: usize) -> String {
 impl CommandObjective {
     pub fn evaluate(&self, study: &mut Study, trial: &mut Trial) -> crate::Result<Outcome> {
         let params: serde_json::Map<String, Value> = trial.params().into_iter().collect();
-        let mut child = Command::new(&self.argv[0])
-            .args(&self.argv[1..])
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(crate::Error::Input("the objective command is empty".into()));
+        };
+        let mut child = Command::new(program)
+            .args(args)
             .env("STRIDER_TRIAL_PARAMS", Value::Object(params).to_string())
             .env("STRIDER_TRIAL_NUMBER", trial.number.to_string())
             .env("STRIDER_STUDY", &study.info.name)
@@ -167,7 +172,7 @@ impl CommandObjective {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .map_err(|e| crate::Error::Input(format!("cannot start `{}`: {e}", self.argv[0])))?;
+            .map_err(|e| crate::Error::Input(format!("cannot start `{program}`: {e}")))?;
         let (tx, rx) = mpsc::channel::<Line>();
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             terminate(&mut child);

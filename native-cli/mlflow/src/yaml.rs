@@ -2,6 +2,8 @@
 //! the one nested `tags:` map of dataset-input edges, read and written with yaml-rust2 (so
 //! PyYAML's quoting and escapes, `\xE9` included, read back exactly).
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use std::collections::BTreeMap;
 
 use yaml_rust2::yaml::Hash;

@@ -114,6 +114,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --exclude strider-was
 step "production functions at most 120 lines (scripts/long-functions.py)"
 python3 scripts/long-functions.py 120
 
+# Every parser of untrusted text under cargo-fuzz (nightly, not instrumented for coverage): saved
+# crashes replayed, then each target fuzzed briefly. Longer: `scripts/fuzz.sh 600`.
+step "fuzzing (scripts/fuzz.sh ${STRIDER_FUZZ_SECONDS:-10})"
+./scripts/fuzz.sh "${STRIDER_FUZZ_SECONDS:-10}"
+
 # From here on the workspace's crates are compiled with LLVM's coverage counters (dependencies are
 # not), and every test process, the `strider` binary the CLI and browser tests start included,
 # writes its counters under the target directory; the report at the end sums them per crate.

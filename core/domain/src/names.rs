@@ -42,6 +42,7 @@ pub fn check_name(key: &str, name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! The whole model: header, trees, output transform; parsing and writing `model.txt`.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use super::tree::{Tree, dense_value};
 use crate::error::{Error, Result};
 
@@ -302,9 +304,9 @@ impl TreeBuilder {
         let b: Vec<usize> = parse_vec(*lb, "cat_boundaries", vb)?;
         let t: Vec<u32> = parse_vec(*lt, "cat_threshold", vt)?;
         if b.len() != num_cat + 1
-            || b.windows(2).any(|w| w[0] > w[1])
+            || b.windows(2).any(|w| w.first() > w.last())
             || b.last().copied() != Some(t.len())
-            || b[0] != 0
+            || b.first() != Some(&0)
         {
             return Err(err(*lb, "`cat_boundaries` do not describe `cat_threshold`"));
         }
@@ -318,17 +320,12 @@ impl TreeBuilder {
         threshold: &[f64],
         num_cat: usize,
     ) -> Result<()> {
-        for (node, &dt) in decision_type.iter().enumerate() {
-            if dt & 1 != 0 {
-                let t = threshold[node];
-                if !(t >= 0.0 && (t as usize) < num_cat && t.fract() == 0.0) {
-                    return Err(err(
-                        self.line_of("threshold"),
-                        format!(
-                            "node {node}: categorical threshold {t} is not a category set index"
-                        ),
-                    ));
-                }
+        for (node, (&dt, &t)) in decision_type.iter().zip(threshold).enumerate() {
+            if dt & 1 != 0 && !(t >= 0.0 && (t as usize) < num_cat && t.fract() == 0.0) {
+                return Err(err(
+                    self.line_of("threshold"),
+                    format!("node {node}: categorical threshold {t} is not a category set index"),
+                ));
             }
         }
         Ok(())
@@ -441,10 +438,15 @@ impl Header {
         let num_class = self.num("num_class")?;
         let num_tree_per_iteration = self.num("num_tree_per_iteration")?;
         let max_feature_idx = self.num("max_feature_idx")?;
+        // LightGBM grows 1 or `num_class` trees per iteration. A row's TreeSHAP output holds
+        // (features + 1) values per tree of an iteration, so their product is bounded too (a
+        // hostile header would otherwise ask for terabytes).
         if num_class == 0
             || num_tree_per_iteration == 0
             || num_class > 100_000
+            || num_tree_per_iteration > num_class
             || max_feature_idx > 10_000_000
+            || (max_feature_idx + 2).saturating_mul(num_tree_per_iteration) > 1 << 27
         {
             return Err(err(
                 self.find("num_class").map_or(1, |x| x.0),
@@ -546,8 +548,11 @@ impl GbdtModel {
         let x = self.prepare(row);
         let k = self.num_tree_per_iteration;
         let mut out = vec![0.0; k];
-        for (i, t) in self.trees.iter().enumerate() {
-            out[i % k] += t.predict(&x);
+        // Tree i adds to output i % k: the trees of an iteration, in order.
+        for iteration in self.trees.chunks(k.max(1)) {
+            for (o, t) in out.iter_mut().zip(iteration) {
+                *o += t.predict(&x);
+            }
         }
         out
     }
@@ -590,8 +595,11 @@ impl GbdtModel {
         let mut gain = vec![0.0; self.num_features()];
         for t in &self.trees {
             for (f, g) in t.split_feature.iter().zip(&t.split_gain) {
-                split[*f] += 1.0;
-                gain[*f] += g;
+                // Parsing checked every split feature against max_feature_idx.
+                if let (Some(s), Some(total)) = (split.get_mut(*f), gain.get_mut(*f)) {
+                    *s += 1.0;
+                    *total += g;
+                }
             }
         }
         (split, gain)

@@ -1,6 +1,8 @@
 //! SPACE.toml: one `[params.NAME]` table per parameter with `type = "float" | "int" |
 //! "categorical"`, `low`, `high`, optional `log = true` and `step`, or `choices = [...]`.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -112,6 +114,7 @@ impl SpaceFile {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

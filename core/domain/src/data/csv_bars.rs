@@ -1,5 +1,7 @@
 //! `date,open,high,low,close,volume[,adj_close][,extra numeric columns]`, one instrument a file.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use super::csv_common::{cell_err, check_order, parse_date, parse_finite, read_table};
 use super::{Column, Instrument};
 use crate::{Error, Result};
@@ -31,8 +33,11 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
     }
     let [i_date, i_open, i_high, i_low, i_close, i_vol] = REQUIRED.map(|c| pos(c).unwrap_or(0));
     let i_adj = pos("adj_close");
-    let extra_idx: Vec<usize> = (0..lower.len())
-        .filter(|i| *i != i_date && !REQUIRED.contains(&lower[*i].as_str()) && Some(*i) != i_adj)
+    let extra_idx: Vec<usize> = lower
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i != i_date && !REQUIRED.contains(&l.as_str()) && Some(*i) != i_adj)
+        .map(|(i, _)| i)
         .collect();
 
     let n = table.rows.len();
@@ -41,16 +46,21 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
     let mut prev = None;
     for (line, rec) in &table.rows {
         let line = *line;
-        let date = parse_date(file, line, &table.headers[i_date], &rec[i_date])?;
-        check_order(file, line, &table.headers[i_date], prev, date)?;
+        let date = parse_date(
+            file,
+            line,
+            table.header(i_date),
+            rec.get(i_date).unwrap_or_default(),
+        )?;
+        check_order(file, line, table.header(i_date), prev, date)?;
         prev = Some(date);
         dates.push(date);
         for (i, col) in cols.iter_mut().enumerate() {
             if i == i_date {
                 continue;
             }
-            let header = &table.headers[i];
-            let v = parse_finite(file, line, header, &rec[i])?;
+            let header = table.header(i);
+            let v = parse_finite(file, line, header, rec.get(i).unwrap_or_default())?;
             let positive_price = [i_open, i_high, i_low, i_close].contains(&i) || Some(i) == i_adj;
             if positive_price && v <= 0.0 {
                 return Err(cell_err(
@@ -71,7 +81,7 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
             col.push(v);
         }
     }
-    let mut take = |i: usize| std::mem::take(&mut cols[i]);
+    let mut take = |i: usize| cols.get_mut(i).map(std::mem::take).unwrap_or_default();
     Ok(Instrument {
         name: name.to_string(),
         dates,
@@ -84,7 +94,7 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
         extra: extra_idx
             .iter()
             .map(|&i| Column {
-                name: table.headers[i].clone(),
+                name: table.header(i).to_string(),
                 values: take(i),
             })
             .collect(),
@@ -92,6 +102,7 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

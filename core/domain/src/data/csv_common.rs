@@ -1,6 +1,8 @@
 //! Helpers shared by the bar and panel parsers: reading records with their line numbers, and the
 //! cell-level checks whose messages name file, line and column.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use chrono::NaiveDate;
 use csv::StringRecord;
 
@@ -10,6 +12,13 @@ pub(super) struct Table {
     pub headers: Vec<String>,
     /// (1-based line number in the file, record)
     pub rows: Vec<(u64, StringRecord)>,
+}
+
+impl Table {
+    /// Column `i`'s name ("" past the header: records are as wide as the header, csv checks it).
+    pub fn header(&self, i: usize) -> &str {
+        self.headers.get(i).map_or("", String::as_str)
+    }
 }
 
 pub(super) fn read_table(file: &str, text: &str) -> Result<Table> {

@@ -1,6 +1,8 @@
 //! Wide close-only panel: `date` + one column of prices per ticker. An empty cell means the ticker
 //! has no bar that day (e.g. before its listing); NaN or infinity is an error.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use super::Instrument;
 use super::csv_common::{cell_err, check_order, date_column, parse_date, parse_finite, read_table};
 use crate::{Error, Result};
@@ -33,20 +35,25 @@ pub fn parse_panel(file: &str, text: &str) -> Result<Vec<Instrument>> {
         .collect();
     let mut prev = None;
     for (line, rec) in &table.rows {
-        let date = parse_date(file, *line, &table.headers[i_date], &rec[i_date])?;
-        check_order(file, *line, &table.headers[i_date], prev, date)?;
+        let date = parse_date(
+            file,
+            *line,
+            table.header(i_date),
+            rec.get(i_date).unwrap_or_default(),
+        )?;
+        check_order(file, *line, table.header(i_date), prev, date)?;
         prev = Some(date);
         let cells = rec.iter().enumerate().filter(|(i, _)| *i != i_date);
         for (inst, (i, cell)) in out.iter_mut().zip(cells) {
             if cell.is_empty() {
                 continue;
             }
-            let v = parse_finite(file, *line, &table.headers[i], cell)?;
+            let v = parse_finite(file, *line, table.header(i), cell)?;
             if v <= 0.0 {
                 return Err(cell_err(
                     file,
                     *line,
-                    &table.headers[i],
+                    table.header(i),
                     format!("price {v} must be positive"),
                 ));
             }
@@ -64,6 +71,7 @@ pub fn parse_panel(file: &str, text: &str) -> Result<Vec<Instrument>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

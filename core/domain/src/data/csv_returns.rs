@@ -1,6 +1,8 @@
 //! A returns table: `date` + one column of simple returns per strategy. Empty cells and `NaN`
 //! are missing observations (metrics skip them); anything else unparsable is an error.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use chrono::NaiveDate;
 
 use super::csv_common::{cell_err, check_order, date_column, parse_date, read_table};
@@ -31,8 +33,13 @@ pub fn parse_returns(file: &str, text: &str) -> Result<ReturnsTable> {
     let mut dates = Vec::with_capacity(table.rows.len());
     let mut prev = None;
     for (line, rec) in &table.rows {
-        let date = parse_date(file, *line, &table.headers[i_date], &rec[i_date])?;
-        check_order(file, *line, &table.headers[i_date], prev, date)?;
+        let date = parse_date(
+            file,
+            *line,
+            table.header(i_date),
+            rec.get(i_date).unwrap_or_default(),
+        )?;
+        check_order(file, *line, table.header(i_date), prev, date)?;
         prev = Some(date);
         dates.push(date);
         let cells = rec.iter().enumerate().filter(|(i, _)| *i != i_date);
@@ -44,7 +51,7 @@ pub fn parse_returns(file: &str, text: &str) -> Result<ReturnsTable> {
                     cell_err(
                         file,
                         *line,
-                        &table.headers[i],
+                        table.header(i),
                         format!("`{cell}` is not a number"),
                     )
                 })?;
@@ -52,7 +59,7 @@ pub fn parse_returns(file: &str, text: &str) -> Result<ReturnsTable> {
                     return Err(cell_err(
                         file,
                         *line,
-                        &table.headers[i],
+                        table.header(i),
                         format!("`{cell}` is infinite"),
                     ));
                 }
@@ -60,7 +67,7 @@ pub fn parse_returns(file: &str, text: &str) -> Result<ReturnsTable> {
                     return Err(cell_err(
                         file,
                         *line,
-                        &table.headers[i],
+                        table.header(i),
                         format!("return {v} <= -100% (is this a price column?)"),
                     ));
                 }

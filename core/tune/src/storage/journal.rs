@@ -6,6 +6,8 @@
 //! CREATE_TRIAL records; a writer learns its new trial's id by replaying up to its own line
 //! while it still holds the lock.
 
+#![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -60,8 +62,8 @@ enum JournalOp {
         trial: i64,
         name: String,
         internal: f64,
-        /// `None`: a distribution strider cannot read; the parameter is skipped, as in
-        /// CREATE_TRIAL.
+        /// `None`: a distribution strider cannot read (or an invalid one); the parameter is
+        /// skipped, as in CREATE_TRIAL.
         distribution: Option<Distribution>,
     },
     SetTrialStateValues {
@@ -190,7 +192,7 @@ impl JournalOp {
                     trial: f.int("trial_id")?,
                     name: f.text("param_name")?.to_string(),
                     internal: f.number("param_value_internal")?,
-                    distribution: Distribution::from_optuna_json(f.text("distribution")?).ok(),
+                    distribution: distribution(f.text("distribution")?),
                 }
             }
             SET_TRIAL_STATE_VALUES => {
@@ -244,7 +246,7 @@ fn decode_create_trial(f: &Fields) -> Result<JournalOp, String> {
     if let (Some(dists), Some(params)) = (v["distributions"].as_object(), v["params"].as_object()) {
         for (k, d) in dists {
             if let (Some(text), Some(x)) = (d.as_str(), params.get(k).and_then(num))
-                && let Ok(dist) = Distribution::from_optuna_json(text)
+                && let Some(dist) = distribution(text)
             {
                 t.params.insert(k.clone(), (dist, x));
             }
@@ -265,6 +267,15 @@ fn decode_create_trial(f: &Fields) -> Result<JournalOp, String> {
         study,
         trial: Box::new(t),
     })
+}
+
+/// A parameter's distribution (Optuna's JSON), if strider can read it and it is valid: Optuna
+/// never writes an invalid one, and a damaged file must not hand the samplers a zero step or
+/// reversed bounds.
+fn distribution(text: &str) -> Option<Distribution> {
+    Distribution::from_optuna_json(text)
+        .ok()
+        .filter(|d| d.validate("").is_ok())
 }
 
 /// The entries of `v` if it is an object, else none.
@@ -610,7 +621,7 @@ impl JournalStorage {
         let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
             return Ok(());
         };
-        for line in buf[..end].split(|b| *b == b'\n') {
+        for line in buf.get(..end).unwrap_or_default().split(|b| *b == b'\n') {
             let op = JournalOp::parse(&String::from_utf8_lossy(line)).map_err(|e| {
                 storage_err(format!(
                     "{}: unreadable operation at byte {}: {e}",
@@ -898,7 +909,9 @@ fn complete_length(f: &mut File) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 64 << 10];
     while end > 0 {
         let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..(end - start) as usize];
+        let Some(chunk) = buf.get_mut(..(end - start) as usize) else {
+            break; // start >= end - buf.len(), so the slice always fits
+        };
         f.seek(SeekFrom::Start(start))?;
         f.read_exact(chunk)?;
         if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
@@ -910,6 +923,7 @@ fn complete_length(f: &mut File) -> std::io::Result<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -1081,6 +1095,30 @@ mod tests {
         let trials = s.trials(info.id).unwrap();
         assert_eq!(trials.len(), 1);
         assert_eq!(trials[0].datetime_start.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn invalid_distributions_are_skipped_like_unreadable_ones() {
+        // Found by fuzz/fuzz_targets/journal.rs: a zero step reached the samplers, which divide
+        // by it.
+        let zero_step = r#"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 0, \"low\": 0, \"high\": 9}}"#;
+        let ok = r#"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 0, \"high\": 9}}"#;
+        let (_tmp, p) = journal(&format!(
+            "{}\n{}\n{}\n{}\n",
+            r#"{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}"#,
+            format_args!(
+                r#"{{"op_code":4,"worker_id":"w","study_id":0,"state":1,"values":[1.0],"distributions":{{"a":"{zero_step}","b":"{ok}"}},"params":{{"a":1,"b":2}}}}"#
+            ),
+            r#"{"op_code":4,"worker_id":"w","study_id":0}"#,
+            format_args!(
+                r#"{{"op_code":5,"worker_id":"w","trial_id":1,"param_name":"a","param_value_internal":1.0,"distribution":"{zero_step}"}}"#
+            ),
+        ));
+        let mut s = JournalStorage::open(&p).unwrap();
+        let info = s.get_or_create_study("s", &[Direction::Minimize]).unwrap();
+        let trials = s.trials(info.id).unwrap();
+        assert_eq!(trials[0].params.keys().collect::<Vec<_>>(), ["b"]);
+        assert!(trials[1].params.is_empty());
     }
 
     #[test]

@@ -269,6 +269,7 @@ impl strider_tune::Objective for CommandObjective {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -82,10 +82,32 @@ impl Dataset {
         out
     }
 
+    /// The modelling table: rows from the end of the features' warm-up to the last bar whose
+    /// label is known.
     pub fn build(
         instruments: &[Instrument],
         features: &[FeatureSpec],
         label: &LabelSpec,
+    ) -> Result<Self> {
+        Self::build_rows(instruments, features, label, false)
+    }
+
+    /// The scoring table: the same rows as [`Dataset::build`] plus the trailing bars whose label
+    /// is not known yet (their `y` and forward return are `NaN`). Features are causal, so every
+    /// row's features equal those of the modelling table bit for bit.
+    pub fn build_for_scoring(
+        instruments: &[Instrument],
+        features: &[FeatureSpec],
+        label: &LabelSpec,
+    ) -> Result<Self> {
+        Self::build_rows(instruments, features, label, true)
+    }
+
+    fn build_rows(
+        instruments: &[Instrument],
+        features: &[FeatureSpec],
+        label: &LabelSpec,
+        keep_unlabelled: bool,
     ) -> Result<Self> {
         struct Part {
             cols: Vec<Vec<f64>>,
@@ -115,7 +137,11 @@ impl Dataset {
             let first = (0..n)
                 .find(|&t| f.columns.iter().all(|c| c[t].is_finite()))
                 .unwrap_or(n);
-            let last_labelled = n.saturating_sub(label.horizon);
+            let last_labelled = if keep_unlabelled {
+                n
+            } else {
+                n.saturating_sub(label.horizon)
+            };
             for t in first..n {
                 if let Some((j, _)) = f
                     .columns
@@ -191,12 +217,15 @@ impl Dataset {
             ds.x.extend(p.cols.iter().map(|c| c[t]));
             ds.y.push(p.y[t]);
             ds.forward_return.push(p.fwd[t]);
-            let end_date = instruments[i].dates[p.end_row[t]];
+            // An unlabelled row's label would end after the data: past the calendar's end.
+            let end_date = instruments[i].dates.get(p.end_row[t]).copied();
             ds.rows.push(RowMeta {
                 instrument: i,
                 bar: t,
                 time,
-                label_end: ds.calendar.partition_point(|d| *d < end_date),
+                label_end: end_date.map_or(ds.calendar.len(), |end| {
+                    ds.calendar.partition_point(|d| *d < end)
+                }),
             });
         }
         Ok(ds)

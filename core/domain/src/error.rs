@@ -56,6 +56,10 @@ pub enum Error {
     /// series of different lengths, zero variance).
     #[error("{test}: {message}")]
     Stats { test: &'static str, message: String },
+    /// A deployment bundle that cannot be read, or data that does not fit its signature (the
+    /// message names the file, the instrument or the column).
+    #[error("bundle: {0}")]
+    Bundle(String),
     /// Inputs of an analysis that do not fit together: a report payload, what-if scores or
     /// weights, a returns table for `strider metrics` (the message says which).
     #[error("{0}")]

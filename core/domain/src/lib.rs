@@ -46,6 +46,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backtest;
+pub mod bundle;
 pub mod config;
 mod config_error;
 pub mod data;

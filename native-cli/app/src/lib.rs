@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bundled;
+pub mod deploy;
 mod error;
 pub mod gbdt_files;
 #[cfg(feature = "lightgbm")]

@@ -238,6 +238,18 @@ impl RunTracking {
             }
             self.tracker.end_run(&run, RunStatus::Finished)?;
         }
+        // The final fits stream their training events to a child run of their own.
+        for m in out.models.iter().filter(|m| m.final_model.is_some()) {
+            let run = self.child(&m.name, s.split.n_splits)?;
+            self.tracker.set_tags(
+                &run,
+                &BTreeMap::from([
+                    ("mlflow.runName".to_string(), format!("{}/final", m.name)),
+                    ("strider.final".to_string(), "true".to_string()),
+                ]),
+            )?;
+            self.tracker.end_run(&run, RunStatus::Finished)?;
+        }
         let mut metrics = Vec::new();
         for m in &s.models {
             for (k, v) in m.evaluation.strategy.fields() {

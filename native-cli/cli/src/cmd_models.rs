@@ -8,11 +8,11 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::table::Table;
+use strider_app::deploy::{bundle_tags, lineage_tags};
 use strider_mlflow::TrackingUri;
 use strider_mlflow::local::LocalStore;
 use strider_mlflow::registry::{
-    LocalRegistry, ModelInfo, Registry, RestRegistry, RunLineage, alias_history, move_alias,
-    rollback,
+    LocalRegistry, ModelInfo, Registry, RestRegistry, alias_history, move_alias, rollback,
 };
 use strider_mlflow::rest::RestClient;
 
@@ -29,10 +29,19 @@ pub struct ModelsArgs {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// Register a run (a `strider run` parent run) as a new version of NAME.
+    /// Register a model as a new version of NAME: a `strider run` parent run (`--run`; with
+    /// `--model`, that run's bundle of the model), or a bundle folder (`--bundle`).
     Register {
-        #[arg(long)]
-        run: String,
+        /// The tracked run (its parent run id).
+        #[arg(long, required_unless_present = "bundle")]
+        run: Option<String>,
+        /// The run's model whose bundle (`run/bundles/MODEL`) the version serves.
+        #[arg(long, requires = "run")]
+        model: Option<String>,
+        /// A bundle folder to register as it is (an untracked run's RUN_DIR/bundles/MODEL).
+        #[arg(long, conflicts_with = "run")]
+        bundle: Option<std::path::PathBuf>,
+        /// The registered model's name.
         #[arg(long)]
         name: String,
         /// Versions this one derives from, as NAME:VERSION (lineage).
@@ -76,52 +85,6 @@ fn kv(s: &str) -> Result<(String, String)> {
         .split_once('=')
         .with_context(|| format!("`{s}`: expected KEY=VALUE"))?;
     Ok((k.to_string(), v.to_string()))
-}
-
-/// Lineage tags of a new version: the run, its data digest, config and git revision, parents.
-fn lineage_tags(
-    reg: &mut dyn Registry,
-    run: &str,
-    parents: &[String],
-) -> Result<(String, BTreeMap<String, String>)> {
-    let RunLineage {
-        artifact_root: root,
-        tags,
-        params,
-    } = reg.run_lineage(run)?;
-    let mut out = BTreeMap::from([("strider.run_id".to_string(), run.to_string())]);
-    for (k, v) in [
-        ("strider.data_fingerprint", "strider.data_fingerprint"),
-        ("strider.git_revision", "strider.git_revision"),
-        ("strider.seed", "strider.seed"),
-        ("strider.config_source", "strider.config_source"),
-    ] {
-        if let Some(x) = tags.get(k) {
-            out.insert(v.to_string(), x.clone());
-        }
-    }
-    if !tags.contains_key("strider.data_fingerprint") {
-        bail!(
-            "run `{run}` has no strider.data_fingerprint tag: register the parent run of a `strider run`"
-        );
-    }
-    let config = strider_mlflow::local::hex_digest(&serde_json::to_string(&params)?);
-    out.insert("strider.config_digest".into(), config[..16].to_string());
-    for p in parents {
-        let (n, v) = p
-            .split_once(':')
-            .with_context(|| format!("--parent `{p}`: expected NAME:VERSION"))?;
-        let v: u64 = v
-            .parse()
-            .with_context(|| format!("--parent `{p}`: version is not a number"))?;
-        if !reg.get_model(n)?.versions.iter().any(|x| x.version == v) {
-            bail!("--parent `{p}`: model `{n}` has no version {v}");
-        }
-    }
-    if !parents.is_empty() {
-        out.insert("strider.parent_versions".into(), parents.join(","));
-    }
-    Ok((format!("{root}/run"), out))
 }
 
 fn show(m: &ModelInfo) {
@@ -178,18 +141,34 @@ pub fn run(args: ModelsArgs) -> Result<()> {
     let out = match &args.command {
         ModelsCommand::Register {
             run,
+            model,
+            bundle,
             name,
             parents,
             tags,
         } => {
-            let (source, mut t) = lineage_tags(reg, run, parents)?;
+            let (run, source, mut t) = match (run, bundle) {
+                (Some(run), _) => {
+                    let (source, t) = lineage_tags(reg, run, parents)?;
+                    let source = match model {
+                        Some(m) => format!("{}/bundles/{m}", source),
+                        None => source,
+                    };
+                    (run.clone(), source, t)
+                }
+                (None, Some(path)) => {
+                    let (source, t) = bundle_tags(reg, path, parents)?;
+                    (String::new(), source, t)
+                }
+                (None, None) => bail!("give --run or --bundle"),
+            };
             for s in tags {
                 let (k, v) = kv(s)?;
                 t.insert(k, v);
             }
-            let version = reg.create_version(name, run, &source, &t)?;
+            let version = reg.create_version(name, &run, &source, &t)?;
             if !args.json {
-                println!("registered {name} version {version} from run {run}");
+                println!("registered {name} version {version} from {source}");
             }
             json!({"name": name, "version": version, "source": source, "tags": t})
         }

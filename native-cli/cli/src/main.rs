@@ -5,6 +5,7 @@ mod cmd_gbdt;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
+mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
 mod cmd_splits;
@@ -38,6 +39,8 @@ enum Command {
     Mlflow(cmd_mlflow::MlflowArgs),
     /// Gradient-boosted trees in LightGBM's model.txt format.
     Gbdt(cmd_gbdt::GbdtArgs),
+    /// Score the newest bars with a deployed model (a bundle or a registry version).
+    Predict(cmd_predict::PredictArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Tune(a) => cmd_tune::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),
         Command::Gbdt(a) => cmd_gbdt::run(a),
+        Command::Predict(a) => cmd_predict::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

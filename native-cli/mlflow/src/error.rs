@@ -27,6 +27,13 @@ pub enum Error {
         #[source]
         source: RestError,
     },
+    /// Downloading an artifact (or listing a folder) through the artifact proxy failed.
+    #[error("downloading artifact `{path}`")]
+    ArtifactDownload {
+        path: String,
+        #[source]
+        source: RestError,
+    },
 
     /// The run's artifact root is not proxied by the tracking server, so artifacts cannot be sent.
     #[error(
@@ -152,7 +159,9 @@ impl Error {
     /// The server error underneath, if this is one (directly or while syncing or uploading).
     pub fn rest(&self) -> Option<&RestError> {
         match self {
-            Error::Rest(e) | Error::ArtifactUpload { source: e, .. } => Some(e),
+            Error::Rest(e)
+            | Error::ArtifactUpload { source: e, .. }
+            | Error::ArtifactDownload { source: e, .. } => Some(e),
             Error::Sync { source, .. } => source.rest(),
             _ => None,
         }

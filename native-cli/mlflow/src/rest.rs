@@ -400,6 +400,65 @@ impl RestClient {
     }
 }
 
+impl RestClient {
+    /// Download the files directly under an artifact folder through the server's artifact proxy
+    /// (`mlflow-artifacts:/...`), as (file name, bytes); sub-folders are skipped.
+    pub fn download_artifact_dir(&self, artifact_uri: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let Some(root) = artifact_uri.strip_prefix("mlflow-artifacts:/") else {
+            return Err(Error::ArtifactsNotServed {
+                artifact_uri: artifact_uri.to_string(),
+            });
+        };
+        let root = root.trim_matches('/');
+        let encoded = |p: &str| -> String {
+            p.split('/')
+                .map(urlencode_segment)
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let unexpected = Error::UnexpectedResponse {
+            endpoint: "mlflow-artifacts/artifacts",
+            field: "files",
+        };
+        let listing = self
+            .raw(
+                "GET",
+                &format!("/api/2.0/mlflow-artifacts/artifacts?path={}", encoded(root)),
+                None,
+                false,
+            )
+            .map_err(|source| Error::ArtifactDownload {
+                path: root.to_string(),
+                source,
+            })?;
+        let listing: Value = serde_json::from_slice(&listing).map_err(|_| unexpected)?;
+        let mut out = Vec::new();
+        for f in listing["files"].as_array().into_iter().flatten() {
+            let (Some(path), false) = (f["path"].as_str(), f["is_dir"].as_bool().unwrap_or(false))
+            else {
+                continue;
+            };
+            let name = path.rsplit('/').next().unwrap_or(path).to_string();
+            let bytes = self
+                .raw(
+                    "GET",
+                    &format!(
+                        "/api/2.0/mlflow-artifacts/artifacts/{}",
+                        encoded(&format!("{root}/{name}"))
+                    ),
+                    None,
+                    false,
+                )
+                .map_err(|source| Error::ArtifactDownload {
+                    path: format!("{root}/{name}"),
+                    source,
+                })?;
+            out.push((name, bytes));
+        }
+        Ok(out)
+    }
+}
+
 /// A string field MLflow always sends, or [`Error::UnexpectedResponse`].
 pub(crate) fn field_str(v: &Value, endpoint: &'static str, field: &'static str) -> Result<String> {
     v.as_str()

@@ -146,6 +146,28 @@ impl FeatureSpec {
         }
     }
 
+    /// The input columns this feature reads besides the date and the price (`close`, or
+    /// `adj_close` where the data has it).
+    pub fn inputs(&self) -> Vec<String> {
+        let of = |s: &Source| match s {
+            Source::Volume => vec!["volume".to_string()],
+            Source::Return | Source::Price => Vec::new(),
+        };
+        match self {
+            Self::RollingMean { of: s, .. }
+            | Self::RollingStd { of: s, .. }
+            | Self::Zscore { of: s, .. } => of(s),
+            Self::Atr { .. } => vec!["high".into(), "low".into()],
+            Self::VolumeZscore { .. } => vec!["volume".into()],
+            Self::Column { name, .. } => vec![name.clone()],
+            Self::Returns { .. }
+            | Self::LaggedReturns { .. }
+            | Self::Rsi { .. }
+            | Self::Macd { .. }
+            | Self::DayOfWeek { .. } => Vec::new(),
+        }
+    }
+
     /// Compute this feature's columns for one instrument.
     pub fn compute(&self, inst: &Instrument) -> Result<FeatureColumns> {
         let err = |message: String| Error::Feature {

@@ -41,7 +41,7 @@ impl Default for LogisticParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Logistic {
     pub scaler: StandardScaler,
     pub intercept: f64,
@@ -125,5 +125,9 @@ impl Predict for Logistic {
 
     fn describe(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        super::save_json("logistic.json", self)
     }
 }

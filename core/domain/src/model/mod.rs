@@ -68,6 +68,11 @@ pub trait Predict {
     fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
         Vec::new()
     }
+    /// Everything [`load`] needs to rebuild this model, as (file name, bytes): the weights of a
+    /// deployment bundle, kept in the model's own format (model.txt, burn record, JSON).
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(self.artifacts())
+    }
     /// A per-feature explanation on `rows` (e.g. mean |SHAP|), merged into the fold's record.
     fn explain(&self, _data: &Dataset, _rows: &[usize]) -> Option<serde_json::Value> {
         None
@@ -230,6 +235,53 @@ impl ModelSpec {
         };
         Ok(fitted)
     }
+}
+
+/// A fitted model as one pretty JSON file (ridge, logistic).
+pub(crate) fn save_json<T: Serialize>(file: &str, model: &T) -> Result<Vec<(String, Vec<u8>)>> {
+    let bytes = serde_json::to_vec_pretty(model).map_err(|e| Error::Model {
+        model: file.into(),
+        message: format!("cannot be written as JSON: {e}"),
+    })?;
+    Ok(vec![(file.to_string(), bytes)])
+}
+
+/// Rebuild a fitted model of `kind` from the files its [`Predict::save`] wrote. `file` looks a
+/// file up by name. LSTMs come back on the fused CPU engine, whose bits are the same natively
+/// and in wasm.
+pub fn load(kind: &str, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<BoxedModel> {
+    let bad = |message: String| Error::Model {
+        model: kind.to_string(),
+        message,
+    };
+    let need = |name: &str| file(name).ok_or_else(|| bad(format!("the bundle has no `{name}`")));
+    let json = |name: &str| -> Result<serde_json::Value> {
+        serde_json::from_slice(&need(name)?).map_err(|e| bad(format!("`{name}`: {e}")))
+    };
+    let model: BoxedModel = match kind {
+        "ridge" => Box::new(
+            serde_json::from_value::<Ridge>(json("ridge.json")?)
+                .map_err(|e| bad(format!("`ridge.json`: {e}")))?,
+        ),
+        "logistic" => Box::new(
+            serde_json::from_value::<Logistic>(json("logistic.json")?)
+                .map_err(|e| bad(format!("`logistic.json`: {e}")))?,
+        ),
+        "gbdt" => {
+            let text = String::from_utf8(need("model.txt")?)
+                .map_err(|_| bad("`model.txt` is not UTF-8".into()))?;
+            let model = crate::gbdt::GbdtModel::parse(&text)
+                .map_err(|e| bad(format!("`model.txt`: {e}")))?;
+            Box::new(FittedGbdt { model })
+        }
+        "lstm" => {
+            let meta: lstm::LstmMeta = serde_json::from_value(json("lstm.json")?)
+                .map_err(|e| bad(format!("`lstm.json`: {e}")))?;
+            Box::new(FittedLstm::load_on_cpu(&meta, &need("lstm.bpk")?)?)
+        }
+        other => return Err(bad(format!("unknown model kind `{other}`"))),
+    };
+    Ok(model)
 }
 
 /// Gather the standardised design matrix of `rows` (scaler fit elsewhere, on training rows only).

@@ -26,7 +26,7 @@ impl Default for RidgeParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ridge {
     pub scaler: StandardScaler,
     pub intercept: f64,
@@ -84,5 +84,9 @@ impl Predict for Ridge {
 
     fn describe(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        super::save_json("ridge.json", self)
     }
 }

@@ -1,10 +1,10 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
 
 /// Per-feature mean and standard deviation, fit on training rows only. A constant column gets
 /// scale 1 (it then contributes nothing, instead of dividing by zero).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardScaler {
     pub mean: Vec<f64>,
     pub scale: Vec<f64>,

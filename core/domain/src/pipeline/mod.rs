@@ -2,6 +2,7 @@
 //! The CLI and the browser both call [`run`] (or a [`RunRequest`] with options); only reading
 //! inputs and writing outputs differ.
 
+mod final_fit;
 mod fold_metrics;
 mod output;
 mod walk;
@@ -16,8 +17,8 @@ use crate::stats::deflated_sharpe;
 use crate::{Error, Result};
 
 pub use output::{
-    DatasetSummary, Event, FoldMetrics, FoldRecord, ModelOutput, ModelSummary, PathSummary,
-    PredictionRow, RunOutput, RunSummary, SplitSummary,
+    DatasetSummary, Event, FinalModel, FinalPrediction, FoldMetrics, FoldRecord, ModelOutput,
+    ModelSummary, PathSummary, PredictionRow, RunOutput, RunSummary, SplitSummary,
 };
 
 /// Run a config on loaded instruments. Deterministic: same inputs and seed, same output.
@@ -45,6 +46,9 @@ pub struct RunRequest<'a> {
     /// Checked after every fold: `true` stops the run with [`Error::Cancelled`] (a pruned
     /// tuning trial).
     pub cancel: Option<&'a dyn Fn() -> bool>,
+    /// After validation, fit every model once more on all labelled rows and make its
+    /// deployment bundle ([`ModelOutput::final_model`]).
+    pub final_models: bool,
 }
 
 impl<'a> RunRequest<'a> {
@@ -56,6 +60,14 @@ impl<'a> RunRequest<'a> {
             models: None,
             native_gbdt: None,
             cancel: None,
+            final_models: false,
+        }
+    }
+
+    pub fn final_models(self, final_models: bool) -> Self {
+        Self {
+            final_models,
+            ..self
         }
     }
 

@@ -137,6 +137,24 @@ pub struct ModelOutput {
     /// What the model reported while it trained, per split (per-epoch losses, per-iteration
     /// metrics): the run directory's `learning_curves.json`.
     pub learning_curves: Vec<Vec<TrainEvent>>,
+    /// The model fit once more on every labelled row, when the request asked for it.
+    #[serde(skip)]
+    pub final_model: Option<FinalModel>,
+}
+
+/// The final fit of a model: its deployment bundle and its predictions on the rows it was fit on
+/// (in-sample, so not a measure of anything: they let a test compare the bundle's scores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalModel {
+    pub bundle: crate::bundle::BundleFiles,
+    pub in_sample: Vec<FinalPrediction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FinalPrediction {
+    pub date: NaiveDate,
+    pub instrument: String,
+    pub prediction: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

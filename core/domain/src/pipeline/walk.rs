@@ -82,7 +82,14 @@ pub(super) fn walk_model(
             return Err(Error::Cancelled);
         }
     }
-    finish(req, data, plan, spec, c)
+    let mut walked = finish(req, data, plan, spec, c)?;
+    if req.final_models {
+        let validation = serde_json::to_value(&walked.summary).unwrap_or_default();
+        walked.output.final_model = Some(super::final_fit::final_fit(
+            req, data, plan, mi, spec, validation, on_event,
+        )?);
+    }
+    Ok(walked)
 }
 
 /// Fits the model on the split's training rows, recording what it reports while it trains.
@@ -286,6 +293,7 @@ fn finish(
             fitted: c.fitted,
             artifacts: c.artifacts,
             learning_curves: c.learning_curves,
+            final_model: None,
         },
     })
 }

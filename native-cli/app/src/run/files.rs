@@ -51,6 +51,34 @@ pub fn write_run(
             }
         }
     }
+    let run_id = lineage["run_id"].as_str();
+    let now = chrono::Utc::now();
+    for m in &out.models {
+        let Some(fin) = &m.final_model else { continue };
+        let bundle = strider_core::bundle::Bundle::load(&fin.bundle)?;
+        let artifact_path = format!("run/bundles/{}", m.name);
+        let files = crate::deploy::with_mlmodel(
+            fin.bundle.clone(),
+            &bundle.manifest,
+            &artifact_path,
+            run_id,
+            now,
+        );
+        for (file, bytes) in files {
+            rd.add(format!("bundles/{}/{file}", m.name), bytes);
+        }
+        let rows = fin.in_sample.iter().map(|p| {
+            vec![
+                p.date.to_string(),
+                p.instrument.clone(),
+                p.prediction.to_string(),
+            ]
+        });
+        rd.add(
+            format!("models/{}/final-in-sample.csv", m.name),
+            csv_bytes(&["date", "instrument", "prediction"], rows)?,
+        );
+    }
     // {model: [[{step, name, value}, ...] per split]}, for the report's learning-curve charts.
     let curves: serde_json::Map<String, Value> = out
         .models

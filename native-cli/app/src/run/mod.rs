@@ -209,8 +209,9 @@ fn validate(
     let n_models = config.models.len() as u64;
     let mut tracking_error: Option<crate::Error> = None;
     let native = crate::native_gbdt(Vec::new());
-    let request =
-        pipeline::RunRequest::new(config, instruments, seed).native_gbdt(native.as_deref());
+    let request = pipeline::RunRequest::new(config, instruments, seed)
+        .native_gbdt(native.as_deref())
+        .final_models(true);
     let result = request.run(&mut |e| {
         let tracked = match (&e, tracking.as_deref_mut()) {
             (

@@ -413,6 +413,19 @@ impl FittedLstm {
     }
 }
 
+impl FittedLstm {
+    /// [`FittedLstm::load`] on the CPU, predicting on the fused engine whatever backend trained
+    /// it: a deployment bundle scores with the same bits natively and in the browser.
+    pub fn load_on_cpu(meta: &LstmMeta, weights: &[u8]) -> Result<Self> {
+        let device = Backend::Cpu.device()?;
+        let mut model = Self::load(meta, weights, &device)?;
+        if model.flat.is_none() {
+            model.flat = Some(fused::FlatParams::from_net(&model.net));
+        }
+        Ok(model)
+    }
+}
+
 impl Predict for FittedLstm {
     fn predict(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>> {
         Ok(train::block_on(self.predict_async(data, rows)))
@@ -423,6 +436,17 @@ impl Predict for FittedLstm {
         v["epochs_run"] = self.history.len().into();
         v["history"] = serde_json::to_value(&self.history).unwrap_or_default();
         v
+    }
+
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let meta = serde_json::to_vec_pretty(&self.meta()).map_err(|e| Error::Model {
+            model: "lstm".into(),
+            message: format!("cannot be written as JSON: {e}"),
+        })?;
+        Ok(vec![
+            ("lstm.json".to_string(), meta),
+            ("lstm.bpk".to_string(), self.weights()?),
+        ])
     }
 
     fn artifacts(&self) -> Vec<(String, Vec<u8>)> {

@@ -1,0 +1,123 @@
+//! Scoring raw bars with a bundle: the bundle's own features on each instrument's history, then
+//! the model on the selected bars, labelled or not. Features are causal, so a bar's score depends
+//! on that bar and earlier ones only: appending later bars never changes it.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::{Bundle, bad};
+use crate::Result;
+use crate::data::Instrument;
+use crate::dataset::Dataset;
+use crate::labels::Task;
+
+/// Which bars to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Each instrument's last bar.
+    #[default]
+    Latest,
+    /// Each instrument's last bar on or before the date.
+    AsOf(NaiveDate),
+    /// Every bar on or after the date.
+    Since(NaiveDate),
+}
+
+/// One scored bar: the model's score (the prediction; for a classifier the probability minus
+/// 0.5) and the target position the bundle's strategy takes on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub instrument: String,
+    pub date: NaiveDate,
+    pub score: f64,
+    pub position: f64,
+}
+
+impl Bundle {
+    /// Scores the selected bars of every instrument, ordered by date, then instrument.
+    pub fn score(
+        &self,
+        instruments: &[Instrument],
+        selection: Selection,
+    ) -> Result<Vec<Prediction>> {
+        let m = &self.manifest;
+        if instruments.is_empty() {
+            return Err(bad("no instruments to score"));
+        }
+        for inst in instruments {
+            m.signature.check(inst)?;
+        }
+        let data = Dataset::build_for_scoring(instruments, &m.features, &m.label)?;
+        if data.feature_names != m.feature_names {
+            return Err(bad(format!(
+                "the data yields the features {:?}, the model was trained on {:?}",
+                data.feature_names, m.feature_names
+            )));
+        }
+        let rows = select(&data, selection)?;
+        let raw = self.model.predict(&data, &rows)?;
+        let mut out: Vec<Prediction> = rows
+            .iter()
+            .zip(raw)
+            .map(|(&r, p)| {
+                let meta = data.rows[r];
+                let score = match data.task {
+                    Task::Regression => p,
+                    Task::Classification => p - 0.5,
+                };
+                Prediction {
+                    instrument: data.instruments[meta.instrument].clone(),
+                    date: data.calendar[meta.time],
+                    score,
+                    position: m.strategy.position(score),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.date, &a.instrument).cmp(&(b.date, &b.instrument)));
+        Ok(out)
+    }
+}
+
+/// The dataset rows a selection scores (rows are ordered by date, then instrument).
+fn select(data: &Dataset, selection: Selection) -> Result<Vec<usize>> {
+    let date = |r: usize| data.calendar[data.rows[r].time];
+    let last_per_instrument = |upto: Option<NaiveDate>| -> Result<Vec<usize>> {
+        let mut last: Vec<Option<usize>> = vec![None; data.instruments.len()];
+        for r in 0..data.rows.len() {
+            if upto.is_none_or(|d| date(r) <= d) {
+                last[data.rows[r].instrument] = Some(r);
+            }
+        }
+        let mut rows = Vec::new();
+        for (i, r) in last.into_iter().enumerate() {
+            match (r, upto) {
+                (Some(r), _) => rows.push(r),
+                (None, Some(d)) => {
+                    return Err(bad(format!(
+                        "instrument `{}` has no scorable bar on or before {d} (the first comes after the features' warm-up)",
+                        data.instruments[i]
+                    )));
+                }
+                (None, None) => {
+                    return Err(bad(format!(
+                        "instrument `{}` has no scorable bar",
+                        data.instruments[i]
+                    )));
+                }
+            }
+        }
+        rows.sort_unstable();
+        Ok(rows)
+    };
+    match selection {
+        Selection::Latest => last_per_instrument(None),
+        Selection::AsOf(d) => last_per_instrument(Some(d)),
+        Selection::Since(d) => {
+            let rows: Vec<usize> = (0..data.rows.len()).filter(|&r| date(r) >= d).collect();
+            if rows.is_empty() {
+                return Err(bad(format!("no bar on or after {d} to score")));
+            }
+            Ok(rows)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The final fit: after validation, a model is fit once more on every labelled row, by the same
+//! code path as a fold and with a seed derived the same way (the split index after the last), and
+//! becomes a deployment bundle.
+
+use super::{Event, FinalModel, FinalPrediction, RunRequest};
+use crate::bundle::{self, BundleInput};
+use crate::dataset::Dataset;
+use crate::model::{FitContext, ModelSpec};
+use crate::splits::SplitPlan;
+use crate::{Error, Result, seed};
+
+pub(super) fn final_fit(
+    req: &RunRequest,
+    data: &Dataset,
+    plan: &SplitPlan,
+    mi: usize,
+    spec: &ModelSpec,
+    validation: serde_json::Value,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<FinalModel> {
+    on_event(Event::Stage {
+        name: format!("final fit {}", spec.name),
+    });
+    let split = plan.splits.len();
+    let rows: Vec<usize> = (0..data.rows.len()).collect();
+    let mut on_train = |e| {
+        on_event(Event::Train {
+            model: spec.name.clone(),
+            split,
+            train: e,
+        })
+    };
+    let seed = seed::derive(req.seed, &[mi as u64, split as u64]);
+    let mut ctx = FitContext {
+        seed,
+        on_event: &mut on_train,
+        native_gbdt: req.native_gbdt,
+    };
+    let model = spec.fit(data, &rows, &mut ctx).map_err(|e| Error::Model {
+        model: spec.name.clone(),
+        message: format!("final fit on all labelled rows: {e}"),
+    })?;
+    let predictions = model.predict(data, &rows)?;
+    let in_sample = rows
+        .iter()
+        .zip(predictions)
+        .map(|(&r, prediction)| {
+            let meta = data.rows[r];
+            FinalPrediction {
+                date: data.calendar[meta.time],
+                instrument: data.instruments[meta.instrument].clone(),
+                prediction,
+            }
+        })
+        .collect();
+    let bundle = bundle::build(&BundleInput {
+        config: req.config,
+        spec,
+        instruments: req.instruments,
+        data,
+        model: model.as_ref(),
+        seed,
+        validation,
+    })?;
+    Ok(FinalModel { bundle, in_sample })
+}

@@ -1,0 +1,138 @@
+//! Model references: a bundle folder, `models:/NAME/VERSION` or `models:/NAME@ALIAS` in the
+//! registry (local `mlruns` or an MLflow server), resolved to the bundle's files.
+
+use std::path::{Path, PathBuf};
+
+use crate::bail;
+use crate::error::{Context, Result};
+use strider_core::bundle::BundleFiles;
+use strider_mlflow::TrackingUri;
+use strider_mlflow::local::LocalStore;
+use strider_mlflow::registry::{LocalRegistry, Registry, RestRegistry};
+use strider_mlflow::rest::RestClient;
+
+use super::read_bundle_dir;
+
+/// What `--model` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    Path(PathBuf),
+    Version { name: String, version: u64 },
+    Alias { name: String, alias: String },
+}
+
+impl ModelRef {
+    pub fn parse(s: &str) -> Result<Self> {
+        let Some(rest) = s.strip_prefix("models:/") else {
+            return Ok(Self::Path(PathBuf::from(s)));
+        };
+        if let Some((name, alias)) = rest.split_once('@') {
+            if name.is_empty() || alias.is_empty() {
+                bail!("`{s}`: expected models:/NAME@ALIAS");
+            }
+            return Ok(Self::Alias {
+                name: name.into(),
+                alias: alias.into(),
+            });
+        }
+        match rest.split_once('/') {
+            Some((name, v)) if !name.is_empty() => {
+                let version = v.parse().map_err(|_| {
+                    crate::Error::Input(format!("`{s}`: version `{v}` is not a number"))
+                })?;
+                Ok(Self::Version {
+                    name: name.into(),
+                    version,
+                })
+            }
+            _ => bail!("`{s}`: expected models:/NAME/VERSION or models:/NAME@ALIAS"),
+        }
+    }
+
+    /// The registered model's name, for a registry reference.
+    pub fn registered_name(&self) -> Option<&str> {
+        match self {
+            Self::Path(_) => None,
+            Self::Version { name, .. } | Self::Alias { name, .. } => Some(name),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(p) => write!(f, "{}", p.display()),
+            Self::Version { name, version } => write!(f, "models:/{name}/{version}"),
+            Self::Alias { name, alias } => write!(f, "models:/{name}@{alias}"),
+        }
+    }
+}
+
+/// A reference resolved: which registry version (if any), where its files came from, the files.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub version: Option<u64>,
+    pub source: String,
+    pub files: BundleFiles,
+}
+
+/// Resolves `r` (a registry reference through `tracking_uri`, as `strider models` does).
+pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel> {
+    let (name, wanted) = match r {
+        ModelRef::Path(p) => {
+            return Ok(ResolvedModel {
+                version: None,
+                source: p.display().to_string(),
+                files: read_bundle_dir(p)?,
+            });
+        }
+        ModelRef::Version { name, version } => (name, Ok(*version)),
+        ModelRef::Alias { name, alias } => (name, Err(alias)),
+    };
+    let uri = TrackingUri::resolve(tracking_uri);
+    let (store, rest);
+    let reg: &mut dyn Registry = match &uri {
+        TrackingUri::Local(p) => {
+            store = LocalStore::open(p)?;
+            &mut LocalRegistry { store: &store }
+        }
+        TrackingUri::Server(base) => {
+            rest = RestClient::new(base);
+            &mut RestRegistry { rest: &rest }
+        }
+    };
+    let model = reg.get_model(name)?;
+    let version = match wanted {
+        Ok(v) => v,
+        Err(alias) => *model.aliases.get(alias).ok_or_else(|| {
+            crate::Error::Input(format!("{r}: model `{name}` has no alias `{alias}`"))
+        })?,
+    };
+    let v = model
+        .versions
+        .iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| {
+            crate::Error::Input(format!("{r}: model `{name}` has no version {version}"))
+        })?;
+    let files = match (&uri, v.source.strip_prefix("file://")) {
+        (_, Some(path)) => read_bundle_dir(Path::new(path)),
+        (TrackingUri::Server(base), None) => RestClient::new(base)
+            .download_artifact_dir(&v.source)
+            .map(|f| f.into_iter().collect())
+            .map_err(Into::into),
+        (TrackingUri::Local(_), None) => read_bundle_dir(Path::new(&v.source)),
+    }
+    .with_context(|| format!("{r} (version {version}, source {})", v.source))?;
+    if files.is_empty() {
+        bail!(
+            "{r}: version {version}'s source {} holds no bundle",
+            v.source
+        );
+    }
+    Ok(ResolvedModel {
+        version: Some(version),
+        source: v.source.clone(),
+        files,
+    })
+}

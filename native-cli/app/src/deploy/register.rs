@@ -1,0 +1,88 @@
+//! What a registry version records about the model it serves: the run's lineage (data digest,
+//! config, git revision, parents) or, for a bundle folder registered as it is, the bundle's.
+
+use std::collections::BTreeMap;
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use strider_core::bundle::Bundle;
+use strider_mlflow::registry::{Registry, RunLineage};
+
+/// Lineage tags of a new version: the run, its data digest, config and git revision, parents.
+pub fn lineage_tags(
+    reg: &mut dyn Registry,
+    run: &str,
+    parents: &[String],
+) -> Result<(String, BTreeMap<String, String>)> {
+    let RunLineage {
+        artifact_root: root,
+        tags,
+        params,
+    } = reg.run_lineage(run)?;
+    let mut out = BTreeMap::from([("strider.run_id".to_string(), run.to_string())]);
+    for (k, v) in [
+        ("strider.data_fingerprint", "strider.data_fingerprint"),
+        ("strider.git_revision", "strider.git_revision"),
+        ("strider.seed", "strider.seed"),
+        ("strider.config_source", "strider.config_source"),
+    ] {
+        if let Some(x) = tags.get(k) {
+            out.insert(v.to_string(), x.clone());
+        }
+    }
+    if !tags.contains_key("strider.data_fingerprint") {
+        bail!(
+            "run `{run}` has no strider.data_fingerprint tag: register the parent run of a `strider run`"
+        );
+    }
+    let config = strider_mlflow::local::hex_digest(&serde_json::to_string(&params)?);
+    out.insert("strider.config_digest".into(), config[..16].to_string());
+    check_parents(reg, parents)?;
+    if !parents.is_empty() {
+        out.insert("strider.parent_versions".into(), parents.join(","));
+    }
+    Ok((format!("{root}/run"), out))
+}
+
+/// Source and lineage tags of a bundle folder registered as it is: the bundle must load and pass
+/// its check; its manifest gives the data fingerprint, seed and content hash.
+pub fn bundle_tags(
+    reg: &mut dyn Registry,
+    path: &std::path::Path,
+    parents: &[String],
+) -> Result<(String, BTreeMap<String, String>)> {
+    let files = super::read_bundle_dir(path)?;
+    let bundle = Bundle::load_checked(&files)
+        .with_context(|| format!("{} is not a usable bundle", path.display()))?;
+    let training = &bundle.manifest.training;
+    let mut t = BTreeMap::from([
+        (
+            "strider.data_fingerprint".to_string(),
+            training.data_fingerprint.clone(),
+        ),
+        ("strider.seed".to_string(), training.seed.to_string()),
+        ("strider.bundle_sha256".to_string(), bundle.sha256.clone()),
+        ("strider.model".to_string(), bundle.name().to_string()),
+    ]);
+    check_parents(reg, parents)?;
+    if !parents.is_empty() {
+        t.insert("strider.parent_versions".into(), parents.join(","));
+    }
+    let abs = std::fs::canonicalize(path)?;
+    Ok((format!("file://{}", abs.display()), t))
+}
+
+fn check_parents(reg: &mut dyn Registry, parents: &[String]) -> Result<()> {
+    for p in parents {
+        let (n, v) = p
+            .split_once(':')
+            .ok_or_else(|| Error::Input(format!("--parent `{p}`: expected NAME:VERSION")))?;
+        let v: u64 = v
+            .parse()
+            .map_err(|_| Error::Input(format!("--parent `{p}`: version is not a number")))?;
+        if !reg.get_model(n)?.versions.iter().any(|x| x.version == v) {
+            bail!("--parent `{p}`: model `{n}` has no version {v}");
+        }
+    }
+    Ok(())
+}

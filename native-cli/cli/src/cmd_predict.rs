@@ -1,0 +1,67 @@
+//! `strider predict`: score the newest bars with a deployed model.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::Args;
+use strider_app::deploy::{ModelRef, predict, read_bar_files, resolve};
+use strider_core::bundle::{Bundle, Selection};
+
+use crate::table::Table;
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// A bundle folder (RUN_DIR/bundles/NAME), models:/NAME/VERSION or models:/NAME@ALIAS.
+    #[arg(long)]
+    model: String,
+    /// Raw bars of one instrument (date, open, high, low, close, volume[, adj_close]); the
+    /// instrument is the file stem. Repeat for several instruments.
+    #[arg(long = "data", required = true)]
+    data: Vec<PathBuf>,
+    /// Score each instrument's last bar on or before this date instead of its last bar.
+    #[arg(long, conflicts_with = "since")]
+    asof: Option<NaiveDate>,
+    /// Score every bar on or after this date.
+    #[arg(long)]
+    since: Option<NaiveDate>,
+    /// Registry location for models:/ references (as for `strider models`).
+    #[arg(long)]
+    tracking_uri: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: PredictArgs) -> Result<()> {
+    let reference = ModelRef::parse(&args.model)?;
+    let resolved = resolve(&reference, args.tracking_uri.as_deref())?;
+    let bundle =
+        Bundle::load_checked(&resolved.files).with_context(|| format!("loading {reference}"))?;
+    let instruments = read_bar_files(&args.data)?;
+    let selection = match (args.asof, args.since) {
+        (Some(d), _) => Selection::AsOf(d),
+        (None, Some(d)) => Selection::Since(d),
+        (None, None) => Selection::Latest,
+    };
+    let out = predict(&bundle, resolved.version, &instruments, selection)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
+    let version = out
+        .version
+        .map_or(String::new(), |v| format!(" version {v}"));
+    println!("{}{version} ({})", out.model, &out.bundle_sha256[..12]);
+    let mut t = Table::new(&["date", "instrument", "score", "position"]);
+    for p in &out.predictions {
+        t.row(vec![
+            p.date.to_string(),
+            p.instrument.clone(),
+            format!("{:.6}", p.score),
+            format!("{}", p.position),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}

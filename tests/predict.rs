@@ -1,0 +1,339 @@
+//! Deployment bundles end to end: `strider run` writes one bundle per model, `strider predict`
+//! scores raw bars with it equal to the pipeline bit for bit and free of look-ahead, refuses data
+//! that does not fit, and takes registry references.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use support::project;
+
+const BIN: &str = env!("CARGO_BIN_EXE_strider");
+const MODELS: [&str; 4] = ["ridge", "ridge-shrunk", "trees", "lstm"];
+
+fn strider(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("strider runs")
+}
+
+fn ok_json(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// One run of the bundled example (untracked), shared by the tests of this file.
+struct Run {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    run: PathBuf,
+}
+
+fn example() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        project(&dir, |c| c);
+        let o = strider(
+            &[
+                "run",
+                "config.toml",
+                "--out",
+                "run",
+                "--no-track",
+                "--no-report",
+                "--json",
+            ],
+            &dir,
+        );
+        ok_json(&o);
+        Run {
+            run: dir.join("run"),
+            dir,
+            _tmp: tmp,
+        }
+    })
+}
+
+fn data_args(dir: &Path) -> Vec<String> {
+    ["aapl", "msft", "ibm"]
+        .iter()
+        .flat_map(|t| {
+            [
+                "--data".to_string(),
+                dir.join(format!("data/bokeh_{t}.csv"))
+                    .display()
+                    .to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn predict(model: &str, data: &[String], extra: &[&str], cwd: &Path) -> Output {
+    let mut args = vec!["predict", "--model", model, "--json"];
+    args.extend(data.iter().map(String::as_str));
+    args.extend(extra);
+    strider(&args, cwd)
+}
+
+/// `(date, instrument) -> score` of a `predict --json` answer.
+fn scores(v: &Value) -> Vec<((String, String), f64)> {
+    v["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                (
+                    p["date"].as_str().unwrap().to_string(),
+                    p["instrument"].as_str().unwrap().to_string(),
+                ),
+                p["score"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_model_has_a_bundle_that_scores_the_pipeline_s_rows_bit_for_bit() {
+    let r = example();
+    let data = data_args(&r.dir);
+    for m in MODELS {
+        let bundle = r.run.join("bundles").join(m);
+        for f in ["MLmodel", "bundle.json"] {
+            assert!(bundle.join(f).exists(), "{m}: no {f}");
+        }
+        let v = ok_json(&predict(
+            bundle.to_str().unwrap(),
+            &data,
+            &["--since", "2000-01-01"],
+            &r.dir,
+        ));
+        assert_eq!(v["model"], m);
+        assert_eq!(v["bundle_sha256"].as_str().unwrap().len(), 64);
+        let got: std::collections::HashMap<_, _> = scores(&v).into_iter().collect();
+        let csv =
+            std::fs::read_to_string(r.run.join(format!("models/{m}/final-in-sample.csv"))).unwrap();
+        let mut n = 0;
+        for line in csv.lines().skip(1) {
+            let c: Vec<&str> = line.split(',').collect();
+            let want: f64 = c[2].parse().unwrap();
+            let key = (c[0].to_string(), c[1].to_string());
+            let g = got
+                .get(&key)
+                .unwrap_or_else(|| panic!("{m}: no score for {key:?}"));
+            assert_eq!(g.to_bits(), want.to_bits(), "{m} {key:?}: {g} vs {want}");
+            n += 1;
+        }
+        assert!(n > 9000, "{m}: {n} rows");
+        // The last bar of each instrument has no label yet, and still gets a score.
+        assert_eq!(got.len(), n + 3, "{m}");
+        assert!(got.contains_key(&("2013-03-01".to_string(), "bokeh_aapl".to_string())));
+    }
+}
+
+#[test]
+fn the_latest_bar_and_asof_pick_one_bar_per_instrument_with_a_position() {
+    let r = example();
+    let data = data_args(&r.dir);
+    let bundle = r.run.join("bundles/trees");
+    let latest = ok_json(&predict(bundle.to_str().unwrap(), &data, &[], &r.dir));
+    let p = latest["predictions"].as_array().unwrap();
+    assert_eq!(p.len(), 3);
+    assert!(p.iter().all(|x| x["date"] == "2013-03-01"));
+    // The bundled strategy is `sign`: the position is the score's sign.
+    for x in p {
+        let (s, pos) = (
+            x["score"].as_f64().unwrap(),
+            x["position"].as_f64().unwrap(),
+        );
+        assert_eq!(pos, s.signum());
+    }
+    // 2012-12-25 is a holiday: each instrument's bar before it.
+    let asof = ok_json(&predict(
+        bundle.to_str().unwrap(),
+        &data,
+        &["--asof", "2012-12-25"],
+        &r.dir,
+    ));
+    let p = asof["predictions"].as_array().unwrap();
+    assert_eq!(p.len(), 3);
+    assert!(p.iter().all(|x| x["date"] == "2012-12-24"), "{asof}");
+}
+
+/// The first `n` data lines of a bar file (after the header).
+fn head(src: &Path, dst: &Path, n: usize) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let lines: Vec<&str> = text.lines().take(n + 1).collect();
+    std::fs::write(dst, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn appending_later_bars_never_changes_an_earlier_score() {
+    let r = example();
+    let cut = r.dir.join("cut");
+    std::fs::create_dir_all(cut.join("data")).unwrap();
+    for t in ["aapl", "msft", "ibm"] {
+        let f = format!("data/bokeh_{t}.csv");
+        head(&r.dir.join(&f), &cut.join(&f), 2500);
+    }
+    for m in ["trees", "lstm", "ridge"] {
+        let bundle = r.run.join("bundles").join(m);
+        let since = ["--since", "2009-06-01"];
+        let short = ok_json(&predict(
+            bundle.to_str().unwrap(),
+            &data_args(&cut),
+            &since,
+            &r.dir,
+        ));
+        let full = ok_json(&predict(
+            bundle.to_str().unwrap(),
+            &data_args(&r.dir),
+            &since,
+            &r.dir,
+        ));
+        let full: std::collections::HashMap<_, _> = scores(&full).into_iter().collect();
+        let short = scores(&short);
+        assert!(short.len() > 300, "{m}: {}", short.len());
+        for (k, s) in short {
+            assert_eq!(s.to_bits(), full[&k].to_bits(), "{m} {k:?}");
+        }
+    }
+}
+
+#[test]
+fn data_that_does_not_fit_the_bundle_is_refused_with_what_is_missing() {
+    let r = example();
+    let bundle = r.run.join("bundles/ridge");
+    let bad = r.dir.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let src = std::fs::read_to_string(r.dir.join("data/bokeh_aapl.csv")).unwrap();
+    let header: Vec<&str> = src.lines().next().unwrap().split(',').collect();
+    let adj = header.iter().position(|h| *h == "adj_close").unwrap();
+    // No adjusted close, which the model was trained on (returns would silently change).
+    let no_adj: Vec<String> = src
+        .lines()
+        .map(|l| {
+            let mut c: Vec<&str> = l.split(',').collect();
+            c.remove(adj);
+            c.join(",")
+        })
+        .collect();
+    std::fs::write(bad.join("noadj.csv"), no_adj.join("\n") + "\n").unwrap();
+    // Ten bars: shorter than the features' warm-up.
+    head(
+        &r.dir.join("data/bokeh_aapl.csv"),
+        &bad.join("short.csv"),
+        10,
+    );
+    // Every fifth bar: weekly bars.
+    let weekly: Vec<&str> = src
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || i % 5 == 1)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(bad.join("weekly.csv"), weekly.join("\n") + "\n").unwrap();
+    for (file, needle) in [
+        ("noadj.csv", "no `adj_close` column"),
+        ("short.csv", "bars of history"),
+        ("weekly.csv", "weekly bars"),
+    ] {
+        let path = bad.join(file);
+        let o = predict(
+            bundle.to_str().unwrap(),
+            &["--data".into(), path.display().to_string()],
+            &[],
+            &r.dir,
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{file} was accepted");
+        assert!(err.contains(needle), "{file}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // A bundle whose weights changed after it was written is refused.
+    let tampered = r.dir.join("tampered");
+    std::fs::create_dir_all(&tampered).unwrap();
+    for e in std::fs::read_dir(&bundle).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tampered.join(p.file_name().unwrap())).unwrap();
+    }
+    let w = tampered.join("ridge.json");
+    let text =
+        std::fs::read_to_string(&w)
+            .unwrap()
+            .replacen("\"intercept\": ", "\"intercept\": 1", 1);
+    std::fs::write(&w, text).unwrap();
+    let o = predict(tampered.to_str().unwrap(), &data_args(&r.dir), &[], &r.dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("ridge.json") && err.contains("SHA-256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_registered_bundle_is_served_by_version_and_alias() {
+    let r = example();
+    let store = r.dir.join("registry-mlruns");
+    let uri = store.display().to_string();
+    let bundle = r.run.join("bundles/trees");
+    let reg = ok_json(&strider(
+        &[
+            "models",
+            "register",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--name",
+            "spy-trees",
+            "--tracking-uri",
+            &uri,
+            "--json",
+        ],
+        &r.dir,
+    ));
+    assert_eq!(reg["version"], 1);
+    assert!(reg["tags"]["strider.bundle_sha256"].as_str().unwrap().len() == 64);
+    ok_json(&strider(
+        &[
+            "models",
+            "alias",
+            "spy-trees",
+            "champion",
+            "1",
+            "--reason",
+            "first deploy",
+            "--tracking-uri",
+            &uri,
+            "--json",
+        ],
+        &r.dir,
+    ));
+    let data = data_args(&r.dir);
+    let direct = ok_json(&predict(bundle.to_str().unwrap(), &data, &[], &r.dir));
+    for reference in ["models:/spy-trees/1", "models:/spy-trees@champion"] {
+        let v = ok_json(&predict(
+            reference,
+            &data,
+            &["--tracking-uri", &uri],
+            &r.dir,
+        ));
+        assert_eq!(v["version"], 1, "{reference}");
+        assert_eq!(v["predictions"], direct["predictions"], "{reference}");
+        assert_eq!(v["bundle_sha256"], direct["bundle_sha256"]);
+    }
+    let o = predict(
+        "models:/spy-trees@nope",
+        &data,
+        &["--tracking-uri", &uri],
+        &r.dir,
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no alias `nope`"));
+}

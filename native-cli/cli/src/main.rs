@@ -8,6 +8,7 @@ mod cmd_models;
 mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_splits;
 mod cmd_tune;
 mod table;
@@ -41,6 +42,9 @@ enum Command {
     Gbdt(cmd_gbdt::GbdtArgs),
     /// Score the newest bars with a deployed model (a bundle or a registry version).
     Predict(cmd_predict::PredictArgs),
+    /// Serve a model over HTTP (POST /predict, GET /health, GET /metrics), hot-swapping it when
+    /// its registry alias moves.
+    Serve(cmd_serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Mlflow(a) => cmd_mlflow::run(a),
         Command::Gbdt(a) => cmd_gbdt::run(a),
         Command::Predict(a) => cmd_predict::run(a),
+        Command::Serve(a) => cmd_serve::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

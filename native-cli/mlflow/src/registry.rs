@@ -42,6 +42,24 @@ pub struct AliasMove {
     pub version: u64,
     pub previous: Option<u64>,
     pub reason: String,
+    /// Who moved it: `$USER@$HOSTNAME` of the process (empty in histories written before).
+    #[serde(default)]
+    pub by: String,
+}
+
+/// `user@host` of this process, from the environment (`unknown` where unset).
+fn who() -> String {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    format!(
+        "{}@{}",
+        var(&["USER", "USERNAME"]),
+        var(&["HOSTNAME", "COMPUTERNAME"])
+    )
 }
 
 /// What the registry records about the run behind a version.
@@ -125,6 +143,7 @@ pub fn move_alias(
         version,
         previous,
         reason: reason.to_string(),
+        by: who(),
     });
     reg.set_alias(name, alias, version)?;
     let json = serde_json::to_string(&history).map_err(|source| Error::Json {

@@ -60,7 +60,7 @@ pub trait Fit {
 
 /// A fitted model. `predict` returns the regression value, or the probability of the positive
 /// class for classification.
-pub trait Predict {
+pub trait Predict: Send + Sync {
     fn predict(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>>;
     /// A JSON description of the fitted parameters (coefficients, trees, ...) for the run directory.
     fn describe(&self) -> serde_json::Value;

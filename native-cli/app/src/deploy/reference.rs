@@ -76,6 +76,64 @@ pub struct ResolvedModel {
     pub files: BundleFiles,
 }
 
+/// Opens the registry of `tracking_uri` (as `strider models` does) and calls `f` with it.
+pub fn with_registry<T>(
+    tracking_uri: Option<&str>,
+    f: impl FnOnce(&mut dyn Registry) -> Result<T>,
+) -> Result<T> {
+    match TrackingUri::resolve(tracking_uri) {
+        TrackingUri::Local(p) => {
+            let store = LocalStore::open(&p)?;
+            f(&mut LocalRegistry { store: &store })
+        }
+        TrackingUri::Server(base) => {
+            let rest = RestClient::new(&base);
+            f(&mut RestRegistry { rest: &rest })
+        }
+    }
+}
+
+/// The registry version a reference names now (`None` for a bundle path): an alias is looked up.
+pub fn current_version(r: &ModelRef, tracking_uri: Option<&str>) -> Result<Option<u64>> {
+    match r {
+        ModelRef::Path(_) => Ok(None),
+        ModelRef::Version { version, .. } => Ok(Some(*version)),
+        ModelRef::Alias { name, alias } => with_registry(tracking_uri, |reg| {
+            let model = reg.get_model(name)?;
+            let v = model.aliases.get(alias).copied().ok_or_else(|| {
+                crate::Error::Input(format!("{r}: model `{name}` has no alias `{alias}`"))
+            })?;
+            Ok(Some(v))
+        }),
+    }
+}
+
+/// Records in the registry that the serving process `instance` now serves `version` of `name`:
+/// a version tag `strider.served_by.<instance>` with the time, and a model tag
+/// `strider.serving.<instance>` with the version.
+pub fn record_serving(
+    tracking_uri: Option<&str>,
+    name: &str,
+    version: u64,
+    instance: &str,
+) -> Result<()> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    with_registry(tracking_uri, |reg| {
+        reg.set_version_tag(
+            name,
+            version,
+            &format!("strider.served_by.{instance}"),
+            &now,
+        )?;
+        reg.set_model_tag(
+            name,
+            &format!("strider.serving.{instance}"),
+            &version.to_string(),
+        )?;
+        Ok(())
+    })
+}
+
 /// Resolves `r` (a registry reference through `tracking_uri`, as `strider models` does).
 pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel> {
     let (name, wanted) = match r {
@@ -90,18 +148,7 @@ pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel
         ModelRef::Alias { name, alias } => (name, Err(alias)),
     };
     let uri = TrackingUri::resolve(tracking_uri);
-    let (store, rest);
-    let reg: &mut dyn Registry = match &uri {
-        TrackingUri::Local(p) => {
-            store = LocalStore::open(p)?;
-            &mut LocalRegistry { store: &store }
-        }
-        TrackingUri::Server(base) => {
-            rest = RestClient::new(base);
-            &mut RestRegistry { rest: &rest }
-        }
-    };
-    let model = reg.get_model(name)?;
+    let model = with_registry(tracking_uri, |reg| Ok(reg.get_model(name)?))?;
     let version = match wanted {
         Ok(v) => v,
         Err(alias) => *model.aliases.get(alias).ok_or_else(|| {

@@ -1,0 +1,115 @@
+//! `strider serve`: a deployment bundle behind HTTP (tokio + axum).
+//!
+//! - `POST /predict` scores the latest bar of each instrument in the request, as
+//!   `strider predict` does, with the header `X-Strider-Model-Version`.
+//! - `GET /health` is 200 once a model is loaded, 503 before.
+//! - `GET /metrics` is Prometheus text: requests, errors, latency, the loaded version, swaps and
+//!   failed loads.
+//!
+//! With a registry reference the server polls it; a new version is loaded and checked off the
+//! request path, then swapped in by replacing one `Arc`, so requests in flight finish on the
+//! model they started with and none fails. A bundle that fails to load or check leaves the old
+//! model serving. SIGTERM (or Ctrl-C) stops accepting, finishes in-flight requests, exits 0.
+//!
+//! Architecture invariant: no clap and no terminal output but the JSON log lines on stderr;
+//! scoring is `strider-core`'s `Bundle::score`, so the server answers exactly what
+//! `strider predict` prints.
+
+mod bars;
+mod error;
+mod log;
+mod metrics;
+mod poll;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{Error, Result};
+use strider_app::deploy::ModelRef;
+
+/// What to serve and where.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub model: ModelRef,
+    /// Registry location for `models:/` references.
+    pub tracking_uri: Option<String>,
+    pub host: String,
+    /// 0 picks a free port (the `listening` log line says which).
+    pub port: u16,
+    /// How often a registry reference is polled.
+    pub poll: Duration,
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
+pub fn serve_blocking(opts: ServeOptions) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            context: "starting the async runtime".into(),
+            source: e,
+        })?;
+    runtime.block_on(serve(opts, shutdown_signal()))
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
+        .await
+        .map_err(|e| Error::Io {
+            context: format!("binding {}:{}", opts.host, opts.port),
+            source: e,
+        })?;
+    let address: SocketAddr = listener.local_addr().map_err(|e| Error::Io {
+        context: "reading the bound address".into(),
+        source: e,
+    })?;
+    let state = Arc::new(state::State::new(opts, address));
+    log::event(
+        "listening",
+        serde_json::json!({"address": address.to_string()}),
+    );
+    let poller = tokio::spawn(poll::poll_loop(state.clone()));
+    let app = routes::router(state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    poller.abort();
+    log::event(
+        "stopped",
+        serde_json::json!({"address": address.to_string()}),
+    );
+    served.map_err(|e| Error::Io {
+        context: "serving".into(),
+        source: e,
+    })
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    log::event("shutdown", serde_json::json!({"reason": "signal"}));
+}

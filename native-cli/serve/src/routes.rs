@@ -1,0 +1,117 @@
+//! The HTTP routes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State as Shared};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use strider_app::deploy::PredictOutput;
+use strider_core::bundle::Selection;
+
+use crate::bars::{PredictRequest, instruments};
+use crate::metrics::RequestLabels;
+use crate::state::{Loaded, State};
+
+/// Bodies carry each instrument's history; 64 MiB is decades of daily bars for hundreds of them.
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/predict", post(predict))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn count(state: &State, route: &str, status: StatusCode) {
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.into(),
+            status: status.as_u16(),
+        })
+        .inc();
+    if !status.is_success() {
+        state.metrics.errors.inc();
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn predict(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let response = match state.current() {
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "no model is loaded yet"),
+        Some(model) => {
+            let scored = tokio::task::spawn_blocking(move || score(&model, &body)).await;
+            match scored {
+                Ok(Ok((out, version))) => {
+                    let mut r = axum::Json(out).into_response();
+                    if let Ok(v) = HeaderValue::from_str(&version) {
+                        r.headers_mut().insert("x-strider-model-version", v);
+                    }
+                    r
+                }
+                Ok(Err(message)) => error(StatusCode::BAD_REQUEST, message),
+                Err(e) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("scoring failed: {e}"),
+                ),
+            }
+        }
+    };
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    count(&state, "/predict", response.status());
+    response
+}
+
+/// The answer for one request, on the model the request started with.
+fn score(model: &Loaded, body: &[u8]) -> Result<(PredictOutput, String), String> {
+    let req: PredictRequest =
+        serde_json::from_slice(body).map_err(|e| format!("request body: {e}"))?;
+    let instruments = instruments(&req)?;
+    let predictions = model
+        .bundle
+        .score(&instruments, Selection::Latest)
+        .map_err(|e| e.to_string())?;
+    Ok((
+        PredictOutput::new(&model.bundle, model.version, predictions),
+        model.version_header(),
+    ))
+}
+
+async fn health(Shared(state): Shared<Arc<State>>) -> Response {
+    let response = match state.current() {
+        Some(m) => axum::Json(json!({
+            "status": "ok",
+            "model": m.bundle.name(),
+            "version": m.version,
+            "bundle_sha256": m.bundle.sha256,
+        }))
+        .into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "no model is loaded yet"),
+    };
+    count(&state, "/health", response.status());
+    response
+}
+
+async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
+    count(&state, "/metrics", StatusCode::OK);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -16,6 +16,6 @@ rm -rf "$out"
 mkdir -p "$out/example"
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
   "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/strider_wasm.wasm"
-cp www/index.html www/app.js www/style.css "$out/"
+cp www/index.html www/app.js www/deploy.html www/deploy.js www/style.css "$out/"
 cp -r examples/default.toml examples/data "$out/example/"
 echo "built $out ($(du -sh "$out/pkg" | cut -f1) of wasm + glue)"

@@ -19,6 +19,7 @@ LIBRARIES = [
     "core/domain",
     "native-cli/mlflow",
     "native-cli/app",
+    "native-cli/serve",
 ]
 REPORTED = LIBRARIES + ["native-cli/cli", "wasm"]
 

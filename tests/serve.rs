@@ -568,3 +568,42 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     // Nothing listens any more.
     assert!(TcpStream::connect(&address).is_err());
 }
+
+#[test]
+fn a_reference_that_does_not_resolve_leaves_the_server_up_and_unhealthy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let uri = dir.join("mlruns").display().to_string();
+    let server = Server::start(
+        &[
+            "--model",
+            "models:/nothing@champion",
+            "--tracking-uri",
+            &uri,
+            "--poll",
+            "0.1",
+        ],
+        dir,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.events("poll_failed").len() < 2 {
+        assert!(Instant::now() < deadline, "no poll failure logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, text) = server.get("/health");
+    assert_eq!(code, 503, "{text}");
+    let failure = &server.events("poll_failed")[0];
+    assert!(
+        failure["error"].as_str().unwrap().contains("nothing"),
+        "{failure}"
+    );
+    match Server::agent()
+        .post(&format!("{}/predict", server.base))
+        .send_string("{}")
+    {
+        Err(ureq::Error::Status(503, _)) => {}
+        other => panic!("expected 503, got {other:?}"),
+    }
+    assert_eq!(server.metric("strider_model_loaded"), 0.0);
+    assert!(server.terminate().success());
+}

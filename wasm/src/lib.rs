@@ -287,3 +287,89 @@ pub async fn lstm_synthetic_webgpu(options_json: String) -> Result<String, JsErr
     let clock = || js_sys::Date::now() / 1000.0;
     to_json(&synthetic::run_synthetic(&run, &device, &clock).await)
 }
+
+/// A deployment bundle in the browser (embedded inference): add its files as bytes (the folder
+/// `strider run` writes under `RUN_DIR/bundles/NAME`, weights as they are), `load` it, then score
+/// CSV bars with the same bits as `strider predict`.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct DeployedBundle {
+    files: strider_core::bundle::BundleFiles,
+    bundle: Option<strider_core::bundle::Bundle>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PredictOptions {
+    asof: Option<chrono::NaiveDate>,
+    since: Option<chrono::NaiveDate>,
+}
+
+#[wasm_bindgen]
+impl DeployedBundle {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> DeployedBundle {
+        DeployedBundle::default()
+    }
+
+    /// One file of the bundle folder, by its name (`bundle.json`, `model.txt`, `lstm.bpk`, ...).
+    pub fn add_file(&mut self, name: &str, bytes: &[u8]) {
+        self.bundle = None;
+        self.files.insert(name.to_string(), bytes.to_vec());
+    }
+
+    /// Loads and checks the bundle; returns `{model, kind, sha256, features, signature,
+    /// training}` from its manifest.
+    pub fn load(&mut self) -> Result<String, JsError> {
+        let bundle = strider_core::bundle::Bundle::load_checked(&self.files).map_err(js_err)?;
+        let m = &bundle.manifest;
+        let info = serde_json::json!({
+            "model": bundle.name(),
+            "kind": m.model.params.kind(),
+            "sha256": bundle.sha256,
+            "features": m.feature_names,
+            "signature": m.signature,
+            "training": m.training,
+        });
+        self.bundle = Some(bundle);
+        to_json(&info)
+    }
+
+    /// Scores bars: `files_json` maps each bar file's name to its CSV text (the instrument is
+    /// the file stem); `options_json` may set `{"asof": "YYYY-MM-DD"}` or `{"since": ...}`.
+    /// Returns the JSON of `strider predict --json`.
+    pub fn predict(&self, files_json: &str, options_json: &str) -> Result<String, JsError> {
+        use strider_core::bundle::Selection;
+        let bundle = self
+            .bundle
+            .as_ref()
+            .ok_or_else(|| JsError::new("load the bundle first"))?;
+        let files: BTreeMap<String, String> = serde_json::from_str(files_json).map_err(js_err)?;
+        let opts: PredictOptions = if options_json.trim().is_empty() {
+            PredictOptions::default()
+        } else {
+            serde_json::from_str(options_json).map_err(js_err)?
+        };
+        let instruments = files
+            .iter()
+            .map(|(path, text)| {
+                strider_core::data::parse_bars(
+                    &strider_core::data::instrument_name(path),
+                    path,
+                    text,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(js_err)?;
+        let selection = match (opts.asof, opts.since) {
+            (Some(d), _) => Selection::AsOf(d),
+            (None, Some(d)) => Selection::Since(d),
+            (None, None) => Selection::Latest,
+        };
+        to_json(
+            &bundle
+                .predict(&instruments, selection, None)
+                .map_err(js_err)?,
+        )
+    }
+}

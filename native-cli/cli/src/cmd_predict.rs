@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Args;
-use strider_app::deploy::{ModelRef, predict, read_bar_files, resolve};
+use strider_app::deploy::{ModelRef, read_bar_files, resolve};
 use strider_core::bundle::{Bundle, Selection};
 
 use crate::table::Table;
@@ -44,7 +44,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         (None, Some(d)) => Selection::Since(d),
         (None, None) => Selection::Latest,
     };
-    let out = predict(&bundle, resolved.version, &instruments, selection)?;
+    let out = bundle.predict(&instruments, selection, resolved.version)?;
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
         return Ok(());

@@ -82,3 +82,60 @@ fn instrument(name: &str, bars: &[serde_json::Map<String, Value>]) -> Result<Ins
     }
     parse_bars(name, &format!("instruments.{name}"), &csv).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> PredictRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn bars_become_instruments_with_every_column_kept_exactly() {
+        let r = req(r#"{"instruments": {"A": [
+            {"date": "2020-01-01", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 10, "adj_close": 0.1, "vix": 0.3},
+            {"date": "2020-01-02", "open": 1, "high": 2, "low": 0.5, "close": 1.6, "volume": 10, "adj_close": 0.30000000000000004, "vix": 0.3}
+        ]}}"#);
+        let got = instruments(&r).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].name, "A");
+        assert_eq!(
+            got[0].adj_close.as_deref(),
+            Some(&[0.1, 0.30000000000000004][..])
+        );
+        assert_eq!(got[0].column("vix"), Some(&[0.3, 0.3][..]));
+    }
+
+    #[test]
+    fn bad_bars_name_the_instrument_bar_and_field() {
+        for (json, needle) in [
+            (r#"{"instruments": {}}"#, "`instruments` is empty"),
+            (r#"{"instruments": {"A": []}}"#, "instruments.A: no bars"),
+            (
+                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": 1}, {"date": "2020-01-02"}]}}"#,
+                "instruments.A[1]: has 1 fields",
+            ),
+            (
+                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": 1}, {"date": "2020-01-02", "open": 1}]}}"#,
+                "instruments.A[1]: no `close`",
+            ),
+            (
+                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": [1]}]}}"#,
+                "instruments.A[0].close",
+            ),
+            (
+                r#"{"instruments": {"A": [{"date": "2020-01-01\n1", "close": 1}]}}"#,
+                "instruments.A[0].date",
+            ),
+            (
+                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": "x"}]}}"#,
+                "instruments.A",
+            ),
+        ] {
+            let err = instruments(&req(json)).unwrap_err();
+            assert!(err.contains(needle), "{json}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+}

@@ -10,8 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use strider_app::deploy::PredictOutput;
-use strider_core::bundle::Selection;
+use strider_core::bundle::{PredictOutput, Selection};
 
 use crate::bars::{PredictRequest, instruments};
 use crate::metrics::RequestLabels;
@@ -79,14 +78,11 @@ fn score(model: &Loaded, body: &[u8]) -> Result<(PredictOutput, String), String>
     let req: PredictRequest =
         serde_json::from_slice(body).map_err(|e| format!("request body: {e}"))?;
     let instruments = instruments(&req)?;
-    let predictions = model
+    let out = model
         .bundle
-        .score(&instruments, Selection::Latest)
+        .predict(&instruments, Selection::Latest, model.version)
         .map_err(|e| e.to_string())?;
-    Ok((
-        PredictOutput::new(&model.bundle, model.version, predictions),
-        model.version_header(),
-    ))
+    Ok((out, model.version_header()))
 }
 
 async fn health(Shared(state): Shared<Arc<State>>) -> Response {

@@ -26,7 +26,7 @@ use crate::model::{BoxedModel, ModelSpec};
 use crate::{Error, Result};
 
 pub use build::{BundleInput, build};
-pub use score::{Prediction, Selection};
+pub use score::{PredictOutput, Prediction, Selection};
 pub use signature::{ColumnSpec, Signature};
 
 /// The manifest's format tag; a reader refuses any other.

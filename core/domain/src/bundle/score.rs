@@ -33,7 +33,32 @@ pub struct Prediction {
     pub position: f64,
 }
 
+/// The answer of `strider predict --json`, `POST /predict` and the browser's bundle page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictOutput {
+    pub model: String,
+    /// The registry version, when the model came from the registry.
+    pub version: Option<u64>,
+    pub bundle_sha256: String,
+    pub predictions: Vec<Prediction>,
+}
+
 impl Bundle {
+    /// [`Bundle::score`] with the model's name, version and content hash.
+    pub fn predict(
+        &self,
+        instruments: &[Instrument],
+        selection: Selection,
+        version: Option<u64>,
+    ) -> Result<PredictOutput> {
+        Ok(PredictOutput {
+            model: self.name().to_string(),
+            version,
+            bundle_sha256: self.sha256.clone(),
+            predictions: self.score(instruments, selection)?,
+        })
+    }
+
     /// Scores the selected bars of every instrument, ordered by date, then instrument.
     pub fn score(
         &self,

@@ -5,6 +5,111 @@ let wasm_bindgen = (function(exports) {
     }
 
     /**
+     * A deployment bundle in the browser (embedded inference): add its files as bytes (the folder
+     * `strider run` writes under `RUN_DIR/bundles/NAME`, weights as they are), `load` it, then score
+     * CSV bars with the same bits as `strider predict`.
+     */
+    class DeployedBundle {
+        __destroy_into_raw() {
+            const ptr = this.__wbg_ptr;
+            this.__wbg_ptr = 0;
+            DeployedBundleFinalization.unregister(this);
+            return ptr;
+        }
+        free() {
+            const ptr = this.__destroy_into_raw();
+            wasm.__wbg_deployedbundle_free(ptr, 0);
+        }
+        /**
+         * One file of the bundle folder, by its name (`bundle.json`, `model.txt`, `lstm.bpk`, ...).
+         * @param {string} name
+         * @param {Uint8Array | number[]} bytes
+         */
+        add_file(name, bytes) {
+            let ptr0, len0, ptr1, len1;
+            try {
+                ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passArray8ToWasm0(bytes, wasm.__wbindgen_malloc);
+                len1 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            wasm.deployedbundle_add_file(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        }
+        /**
+         * Loads and checks the bundle; returns `{model, kind, sha256, features, signature,
+         * training}` from its manifest.
+         * @returns {string}
+         */
+        load() {
+            let deferred2_0;
+            let deferred2_1;
+            try {
+                const ret = wasm.deployedbundle_load(this.__wbg_ptr);
+                var ptr1 = ret[0];
+                var len1 = ret[1];
+                if (ret[3]) {
+                    ptr1 = 0; len1 = 0;
+                    throw takeFromExternrefTable0(ret[2]);
+                }
+                deferred2_0 = ptr1;
+                deferred2_1 = len1;
+                return getStringFromWasm0(ptr1, len1);
+            } finally {
+                wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
+            }
+        }
+        constructor() {
+            const ret = wasm.deployedbundle_new();
+            this.__wbg_ptr = ret;
+            DeployedBundleFinalization.register(this, this.__wbg_ptr, this);
+            return this;
+        }
+        /**
+         * Scores bars: `files_json` maps each bar file's name to its CSV text (the instrument is
+         * the file stem); `options_json` may set `{"asof": "YYYY-MM-DD"}` or `{"since": ...}`.
+         * Returns the JSON of `strider predict --json`.
+         * @param {string} files_json
+         * @param {string} options_json
+         * @returns {string}
+         */
+        predict(files_json, options_json) {
+            let deferred4_0;
+            let deferred4_1;
+            try {
+                let ptr0, len0, ptr1, len1;
+                try {
+                    ptr0 = passStringToWasm0(files_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                    len0 = WASM_VECTOR_LEN;
+                    ptr1 = passStringToWasm0(options_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                    len1 = WASM_VECTOR_LEN;
+                } catch (e) {
+                    if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                    if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                    throw e;
+                }
+                const ret = wasm.deployedbundle_predict(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+                var ptr3 = ret[0];
+                var len3 = ret[1];
+                if (ret[3]) {
+                    ptr3 = 0; len3 = 0;
+                    throw takeFromExternrefTable0(ret[2]);
+                }
+                deferred4_0 = ptr3;
+                deferred4_1 = len3;
+                return getStringFromWasm0(ptr3, len3);
+            } finally {
+                wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+            }
+        }
+    }
+    if (Symbol.dispose) DeployedBundle.prototype[Symbol.dispose] = DeployedBundle.prototype.free;
+    exports.DeployedBundle = DeployedBundle;
+
+    /**
      * A report's live engine: the run's out-of-sample scores, re-traded on demand (what-if).
      */
     class Report {
@@ -408,6 +513,9 @@ let wasm_bindgen = (function(exports) {
         };
     }
 
+    const DeployedBundleFinalization = (typeof FinalizationRegistry === 'undefined')
+        ? { register: () => {}, unregister: () => {} }
+        : new FinalizationRegistry(ptr => wasm.__wbg_deployedbundle_free(ptr, 1));
     const ReportFinalization = (typeof FinalizationRegistry === 'undefined')
         ? { register: () => {}, unregister: () => {} }
         : new FinalizationRegistry(ptr => wasm.__wbg_report_free(ptr, 1));
@@ -443,6 +551,13 @@ let wasm_bindgen = (function(exports) {
             const idx = addToExternrefTable0(e);
             wasm.__wbindgen_exn_store(idx);
         }
+    }
+
+    function passArray8ToWasm0(arg, malloc) {
+        const ptr = malloc(arg.length * 1, 1) >>> 0;
+        getUint8ArrayMemory0().set(arg, ptr / 1);
+        WASM_VECTOR_LEN = arg.length;
+        return ptr;
     }
 
     function passStringToWasm0(arg, malloc, realloc) {

@@ -10,7 +10,7 @@ mod register;
 
 pub use folder::{read_bundle_dir, write_bundle_dir};
 pub use mlmodel::with_mlmodel;
-pub use predict::{PredictOutput, predict, read_bar_files};
+pub use predict::read_bar_files;
 pub use reference::{
     ModelRef, ResolvedModel, current_version, record_serving, resolve, with_registry,
 };

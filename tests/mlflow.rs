@@ -380,6 +380,141 @@ fn server_runs_are_complete_sync_is_idempotent_and_the_registry_works() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("reserved"));
 }
 
+#[test]
+#[ignore]
+fn a_tracked_run_s_bundle_registered_on_the_server_is_read_by_mlflow_and_predicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let buffer = tmp.path().join("buffer");
+    let cfg = small_config(tmp.path());
+    let u = server.uri();
+    let out = ok(&strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--out",
+            "run",
+            "--tracking-uri",
+            &u,
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    let run = out["tracking"]["server_run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reg = ok(&strider(
+        &[
+            "models",
+            "register",
+            "--run",
+            &run,
+            "--model",
+            "ridge",
+            "--name",
+            "deployed",
+            "--tracking-uri",
+            &u,
+            "--json",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    assert_eq!(reg["version"], 1);
+    assert!(
+        reg["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("/run/bundles/ridge"),
+        "{reg}"
+    );
+    ok(&strider(
+        &[
+            "models",
+            "alias",
+            "deployed",
+            "champion",
+            "1",
+            "--tracking-uri",
+            &u,
+            "--json",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    // MLflow reads the version as a model: its files, the strider flavour and the signature.
+    let m = inspect(&["model", &u, "deployed", "1"]);
+    assert_eq!(m["flavors"], serde_json::json!(["strider"]), "{m}");
+    assert!(
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "ridge.json")
+    );
+    assert_eq!(m["strider"]["loader_version"], "strider-bundle/1");
+    assert_eq!(m["inputs"][0], "date");
+    assert_eq!(
+        m["outputs"],
+        serde_json::json!(["instrument", "date", "score", "position"])
+    );
+    assert_eq!(m["mlmodel_run_id"], out["tracking"]["run_id"]);
+    // The registry version predicts what the bundle folder predicts.
+    let data: Vec<String> = ["aapl", "msft"]
+        .iter()
+        .flat_map(|t| ["--data".to_string(), format!("data/bokeh_{t}.csv")])
+        .collect();
+    let predict = |model: &str| {
+        let mut args = vec!["predict", "--model", model, "--json", "--tracking-uri", &u];
+        args.extend(data.iter().map(String::as_str));
+        ok(&strider(&args, tmp.path(), &buffer))
+    };
+    let served = predict("models:/deployed@champion");
+    let local = predict("run/bundles/ridge");
+    assert_eq!(served["version"], 1);
+    assert_eq!(served["predictions"], local["predictions"]);
+    assert_eq!(served["bundle_sha256"], local["bundle_sha256"]);
+    // A bundle folder registered on the server becomes an MLflow LoggedModel (uploaded, READY)
+    // and the version is made from it.
+    let reg = ok(&strider(
+        &[
+            "models",
+            "register",
+            "--bundle",
+            "run/bundles/ridge",
+            "--name",
+            "deployed",
+            "--tracking-uri",
+            &u,
+            "--json",
+        ],
+        tmp.path(),
+        &buffer,
+    ));
+    assert_eq!(reg["version"], 2);
+    let model_id = reg["model_id"].as_str().unwrap().to_string();
+    let m = inspect(&["model", &u, "deployed", "2"]);
+    assert_eq!(m["model_id"], model_id.as_str(), "{m}");
+    assert!(
+        m["logged_model"]["status"]
+            .as_str()
+            .unwrap()
+            .contains("READY"),
+        "{m}"
+    );
+    assert_eq!(m["flavors"], serde_json::json!(["strider"]));
+    assert_eq!(m["source"], format!("models:/{model_id}"), "{m}");
+    // MLflow records on the logged model which version it became.
+    let versions = m["logged_model"]["tags"]["mlflow.modelVersions"]
+        .as_str()
+        .unwrap_or("");
+    assert!(versions.contains("deployed"), "{m}");
+    let v2 = predict("models:/deployed/2");
+    assert_eq!(v2["predictions"], local["predictions"]);
+}
+
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {

@@ -217,13 +217,15 @@ def healthy(host, port):
 
 def client(host, port, path, body, warm_until, end_at):
     """One keep-alive connection, closed loop: latencies (s) of the 200s after warm-up, failures,
-    the first error, the time of the last completion."""
+    the first error, the time of the last completion, the CPU seconds this client used meanwhile."""
     headers = {"Content-Type": "application/json"}
-    conn, lat, failed, error, last = None, [], 0, None, warm_until
+    conn, lat, failed, error, last, cpu0 = None, [], 0, None, warm_until, None
     while True:
         now = time.monotonic()
         if now >= end_at:
             break
+        if cpu0 is None and now >= warm_until:
+            cpu0 = time.process_time()
         if conn is None:
             conn = http.client.HTTPConnection(host, port, timeout=30)
         t0 = time.perf_counter()
@@ -247,7 +249,7 @@ def client(host, port, path, body, warm_until, end_at):
             error = error or f"{status}"
     if conn is not None:
         conn.close()
-    return lat, failed, error, last
+    return lat, failed, error, last, time.process_time() - cpu0 if cpu0 is not None else 0.0
 
 
 def percentile(sorted_x, q):
@@ -258,8 +260,15 @@ def load(address, path, body, a):
     host, port = address
     t0 = time.monotonic() + 0.5  # time for the processes to start
     warm_until, end_at = t0 + a.warmup, t0 + a.warmup + a.seconds
-    with multiprocessing.get_context("fork").Pool(a.clients) as pool:
+    # The workers must not inherit main()'s SIGTERM handler: Pool.terminate() stops them with SIGTERM.
+    pool = multiprocessing.get_context("fork").Pool(
+        a.clients, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL))
+    try:
         results = pool.starmap(client, [(host, port, path, body, warm_until, end_at)] * a.clients)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
     lat = sorted(x for r in results for x in r[0])
     failed = sum(r[1] for r in results)
     elapsed = max(r[3] for r in results) - warm_until
@@ -271,6 +280,7 @@ def load(address, path, body, a):
         "failed": failed,
         "first_error": next((r[2] for r in results if r[2]), None),
         "seconds": elapsed,
+        "client_cpu_share": sum(r[4] for r in results) / (elapsed * os.cpu_count()) if elapsed > 0 else 0.0,
     }
 
 
@@ -404,9 +414,13 @@ def main():
         "Each request scores the latest bar of three instruments. Strider is sent the raw bars and computes "
         "the features itself; MLflow is sent the three finished feature rows (computed by this script from the "
         "same bars), so it does strictly less work per request.",
-        f"Before the load, MLflow's three predictions matched Strider's scores to within {diff:.1e} (max |diff|).",
+        "Before the load, MLflow's three predictions matched Strider's scores "
+        + ("exactly." if diff == 0 else f"to within {diff:.1e} (max |diff|)."),
         "The servers ran one at a time; only 200 responses count as successes.",
     ]
+    notes.append("Share of all CPUs the client used: " + ", ".join(
+        f"{r['client_cpu_share']:.0%} against {name.split(' (')[0]}" for name, r in rows)
+        + " (what it takes away from the server, and a sign of how close the client is to its own ceiling).")
     for name, r in rows:
         if r["failed"]:
             notes.append(f"{name}: {r['failed']} failed requests, first: {r['first_error']}")

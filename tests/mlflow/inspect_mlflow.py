@@ -4,6 +4,7 @@
   inspect_mlflow.py runs URI EXPERIMENT                runs of an experiment as MLflow sees them
   inspect_mlflow.py alias URI NAME ALIAS               the version an alias points at, with tags
   inspect_mlflow.py migrate LOCAL_MLRUNS SQLITE_PATH   `mlflow migrate-filestore`, then count runs
+  inspect_mlflow.py model URI NAME VERSION             a version's files and MLmodel as MLflow reads them
 
 Prints one JSON object. Local stores are read with MLFLOW_ALLOW_FILE_STORE=true (MLflow 3.17's
 FileStore is in maintenance mode and needs the opt-in).
@@ -118,6 +119,24 @@ def main():
         m = client.get_registered_model(sys.argv[3])
         out = {"version": str(v.version), "run_id": v.run_id, "source": v.source, "tags": dict(v.tags),
                "model_tags": dict(m.tags), "aliases": dict(m.aliases)}
+    elif cmd == "model":
+        uri = uri_of(sys.argv[2])
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        v = client.get_model_version(sys.argv[3], sys.argv[4])
+        path = mlflow.artifacts.download_artifacts(artifact_uri=v.source)
+        model = mlflow.models.Model.load(path)
+        out = {"source": v.source, "run_id": v.run_id, "files": sorted(os.listdir(path)),
+               "flavors": sorted(model.flavors), "strider": model.flavors.get("strider"),
+               "inputs": model.signature.inputs.input_names(),
+               "outputs": model.signature.outputs.input_names(), "model_uuid": model.model_uuid,
+               "mlmodel_run_id": model.run_id,
+               "model_id": v.source[len("models:/"):] if v.source.startswith("models:/m-") else None}
+        if out["model_id"]:
+            logged = client.get_logged_model(out["model_id"])
+            out["logged_model"] = {"status": str(logged.status), "name": logged.name,
+                                   "artifact_location": logged.artifact_location,
+                                   "tags": dict(logged.tags)}
     elif cmd == "migrate":
         target = "sqlite:///" + os.path.abspath(sys.argv[3])
         subprocess.run([os.path.join(os.path.dirname(sys.executable), "mlflow"), "migrate-filestore",

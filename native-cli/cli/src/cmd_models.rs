@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::table::Table;
-use strider_app::deploy::{bundle_tags, lineage_tags};
+use strider_app::deploy::{lineage_tags, register_bundle};
 use strider_mlflow::TrackingUri;
 use strider_mlflow::local::LocalStore;
 use strider_mlflow::registry::{
@@ -157,8 +157,20 @@ pub fn run(args: ModelsArgs) -> Result<()> {
                     (run.clone(), source, t)
                 }
                 (None, Some(path)) => {
-                    let (source, t) = bundle_tags(reg, path, parents)?;
-                    (String::new(), source, t)
+                    let extra = tags.iter().map(|s| kv(s)).collect::<Result<_>>()?;
+                    let r =
+                        register_bundle(args.tracking_uri.as_deref(), path, name, parents, &extra)?;
+                    if !args.json {
+                        println!("registered {name} version {} from {}", r.version, r.source);
+                    } else {
+                        println!(
+                            "{}",
+                            serde_json::to_string(
+                                &json!({"name": name, "version": r.version, "source": r.source, "model_id": r.model_id, "tags": r.tags})
+                            )?
+                        );
+                    }
+                    return Ok(());
                 }
                 (None, None) => bail!("give --run or --bundle"),
             };

@@ -48,6 +48,7 @@
 
 mod error;
 pub mod local;
+pub mod logged_model;
 pub mod mlmodel;
 pub mod registry;
 pub mod rest;

@@ -410,12 +410,26 @@ fn tags_of(v: &serde_json::Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-impl Registry for RestRegistry<'_> {
-    fn create_version(
+impl RestRegistry<'_> {
+    /// A version made from a logged model: source `models:/<model_id>` (MLflow 3's form, which
+    /// the server resolves to the model's artifact location and its UI links to the model).
+    pub fn create_version_of_logged_model(
+        &mut self,
+        name: &str,
+        run_id: &str,
+        model: &crate::logged_model::LoggedModel,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<u64> {
+        let source = format!("models:/{}", model.model_id);
+        self.create(name, run_id, &source, Some(&model.model_id), tags)
+    }
+
+    fn create(
         &mut self,
         name: &str,
         run_id: &str,
         source: &str,
+        model_id: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> Result<u64> {
         match self
@@ -430,10 +444,11 @@ impl Registry for RestRegistry<'_> {
             .iter()
             .map(|(k, v)| json!({"key": k, "value": v}))
             .collect();
-        let v = self.rest.post(
-            "model-versions/create",
-            json!({"name": name, "source": source, "run_id": run_id, "tags": t}),
-        )?;
+        let mut body = json!({"name": name, "source": source, "run_id": run_id, "tags": t});
+        if let Some(id) = model_id {
+            body["model_id"] = id.into();
+        }
+        let v = self.rest.post("model-versions/create", body)?;
         field_str(
             &v["model_version"]["version"],
             "model-versions/create",
@@ -444,6 +459,18 @@ impl Registry for RestRegistry<'_> {
             endpoint: "model-versions/create",
             field: "model_version.version",
         })
+    }
+}
+
+impl Registry for RestRegistry<'_> {
+    fn create_version(
+        &mut self,
+        name: &str,
+        run_id: &str,
+        source: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<u64> {
+        self.create(name, run_id, source, None, tags)
     }
 
     fn set_alias(&mut self, name: &str, alias: &str, version: u64) -> Result<()> {

@@ -401,6 +401,20 @@ impl RestClient {
 }
 
 impl RestClient {
+    /// Where a model version's files are (`model-versions/get-download-uri`): a version made
+    /// from a logged model has the source `models:/<model_id>`, which only the server resolves.
+    pub fn model_version_download_uri(&self, name: &str, version: u64) -> Result<String> {
+        let v = self.get(
+            "model-versions/get-download-uri",
+            &[("name", name), ("version", &version.to_string())],
+        )?;
+        field_str(
+            &v["artifact_uri"],
+            "model-versions/get-download-uri",
+            "artifact_uri",
+        )
+    }
+
     /// Download the files directly under an artifact folder through the server's artifact proxy
     /// (`mlflow-artifacts:/...`), as (file name, bytes); sub-folders are skipped.
     pub fn download_artifact_dir(&self, artifact_uri: &str) -> Result<Vec<(String, Vec<u8>)>> {

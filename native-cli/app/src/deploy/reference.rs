@@ -164,10 +164,13 @@ pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel
         })?;
     let files = match (&uri, v.source.strip_prefix("file://")) {
         (_, Some(path)) => read_bundle_dir(Path::new(path)),
-        (TrackingUri::Server(base), None) => RestClient::new(base)
-            .download_artifact_dir(&v.source)
-            .map(|f| f.into_iter().collect())
-            .map_err(Into::into),
+        (TrackingUri::Server(base), None) => {
+            let rest = RestClient::new(base);
+            rest.model_version_download_uri(name, version)
+                .and_then(|uri| rest.download_artifact_dir(&uri))
+                .map(|f| f.into_iter().collect())
+                .map_err(Into::into)
+        }
         (TrackingUri::Local(_), None) => read_bundle_dir(Path::new(&v.source)),
     }
     .with_context(|| format!("{r} (version {version}, source {})", v.source))?;

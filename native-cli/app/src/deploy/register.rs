@@ -86,3 +86,72 @@ fn check_parents(reg: &mut dyn Registry, parents: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// A version registered from a bundle folder.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Registered {
+    pub version: u64,
+    pub source: String,
+    /// The MLflow LoggedModel the version was made from (servers only).
+    pub model_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Registers a bundle folder as a new version of `name`. In a local store the version's source
+/// is the folder; on a server the files are uploaded as an MLflow LoggedModel (in the
+/// experiment named after the bundle's run) and the version is made from it, so any machine can
+/// load it.
+pub fn register_bundle(
+    tracking_uri: Option<&str>,
+    path: &std::path::Path,
+    name: &str,
+    parents: &[String],
+    extra: &BTreeMap<String, String>,
+) -> Result<Registered> {
+    use strider_mlflow::TrackingUri;
+    use strider_mlflow::registry::RestRegistry;
+    use strider_mlflow::rest::RestClient;
+    match TrackingUri::resolve(tracking_uri) {
+        TrackingUri::Local(_) => super::with_registry(tracking_uri, |reg| {
+            let (source, mut tags) = bundle_tags(reg, path, parents)?;
+            tags.extend(extra.clone());
+            let version = reg.create_version(name, "", &source, &tags)?;
+            Ok(Registered {
+                version,
+                source,
+                model_id: None,
+                tags,
+            })
+        }),
+        TrackingUri::Server(base) => {
+            let rest = RestClient::new(&base);
+            let reg = &mut RestRegistry { rest: &rest };
+            let (_, mut tags) = bundle_tags(reg, path, parents)?;
+            tags.extend(extra.clone());
+            let files = super::read_bundle_dir(path)?;
+            let bundle = Bundle::load(&files)?;
+            let experiment = bundle.manifest.training.run_name.clone();
+            let files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+            let model = strider_mlflow::logged_model::log_model(
+                &rest,
+                &experiment,
+                bundle.name(),
+                None,
+                &files,
+                &tags,
+            )?
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "{base} has no LoggedModel API (MLflow < 3): register a tracked run's bundle with --run RUN --model MODEL"
+                ))
+            })?;
+            let version = reg.create_version_of_logged_model(name, "", &model, &tags)?;
+            Ok(Registered {
+                version,
+                source: format!("models:/{}", model.model_id),
+                model_id: Some(model.model_id),
+                tags,
+            })
+        }
+    }
+}

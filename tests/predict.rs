@@ -337,3 +337,100 @@ fn a_registered_bundle_is_served_by_version_and_alias() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no alias `nope`"));
 }
+
+/// `(date, instrument) -> prediction` of a run's `final-in-sample.csv`.
+fn in_sample(run: &Path, model: &str) -> Vec<((String, String), f64)> {
+    std::fs::read_to_string(run.join(format!("models/{model}/final-in-sample.csv")))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            ((c[0].to_string(), c[1].to_string()), c[2].parse().unwrap())
+        })
+        .collect()
+}
+
+/// A run of the bundled data with other models and label, in a directory of its own.
+fn small_run(dir: &Path, label_and_models: &str) -> PathBuf {
+    let cfg = project(dir, |c| {
+        let head = c.split("[label]").next().unwrap().to_string();
+        let split = &c[c.find("[split]").unwrap()..c.find("[[models]]").unwrap()];
+        head + label_and_models.split("[[models]]").next().unwrap()
+            + &split.replace("test_size = 63", "test_size = 756")
+            + &label_and_models[label_and_models.find("[[models]]").unwrap()..]
+    });
+    ok_json(&strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            "run",
+            "--no-track",
+            "--no-report",
+            "--json",
+        ],
+        dir,
+    ));
+    dir.join("run")
+}
+
+#[test]
+fn a_classifier_s_bundle_scores_the_probability_minus_a_half() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = small_run(
+        tmp.path(),
+        "[label]\nkind = \"direction\"\nhorizon = 5\n\n[[models]]\nname = \"logit\"\nkind = \"logistic\"\nc = 0.5\n\n\
+         [[models]]\nname = \"binary-trees\"\nkind = \"gbdt\"\nobjective = \"binary\"\nnum_iterations = 20\n",
+    );
+    let data = data_args(tmp.path());
+    for m in ["logit", "binary-trees"] {
+        let bundle = run.join("bundles").join(m);
+        let v = ok_json(&predict(
+            bundle.to_str().unwrap(),
+            &data,
+            &["--since", "2000-01-01"],
+            tmp.path(),
+        ));
+        let got: std::collections::HashMap<_, _> = scores(&v).into_iter().collect();
+        let want = in_sample(&run, m);
+        // Five unlabelled bars per instrument at the end (horizon 5).
+        assert_eq!(got.len(), want.len() + 15, "{m}");
+        for (k, p) in want {
+            assert!((0.0..=1.0).contains(&p), "{m}: probability {p}");
+            assert_eq!(got[&k].to_bits(), (p - 0.5).to_bits(), "{m} {k:?}");
+        }
+        for p in v["predictions"].as_array().unwrap() {
+            assert_eq!(
+                p["position"].as_f64().unwrap(),
+                p["score"].as_f64().unwrap().signum()
+            );
+        }
+    }
+}
+
+#[cfg(feature = "lightgbm")]
+#[test]
+fn a_native_lightgbm_model_s_bundle_scores_the_pipeline_s_rows_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = small_run(
+        tmp.path(),
+        "[label]\nkind = \"forward_return\"\nhorizon = 1\n\n[[models]]\nname = \"native\"\nkind = \"gbdt\"\nengine = \"lightgbm\"\nnum_iterations = 15\n",
+    );
+    let model = std::fs::read_to_string(run.join("bundles/native/model.txt")).unwrap();
+    assert!(
+        model.contains("[boosting: gbdt]"),
+        "LightGBM's own model file travels as it is"
+    );
+    let bundle = run.join("bundles/native");
+    let v = ok_json(&predict(
+        bundle.to_str().unwrap(),
+        &data_args(tmp.path()),
+        &["--since", "2000-01-01"],
+        tmp.path(),
+    ));
+    let got: std::collections::HashMap<_, _> = scores(&v).into_iter().collect();
+    for (k, p) in in_sample(&run, "native") {
+        assert_eq!(got[&k].to_bits(), p.to_bits(), "{k:?}");
+    }
+}

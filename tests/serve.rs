@@ -573,6 +573,8 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
 fn a_reference_that_does_not_resolve_leaves_the_server_up_and_unhealthy() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    // An empty registry: the model is not (yet) there.
+    std::fs::create_dir(dir.join("mlruns")).unwrap();
     let uri = dir.join("mlruns").display().to_string();
     let server = Server::start(
         &[

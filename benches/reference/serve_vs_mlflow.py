@@ -13,7 +13,8 @@ least 10x the throughput and a tenth of the p99).
 The model: `strider run serve_vs_mlflow.toml` (examples/default.toml's gradient-boosted trees
 only) writes RUN_DIR/bundles/trees; `strider serve` serves that bundle, and its model.txt, loaded
 by `lightgbm.Booster` and saved with `mlflow.lightgbm.save_model`, is what MLflow serves
-(`--env-manager local`, its default worker count unless --mlflow-workers says otherwise).
+(`--env-manager local`). Both servers get --workers workers (default 1, MLflow's default):
+uvicorn worker processes for MLflow, request threads (`strider serve --workers`) for Strider.
 
 The requests: each asks for the latest bar of the three bundled instruments. Strider gets the
 raw bars (the last --history of each) and computes the features itself; MLflow gets the three
@@ -289,7 +290,7 @@ def load(address, path, body, a):
 def strider_side(a, bundle, body, tmp):
     """Start `strider serve`, check its answer, load it; returns (result, scores by instrument)."""
     log = os.path.join(tmp, "strider-serve.log")
-    proc = start([a.strider, "serve", "--model", bundle, "--port", "0"], log)
+    proc = start([a.strider, "serve", "--model", bundle, "--port", "0", "--workers", str(a.workers)], log)
     try:
         host, port = wait_until(proc, log, lambda: listening_address(log), a.startup_timeout).rsplit(":", 1)
         port = int(port)
@@ -311,8 +312,7 @@ def mlflow_side(a, model_dir, body, tmp, strider_scores):
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))  # it execs `uvicorn`
     port, log = free_port(), os.path.join(tmp, "mlflow-serve.log")
     cmd = [os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", model_dir, "-p", str(port), "--env-manager", "local"]
-    if a.mlflow_workers:
-        cmd += ["--workers", str(a.mlflow_workers)]
+    cmd += ["--workers", str(a.workers)]
     proc = start(cmd, log, env)
     try:
         wait_until(proc, log, lambda: healthy("127.0.0.1", port), a.startup_timeout)
@@ -351,7 +351,9 @@ def main():
     ap.add_argument("--bundle", help="serve this bundle instead of training one from --config")
     ap.add_argument("--data-dir", default=os.path.join(ROOT, "examples", "data"))
     ap.add_argument("--mlflow-venv", default=os.path.expanduser("~/.cache/strider/mlflow-venv-3.17.2"))
-    ap.add_argument("--mlflow-workers", type=int, help="uvicorn workers (default: MLflow's own default)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="workers of each server: uvicorn workers for MLflow (its default is 1), "
+                         "request threads for strider (default 1: the same for both)")
     ap.add_argument("--history", type=int, default=100, help="bars per instrument in a Strider request")
     ap.add_argument("--clients", type=int, default=4, help="concurrent keep-alive connections")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
@@ -392,7 +394,7 @@ def main():
 
     cpus = os.cpu_count()
     rows = [(f"mlflow models serve (mlflow.lightgbm, {workers} uvicorn worker{'s' * (workers != 1)})", theirs),
-            (f"strider serve (tokio, {cpus} worker threads)", ours)]
+            (f"strider serve (tokio, {a.workers} worker thread{'s' * (a.workers != 1)})", ours)]
     ratios = {
         "throughput_strider_over_mlflow": ours["requests_per_s"] / theirs["requests_per_s"] if theirs["requests_per_s"] else math.inf,
         "p99_mlflow_over_strider": theirs["p99_ms"] / ours["p99_ms"],

@@ -120,12 +120,44 @@ fn show(m: &ModelInfo) {
                 .map(|d| d.to_rfc3339())
                 .unwrap_or_default();
             let prev = h.previous.map_or("-".to_string(), |p| p.to_string());
-            println!("  {when}  {prev} -> {}  {}", h.version, h.reason);
+            let by = if h.by.is_empty() { "-" } else { &h.by };
+            println!("  {when}  {prev} -> {}  {by}  {}", h.version, h.reason);
+        }
+    }
+    let serving: Vec<(&str, &String)> = m
+        .tags
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("strider.serving.")?, v)))
+        .collect();
+    if !serving.is_empty() {
+        println!("\nserving processes (last version picked up):");
+        for (who, version) in serving {
+            println!("  {who}  version {version}");
         }
     }
 }
 
 pub fn run(args: ModelsArgs) -> Result<()> {
+    // A bundle is read and checked before the registry is opened (or created).
+    if let ModelsCommand::Register {
+        bundle: Some(path),
+        name,
+        parents,
+        tags,
+        ..
+    } = &args.command
+    {
+        let extra = tags.iter().map(|s| kv(s)).collect::<Result<_>>()?;
+        let r = register_bundle(args.tracking_uri.as_deref(), path, name, parents, &extra)?;
+        if args.json {
+            let out = json!({"name": name, "version": r.version, "source": r.source,
+                             "model_id": r.model_id, "tags": r.tags});
+            println!("{}", serde_json::to_string(&out)?);
+        } else {
+            println!("registered {name} version {} from {}", r.version, r.source);
+        }
+        return Ok(());
+    }
     let uri = TrackingUri::resolve(args.tracking_uri.as_deref());
     let (store, rest);
     let reg: &mut dyn Registry = match &uri {
@@ -156,23 +188,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
                     };
                     (run.clone(), source, t)
                 }
-                (None, Some(path)) => {
-                    let extra = tags.iter().map(|s| kv(s)).collect::<Result<_>>()?;
-                    let r =
-                        register_bundle(args.tracking_uri.as_deref(), path, name, parents, &extra)?;
-                    if !args.json {
-                        println!("registered {name} version {} from {}", r.version, r.source);
-                    } else {
-                        println!(
-                            "{}",
-                            serde_json::to_string(
-                                &json!({"name": name, "version": r.version, "source": r.source, "model_id": r.model_id, "tags": r.tags})
-                            )?
-                        );
-                    }
-                    return Ok(());
-                }
-                (None, None) => bail!("give --run or --bundle"),
+                (None, _) => bail!("give --run or --bundle"),
             };
             for s in tags {
                 let (k, v) = kv(s)?;

@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Registry location for models:/ references (as for `strider models`).
     #[arg(long)]
     tracking_uri: Option<String>,
+    /// Threads answering requests (default: one per CPU).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -36,6 +39,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         host: args.host,
         port: args.port,
         poll: Duration::from_secs_f64(args.poll),
+        workers: args.workers.map(usize::from),
     })?;
     Ok(())
 }

@@ -1,29 +1,103 @@
-//! The bars of a `POST /predict` body as instruments: each bar object becomes a CSV row read by
-//! the same parser as bar files, so the rules and the error messages are the same.
+//! The bars of a `POST /predict` body as instruments, read straight from the JSON (no
+//! intermediate `Value` tree: requests carry thousands of numbers). The rules are the bar files':
+//! `date`, `open`, `high`, `low`, `close`, `volume` in every bar, `adj_close` and other numeric
+//! columns optional but in every bar alike, dates strictly increasing, prices positive, volume not
+//! negative. Errors name `instruments.NAME[i].field`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
+use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::Value;
-use strider_core::data::{Instrument, parse_bars};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use strider_core::data::{Column, Instrument};
 
 /// `{"instruments": {"NAME": [{"date": ..., "open": ..., ...}, ...]}}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PredictRequest {
-    pub instruments: BTreeMap<String, Vec<serde_json::Map<String, Value>>>,
+pub struct PredictRequest<'a> {
+    #[serde(borrow)]
+    pub instruments: BTreeMap<String, Vec<Bar<'a>>>,
 }
 
-/// Column order of the CSV rows: the standard columns first, then the rest by name.
-const STANDARD: [&str; 7] = [
-    "date",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "adj_close",
-];
+/// The standard columns, in [`Bar::values`] order.
+const STANDARD: [&str; 6] = ["open", "high", "low", "close", "volume", "adj_close"];
+const ADJ_CLOSE: usize = 5;
+const VOLUME: usize = 4;
+
+/// One bar as sent.
+#[derive(Debug, Default)]
+pub struct Bar<'a> {
+    date: Option<Cow<'a, str>>,
+    values: [Option<f64>; 6],
+    extra: Vec<(Cow<'a, str>, f64)>,
+}
+
+/// A key: borrowed from the body unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a column name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Bar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a bar: {\"date\": \"YYYY-MM-DD\", \"open\": number, ...}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bar<'a>, A::Error> {
+                let mut bar = Bar::default();
+                while let Some(Key(key)) = map.next_key::<Key>()? {
+                    if key == "date" {
+                        let Key(date) = map.next_value::<Key>()?;
+                        bar.date = Some(date);
+                    } else if let Some(i) = STANDARD.iter().position(|c| *c == key) {
+                        bar.values[i] = Some(map.next_value::<f64>()?);
+                    } else {
+                        let v: f64 = map.next_value()?;
+                        bar.extra.push((key, v));
+                    }
+                }
+                Ok(bar)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// Parses a body: a JSON error names its path (`instruments.A[3].close: invalid type ...`).
+/// (The path is only tracked when parsing failed: tracking it costs an allocation per key.)
+pub fn parse(body: &[u8]) -> Result<PredictRequest<'_>, String> {
+    serde_json::from_slice(body).map_err(|plain| {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, PredictRequest>(&mut de) {
+            Err(e) => {
+                let path = e.path().to_string();
+                format!("request body: {path}: {}", e.into_inner())
+            }
+            Ok(_) => format!("request body: {plain}"),
+        }
+    })
+}
 
 pub fn instruments(req: &PredictRequest) -> Result<Vec<Instrument>, String> {
     if req.instruments.is_empty() {
@@ -35,105 +109,201 @@ pub fn instruments(req: &PredictRequest) -> Result<Vec<Instrument>, String> {
         .collect()
 }
 
-fn instrument(name: &str, bars: &[serde_json::Map<String, Value>]) -> Result<Instrument, String> {
+fn instrument(name: &str, bars: &[Bar]) -> Result<Instrument, String> {
     let first = bars
         .first()
         .ok_or_else(|| format!("instruments.{name}: no bars"))?;
-    let mut columns: Vec<&str> = STANDARD
-        .iter()
-        .copied()
-        .filter(|c| first.contains_key(*c))
-        .collect();
-    let mut extra: Vec<&str> = first
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !STANDARD.contains(k))
-        .collect();
-    extra.sort_unstable();
-    columns.extend(extra);
-    let mut csv = columns.join(",");
-    csv.push('\n');
-    for (i, bar) in bars.iter().enumerate() {
-        if bar.len() != columns.len() {
+    let at = |i: usize, field: &str| format!("instruments.{name}[{i}].{field}");
+    for (j, col) in STANDARD.iter().enumerate().take(VOLUME + 1) {
+        if first.values.get(j).copied().flatten().is_none() {
             return Err(format!(
-                "instruments.{name}[{i}]: has {} fields, the first bar has {} ({})",
-                bar.len(),
-                columns.len(),
-                columns.join(", ")
+                "{}: missing (every bar needs date, open, high, low, close, volume)",
+                at(0, col)
             ));
         }
-        for (j, c) in columns.iter().enumerate() {
-            if j > 0 {
-                csv.push(',');
+    }
+    let has_adj = first.values[ADJ_CLOSE].is_some();
+    let extra_names: Vec<&str> = first.extra.iter().map(|(k, _)| k.as_ref()).collect();
+    let n = bars.len();
+    let mut dates: Vec<NaiveDate> = Vec::with_capacity(n);
+    let mut cols: [Vec<f64>; 6] = Default::default();
+    let mut extra: Vec<Vec<f64>> = vec![Vec::with_capacity(n); extra_names.len()];
+    for (i, bar) in bars.iter().enumerate() {
+        let raw = bar
+            .date
+            .as_deref()
+            .ok_or_else(|| format!("{}: missing", at(i, "date")))?;
+        let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+            format!(
+                "{}: `{raw}` is not a date (expected YYYY-MM-DD)",
+                at(i, "date")
+            )
+        })?;
+        match dates.last() {
+            Some(p) if *p == date => {
+                return Err(format!("{}: duplicate date {date}", at(i, "date")));
             }
-            match bar.get(*c) {
-                Some(Value::Number(n)) => csv.push_str(&n.to_string()),
-                Some(Value::String(s)) if !s.contains([',', '"', '\n', '\r']) => csv.push_str(s),
-                Some(Value::Null) => {}
-                Some(other) => {
-                    return Err(format!(
-                        "instruments.{name}[{i}].{c}: `{other}` is not a number or a date"
-                    ));
+            Some(p) if *p > date => {
+                return Err(format!(
+                    "{}: {date} comes after {p}: bars must be in date order",
+                    at(i, "date")
+                ));
+            }
+            _ => dates.push(date),
+        }
+        for (j, col) in STANDARD.iter().enumerate() {
+            let wanted = j != ADJ_CLOSE || has_adj;
+            match (bar.values[j], wanted) {
+                (Some(v), true) => {
+                    if j != VOLUME && v <= 0.0 {
+                        return Err(format!("{}: price {v} must be positive", at(i, col)));
+                    }
+                    if j == VOLUME && v < 0.0 {
+                        return Err(format!("{}: volume {v} is negative", at(i, col)));
+                    }
+                    cols[j].push(v);
                 }
-                None => return Err(format!("instruments.{name}[{i}]: no `{c}`")),
+                (None, false) => {}
+                (None, true) => {
+                    return Err(format!("{}: missing (the first bar has it)", at(i, col)));
+                }
+                (Some(_), false) => {
+                    return Err(format!("{}: the first bar has no `{col}`", at(i, col)));
+                }
             }
         }
-        csv.push('\n');
+        if bar.extra.len() != extra_names.len() {
+            return Err(format!(
+                "instruments.{name}[{i}]: has {} extra columns, the first bar has {} ({})",
+                bar.extra.len(),
+                extra_names.len(),
+                extra_names.join(", ")
+            ));
+        }
+        for (k, (key, v)) in bar.extra.iter().enumerate() {
+            let Some(column) = extra
+                .get_mut(k)
+                .filter(|_| extra_names.get(k) == Some(&key.as_ref()))
+            else {
+                return Err(format!(
+                    "{}: not a column of the first bar (or in another order)",
+                    at(i, key)
+                ));
+            };
+            column.push(*v);
+        }
     }
-    parse_bars(name, &format!("instruments.{name}"), &csv).map_err(|e| e.to_string())
+    let [open, high, low, close, volume, adj_close] = cols;
+    Ok(Instrument {
+        name: name.to_string(),
+        dates,
+        open: Some(open),
+        high: Some(high),
+        low: Some(low),
+        close,
+        volume: Some(volume),
+        adj_close: has_adj.then_some(adj_close),
+        extra: extra_names
+            .iter()
+            .zip(extra)
+            .map(|(n, values)| Column {
+                name: n.to_string(),
+                values,
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn req(json: &str) -> PredictRequest {
-        serde_json::from_str(json).unwrap()
-    }
-
     #[test]
     fn bars_become_instruments_with_every_column_kept_exactly() {
-        let r = req(r#"{"instruments": {"A": [
+        let body = br#"{"instruments": {"A": [
             {"date": "2020-01-01", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 10, "adj_close": 0.1, "vix": 0.3},
-            {"date": "2020-01-02", "open": 1, "high": 2, "low": 0.5, "close": 1.6, "volume": 10, "adj_close": 0.30000000000000004, "vix": 0.3}
-        ]}}"#);
-        let got = instruments(&r).unwrap();
+            {"date": "2020-01-02", "open": 1, "high": 2, "low": 0.5, "close": 1.6, "volume": 0, "adj_close": 0.30000000000000004, "vix": 0.3}
+        ]}}"#;
+        let got = instruments(&parse(body).unwrap()).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].name, "A");
+        assert_eq!(got[0].close, vec![1.5, 1.6]);
         assert_eq!(
             got[0].adj_close.as_deref(),
             Some(&[0.1, 0.30000000000000004][..])
         );
         assert_eq!(got[0].column("vix"), Some(&[0.3, 0.3][..]));
+        // The same bars as a bar file give the same instrument.
+        let csv = "date,open,high,low,close,volume,adj_close,vix\n\
+                   2020-01-01,1,2,0.5,1.5,10,0.1,0.3\n2020-01-02,1,2,0.5,1.6,0,0.30000000000000004,0.3\n";
+        assert_eq!(
+            got[0],
+            strider_core::data::parse_bars("A", "a.csv", csv).unwrap()
+        );
     }
 
     #[test]
     fn bad_bars_name_the_instrument_bar_and_field() {
+        const OK: &str = r#""open": 1, "high": 1, "low": 1, "volume": 1"#;
+        let bar =
+            |date: &str, close: &str| format!(r#"{{"date": "{date}", {OK}, "close": {close}}}"#);
+        let two = |a: String, b: String| format!(r#"{{"instruments": {{"A": [{a}, {b}]}}}}"#);
         for (json, needle) in [
-            (r#"{"instruments": {}}"#, "`instruments` is empty"),
-            (r#"{"instruments": {"A": []}}"#, "instruments.A: no bars"),
             (
-                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": 1}, {"date": "2020-01-02"}]}}"#,
-                "instruments.A[1]: has 1 fields",
+                r#"{"instruments": {}}"#.to_string(),
+                "`instruments` is empty",
             ),
             (
-                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": 1}, {"date": "2020-01-02", "open": 1}]}}"#,
-                "instruments.A[1]: no `close`",
+                r#"{"instruments": {"A": []}}"#.to_string(),
+                "instruments.A: no bars",
+            ),
+            (r#"{"instrument": {}}"#.to_string(), "instrument"),
+            (
+                two(bar("2020-01-01", "1"), r#"{"date": "2020-01-02"}"#.into()),
+                "instruments.A[1].open: missing",
             ),
             (
-                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": [1]}]}}"#,
+                two(bar("2020-01-01", "[1]"), bar("2020-01-02", "1")),
                 "instruments.A[0].close",
             ),
             (
-                r#"{"instruments": {"A": [{"date": "2020-01-01\n1", "close": 1}]}}"#,
-                "instruments.A[0].date",
+                two(bar("2020-01-01", "\"x\""), bar("2020-01-02", "1")),
+                "instruments.A[0].close",
             ),
             (
-                r#"{"instruments": {"A": [{"date": "2020-01-01", "close": "x"}]}}"#,
-                "instruments.A",
+                two(bar("2020-01-01", "1"), bar("2020-01-01", "1")),
+                "instruments.A[1].date: duplicate date",
+            ),
+            (
+                two(bar("2020-01-02", "1"), bar("2020-01-01", "1")),
+                "bars must be in date order",
+            ),
+            (
+                two(bar("2020-01-01", "-1"), bar("2020-01-02", "1")),
+                "instruments.A[0].close: price -1 must be positive",
+            ),
+            (
+                two(bar("2020-13-01", "1"), bar("2020-01-02", "1")),
+                "instruments.A[0].date: `2020-13-01` is not a date",
+            ),
+            (
+                two(
+                    bar("2020-01-01", "1"),
+                    format!(r#"{{"date": "2020-01-02", {OK}, "close": 1, "x": 2}}"#),
+                ),
+                "instruments.A[1]: has 1 extra columns",
+            ),
+            (
+                two(
+                    bar("2020-01-01", "1"),
+                    format!(r#"{{"date": "2020-01-02", {OK}, "close": 1, "adj_close": 2}}"#),
+                ),
+                "instruments.A[1].adj_close: the first bar has no `adj_close`",
             ),
         ] {
-            let err = instruments(&req(json)).unwrap_err();
+            let err = parse(json.as_bytes())
+                .and_then(|r| instruments(&r).map(|_| ()))
+                .unwrap_err();
             assert!(err.contains(needle), "{json}: {err}");
             assert_eq!(err.lines().count(), 1, "{err}");
         }

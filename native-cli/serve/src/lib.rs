@@ -41,17 +41,20 @@ pub struct ServeOptions {
     pub port: u16,
     /// How often a registry reference is polled.
     pub poll: Duration,
+    /// Threads answering requests (`None`: one per CPU).
+    pub workers: Option<usize>,
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
 pub fn serve_blocking(opts: ServeOptions) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Io {
-            context: "starting the async runtime".into(),
-            source: e,
-        })?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = opts.workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder.enable_all().build().map_err(|e| Error::Io {
+        context: "starting the async runtime".into(),
+        source: e,
+    })?;
     runtime.block_on(serve(opts, shutdown_signal()))
 }
 

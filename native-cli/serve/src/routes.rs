@@ -12,12 +12,14 @@ use axum::routing::{get, post};
 use serde_json::json;
 use strider_core::bundle::{PredictOutput, Selection};
 
-use crate::bars::{PredictRequest, instruments};
+use crate::bars::{instruments, parse};
 use crate::metrics::RequestLabels;
 use crate::state::{Loaded, State};
 
 /// Bodies carry each instrument's history; 64 MiB is decades of daily bars for hundreds of them.
 const MAX_BODY_BYTES: usize = 64 << 20;
+/// Bodies up to this size are scored on the async worker itself.
+const INLINE_BODY_BYTES: usize = 1 << 20;
 
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -50,22 +52,13 @@ async fn predict(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
     let start = Instant::now();
     let response = match state.current() {
         None => error(StatusCode::SERVICE_UNAVAILABLE, "no model is loaded yet"),
+        // A usual request (days of bars for a few instruments) is well under a millisecond of
+        // CPU and is scored on the async worker; a large body goes to the blocking pool so it
+        // cannot hold up the others.
+        Some(model) if body.len() <= INLINE_BODY_BYTES => respond(Ok(score(&model, &body))),
         Some(model) => {
             let scored = tokio::task::spawn_blocking(move || score(&model, &body)).await;
-            match scored {
-                Ok(Ok((out, version))) => {
-                    let mut r = axum::Json(out).into_response();
-                    if let Ok(v) = HeaderValue::from_str(&version) {
-                        r.headers_mut().insert("x-strider-model-version", v);
-                    }
-                    r
-                }
-                Ok(Err(message)) => error(StatusCode::BAD_REQUEST, message),
-                Err(e) => error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("scoring failed: {e}"),
-                ),
-            }
+            respond(scored.map_err(|e| e.to_string()))
         }
     };
     state.metrics.latency.observe(start.elapsed().as_secs_f64());
@@ -73,11 +66,27 @@ async fn predict(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
     response
 }
 
+/// The response to a scoring result (the outer `Err`: the scoring task itself failed).
+fn respond(scored: Result<Result<(PredictOutput, String), String>, String>) -> Response {
+    match scored {
+        Ok(Ok((out, version))) => {
+            let mut r = axum::Json(out).into_response();
+            if let Ok(v) = HeaderValue::from_str(&version) {
+                r.headers_mut().insert("x-strider-model-version", v);
+            }
+            r
+        }
+        Ok(Err(message)) => error(StatusCode::BAD_REQUEST, message),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("scoring failed: {e}"),
+        ),
+    }
+}
+
 /// The answer for one request, on the model the request started with.
 fn score(model: &Loaded, body: &[u8]) -> Result<(PredictOutput, String), String> {
-    let req: PredictRequest =
-        serde_json::from_slice(body).map_err(|e| format!("request body: {e}"))?;
-    let instruments = instruments(&req)?;
+    let instruments = instruments(&parse(body)?)?;
     let out = model
         .bundle
         .predict(&instruments, Selection::Latest, model.version)

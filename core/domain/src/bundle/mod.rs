@@ -33,6 +33,9 @@ pub use signature::{ColumnSpec, Signature};
 pub const FORMAT: &str = "strider-bundle/1";
 /// The manifest's file name inside a bundle.
 pub const MANIFEST: &str = "bundle.json";
+/// The most features a bundle may list: bounds what loading a model from an untrusted bundle
+/// allocates (an LSTM's input weights grow with it).
+pub const MAX_FEATURES: usize = 10_000;
 /// MLflow's model file, written by the native side; not part of the content hash.
 pub const MLMODEL: &str = "MLmodel";
 
@@ -122,7 +125,13 @@ impl Bundle {
             }
         }
         let kind = manifest.model.params.kind();
-        let model = crate::model::load(kind, &|name| {
+        let n_features = manifest.feature_names.len();
+        if n_features > MAX_FEATURES {
+            return Err(bad(format!(
+                "`{MANIFEST}` lists {n_features} features (at most {MAX_FEATURES})"
+            )));
+        }
+        let model = crate::model::load(kind, n_features, &|name| {
             manifest
                 .weights
                 .contains_key(name)
@@ -161,6 +170,7 @@ pub fn content_sha256(files: &BundleFiles) -> String {
     hex::encode(h.finalize())
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// SHA-256 of bytes, hex (what `bundle.json` records for each weight file).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

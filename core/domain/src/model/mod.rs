@@ -249,7 +249,13 @@ pub(crate) fn save_json<T: Serialize>(file: &str, model: &T) -> Result<Vec<(Stri
 /// Rebuild a fitted model of `kind` from the files its [`Predict::save`] wrote. `file` looks a
 /// file up by name. LSTMs come back on the fused CPU engine, whose bits are the same natively
 /// and in wasm.
-pub fn load(kind: &str, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<BoxedModel> {
+/// `n_features` is the width of the rows it will predict: every vector of the saved model must
+/// fit it (a file from elsewhere could otherwise index past a row).
+pub fn load(
+    kind: &str,
+    n_features: usize,
+    file: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<BoxedModel> {
     let bad = |message: String| Error::Model {
         model: kind.to_string(),
         message,
@@ -258,24 +264,51 @@ pub fn load(kind: &str, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<BoxedM
     let json = |name: &str| -> Result<serde_json::Value> {
         serde_json::from_slice(&need(name)?).map_err(|e| bad(format!("`{name}`: {e}")))
     };
+    let fits = |file: &str, lens: &[usize]| {
+        if lens.iter().all(|&l| l == n_features) {
+            Ok(())
+        } else {
+            Err(bad(format!(
+                "`{file}` holds vectors of lengths {lens:?} for {n_features} features"
+            )))
+        }
+    };
     let model: BoxedModel = match kind {
-        "ridge" => Box::new(
-            serde_json::from_value::<Ridge>(json("ridge.json")?)
-                .map_err(|e| bad(format!("`ridge.json`: {e}")))?,
-        ),
-        "logistic" => Box::new(
-            serde_json::from_value::<Logistic>(json("logistic.json")?)
-                .map_err(|e| bad(format!("`logistic.json`: {e}")))?,
-        ),
+        "ridge" => {
+            let m = serde_json::from_value::<Ridge>(json("ridge.json")?)
+                .map_err(|e| bad(format!("`ridge.json`: {e}")))?;
+            fits(
+                "ridge.json",
+                &[m.coef.len(), m.scaler.mean.len(), m.scaler.scale.len()],
+            )?;
+            Box::new(m)
+        }
+        "logistic" => {
+            let m = serde_json::from_value::<Logistic>(json("logistic.json")?)
+                .map_err(|e| bad(format!("`logistic.json`: {e}")))?;
+            fits(
+                "logistic.json",
+                &[m.coef.len(), m.scaler.mean.len(), m.scaler.scale.len()],
+            )?;
+            Box::new(m)
+        }
         "gbdt" => {
             let text = String::from_utf8(need("model.txt")?)
                 .map_err(|_| bad("`model.txt` is not UTF-8".into()))?;
             let model = crate::gbdt::GbdtModel::parse(&text)
                 .map_err(|e| bad(format!("`model.txt`: {e}")))?;
+            fits("model.txt", &[model.num_features()])?;
             Box::new(FittedGbdt { model })
         }
         "lstm" => {
             let meta: lstm::LstmMeta = serde_json::from_value(json("lstm.json")?)
+                .map_err(|e| bad(format!("`lstm.json`: {e}")))?;
+            fits(
+                "lstm.json",
+                &[meta.inputs, meta.scaler_mean.len(), meta.scaler_scale.len()],
+            )?;
+            meta.params
+                .validate()
                 .map_err(|e| bad(format!("`lstm.json`: {e}")))?;
             Box::new(FittedLstm::load_on_cpu(&meta, &need("lstm.bpk")?)?)
         }

@@ -14,4 +14,4 @@ pub use predict::read_bar_files;
 pub use reference::{
     ModelRef, ResolvedModel, current_version, record_serving, resolve, with_registry,
 };
-pub use register::{Registered, bundle_tags, lineage_tags, register_bundle};
+pub use register::{Registered, lineage_tags, register_bundle};

@@ -93,12 +93,33 @@ pub fn with_registry<T>(
     }
 }
 
+/// [`with_registry`] for reading: a local store that does not exist is an error, not created.
+fn reading_registry<T>(
+    tracking_uri: Option<&str>,
+    f: impl FnOnce(&mut dyn Registry) -> Result<T>,
+) -> Result<T> {
+    match TrackingUri::resolve(tracking_uri) {
+        TrackingUri::Local(p) if !p.is_dir() => bail!(
+            "no model registry at {} (set --tracking-uri or MLFLOW_TRACKING_URI)",
+            p.display()
+        ),
+        TrackingUri::Local(p) => {
+            let store = LocalStore::open(&p)?;
+            f(&mut LocalRegistry { store: &store })
+        }
+        TrackingUri::Server(base) => {
+            let rest = RestClient::new(&base);
+            f(&mut RestRegistry { rest: &rest })
+        }
+    }
+}
+
 /// The registry version a reference names now (`None` for a bundle path): an alias is looked up.
 pub fn current_version(r: &ModelRef, tracking_uri: Option<&str>) -> Result<Option<u64>> {
     match r {
         ModelRef::Path(_) => Ok(None),
         ModelRef::Version { version, .. } => Ok(Some(*version)),
-        ModelRef::Alias { name, alias } => with_registry(tracking_uri, |reg| {
+        ModelRef::Alias { name, alias } => reading_registry(tracking_uri, |reg| {
             let model = reg.get_model(name)?;
             let v = model.aliases.get(alias).copied().ok_or_else(|| {
                 crate::Error::Input(format!("{r}: model `{name}` has no alias `{alias}`"))
@@ -118,7 +139,7 @@ pub fn record_serving(
     instance: &str,
 ) -> Result<()> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    with_registry(tracking_uri, |reg| {
+    reading_registry(tracking_uri, |reg| {
         reg.set_version_tag(
             name,
             version,
@@ -148,7 +169,7 @@ pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel
         ModelRef::Alias { name, alias } => (name, Err(alias)),
     };
     let uri = TrackingUri::resolve(tracking_uri);
-    let model = with_registry(tracking_uri, |reg| Ok(reg.get_model(name)?))?;
+    let model = reading_registry(tracking_uri, |reg| Ok(reg.get_model(name)?))?;
     let version = match wanted {
         Ok(v) => v,
         Err(alias) => *model.aliases.get(alias).ok_or_else(|| {

@@ -44,16 +44,32 @@ pub fn lineage_tags(
     Ok((format!("{root}/run"), out))
 }
 
-/// Source and lineage tags of a bundle folder registered as it is: the bundle must load and pass
-/// its check; its manifest gives the data fingerprint, seed and content hash.
-pub fn bundle_tags(
-    reg: &mut dyn Registry,
-    path: &std::path::Path,
-    parents: &[String],
-) -> Result<(String, BTreeMap<String, String>)> {
+/// A bundle folder read and checked before anything is registered.
+struct CheckedBundle {
+    files: strider_core::bundle::BundleFiles,
+    bundle: Bundle,
+    source: String,
+}
+
+fn read_checked(path: &std::path::Path) -> Result<CheckedBundle> {
     let files = super::read_bundle_dir(path)?;
     let bundle = Bundle::load_checked(&files)
         .with_context(|| format!("{} is not a usable bundle", path.display()))?;
+    let abs = std::fs::canonicalize(path)?;
+    Ok(CheckedBundle {
+        files,
+        bundle,
+        source: format!("file://{}", abs.display()),
+    })
+}
+
+/// Lineage tags of a bundle registered as it is: its manifest gives the data fingerprint, seed
+/// and content hash; parents must exist.
+fn bundle_tags(
+    reg: &mut dyn Registry,
+    bundle: &Bundle,
+    parents: &[String],
+) -> Result<BTreeMap<String, String>> {
     let training = &bundle.manifest.training;
     let mut t = BTreeMap::from([
         (
@@ -68,8 +84,7 @@ pub fn bundle_tags(
     if !parents.is_empty() {
         t.insert("strider.parent_versions".into(), parents.join(","));
     }
-    let abs = std::fs::canonicalize(path)?;
-    Ok((format!("file://{}", abs.display()), t))
+    Ok(t)
 }
 
 fn check_parents(reg: &mut dyn Registry, parents: &[String]) -> Result<()> {
@@ -111,14 +126,15 @@ pub fn register_bundle(
     use strider_mlflow::TrackingUri;
     use strider_mlflow::registry::RestRegistry;
     use strider_mlflow::rest::RestClient;
+    let checked = read_checked(path)?;
     match TrackingUri::resolve(tracking_uri) {
         TrackingUri::Local(_) => super::with_registry(tracking_uri, |reg| {
-            let (source, mut tags) = bundle_tags(reg, path, parents)?;
+            let mut tags = bundle_tags(reg, &checked.bundle, parents)?;
             tags.extend(extra.clone());
-            let version = reg.create_version(name, "", &source, &tags)?;
+            let version = reg.create_version(name, "", &checked.source, &tags)?;
             Ok(Registered {
                 version,
-                source,
+                source: checked.source,
                 model_id: None,
                 tags,
             })
@@ -126,12 +142,11 @@ pub fn register_bundle(
         TrackingUri::Server(base) => {
             let rest = RestClient::new(&base);
             let reg = &mut RestRegistry { rest: &rest };
-            let (_, mut tags) = bundle_tags(reg, path, parents)?;
+            let mut tags = bundle_tags(reg, &checked.bundle, parents)?;
             tags.extend(extra.clone());
-            let files = super::read_bundle_dir(path)?;
-            let bundle = Bundle::load(&files)?;
+            let bundle = &checked.bundle;
             let experiment = bundle.manifest.training.run_name.clone();
-            let files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+            let files: Vec<(String, Vec<u8>)> = checked.files.into_iter().collect();
             let model = strider_mlflow::logged_model::log_model(
                 &rest,
                 &experiment,

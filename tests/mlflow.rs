@@ -148,9 +148,16 @@ fn local_store_is_read_and_migrated_by_mlflow() {
     let n_splits = out["summary"]["split"]["n_splits"].as_u64().unwrap() as usize;
     assert_eq!(
         runs.len(),
-        1 + n_splits,
-        "a parent and one child per model x fold"
+        1 + n_splits + 1,
+        "a parent, one child per model x fold and one per model's final fit"
     );
+    let last = runs
+        .iter()
+        .find(|r| r["tags"]["strider.final"] == "true")
+        .unwrap();
+    assert_eq!(last["tags"]["mlflow.runName"], "ridge/final");
+    assert_eq!(last["status"], "FINISHED");
+    assert_eq!(last["params"]["model_params.alpha"], "10.0", "{last}");
     let parent = runs
         .iter()
         .find(|r| r["run_id"] == parent_id.as_str())
@@ -180,12 +187,17 @@ fn local_store_is_read_and_migrated_by_mlflow() {
         .map(|a| a.as_str().unwrap())
         .collect();
     assert!(
-        arts.contains(&"run/summary.json") && arts.contains(&"run/manifest.json"),
+        arts.contains(&"run/summary.json")
+            && arts.contains(&"run/manifest.json")
+            && arts.contains(&"run/bundles/ridge/MLmodel"),
         "{arts:?}"
     );
     let child = runs
         .iter()
-        .find(|r| r["tags"]["mlflow.parentRunId"] == parent_id.as_str())
+        .find(|r| {
+            r["tags"]["mlflow.parentRunId"] == parent_id.as_str()
+                && r["tags"]["strider.split"] == "0"
+        })
         .unwrap();
     assert!(child["history"]["ic"].as_array().unwrap().len() == 1);
     assert!(

@@ -49,6 +49,8 @@ pub struct RunTracking {
     pub tracker: Tracker,
     pub parent: String,
     children: HashMap<(String, usize), String>,
+    /// The run's number of splits, once a fold has finished: split `n_splits` is a final fit.
+    n_splits: Option<usize>,
 }
 
 impl RunTracking {
@@ -119,22 +121,28 @@ impl RunTracking {
             tracker,
             parent,
             children: HashMap::new(),
+            n_splits: None,
         })
     }
 
+    /// The child run of a model x split; the split after the last is the model's final fit
+    /// (`<model>/final`, tagged `strider.final`).
     fn child(&mut self, model: &str, split: usize) -> Result<String> {
         if let Some(id) = self.children.get(&(model.to_string(), split)) {
             return Ok(id.clone());
         }
-        let tags = BTreeMap::from([
-            ("strider.model".to_string(), model.to_string()),
-            ("strider.split".to_string(), split.to_string()),
-        ]);
-        let id = self.tracker.start_run(
-            &format!("{model}/split-{split}"),
-            Some(&self.parent.clone()),
-            &tags,
-        )?;
+        let is_final = self.n_splits == Some(split);
+        let mut tags = BTreeMap::from([("strider.model".to_string(), model.to_string())]);
+        let name = if is_final {
+            tags.insert("strider.final".into(), "true".into());
+            format!("{model}/final")
+        } else {
+            tags.insert("strider.split".into(), split.to_string());
+            format!("{model}/split-{split}")
+        };
+        let id = self
+            .tracker
+            .start_run(&name, Some(&self.parent.clone()), &tags)?;
         self.children.insert((model.to_string(), split), id.clone());
         Ok(id)
     }
@@ -154,7 +162,8 @@ impl RunTracking {
         Ok(())
     }
 
-    pub fn fold_done(&mut self, model: &str, split: usize) -> Result<()> {
+    pub fn fold_done(&mut self, model: &str, split: usize, n_splits: usize) -> Result<()> {
+        self.n_splits = Some(n_splits);
         self.child(model, split)?;
         self.tracker.flush();
         Ok(())
@@ -238,16 +247,16 @@ impl RunTracking {
             }
             self.tracker.end_run(&run, RunStatus::Finished)?;
         }
-        // The final fits stream their training events to a child run of their own.
+        // The final fits (their training events already streamed to a child run of their own).
+        self.n_splits = Some(s.split.n_splits);
         for m in out.models.iter().filter(|m| m.final_model.is_some()) {
             let run = self.child(&m.name, s.split.n_splits)?;
-            self.tracker.set_tags(
-                &run,
-                &BTreeMap::from([
-                    ("mlflow.runName".to_string(), format!("{}/final", m.name)),
-                    ("strider.final".to_string(), "true".to_string()),
-                ]),
-            )?;
+            let mut params = BTreeMap::from([("model".to_string(), m.name.clone())]);
+            if let Some(spec) = config.models.iter().find(|x| x.name == m.name) {
+                let v: toml::Value = toml::Value::try_from(serde_json::to_value(spec)?)?;
+                flatten("model_params", &v, &mut params);
+            }
+            self.tracker.log_params(&run, &params)?;
             self.tracker.end_run(&run, RunStatus::Finished)?;
         }
         let mut metrics = Vec::new();

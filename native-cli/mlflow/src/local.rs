@@ -234,8 +234,12 @@ impl LocalStore {
         all.entry("mlflow.user".into())
             .or_insert_with(|| std::env::var("USER").unwrap_or_else(|_| "strider".into()));
         self.set_tags(exp, run_id, &all)?;
-        let artifacts = self.run_dir(exp, run_id).join("artifacts");
-        fs::create_dir_all(&artifacts).at("creating", &artifacts)?;
+        // MLflow's FileStore takes a folder for a run only when it has all three (a run that
+        // logs no metric or param would otherwise be invisible to it).
+        for sub in ["artifacts", "metrics", "params"] {
+            let dir = self.run_dir(exp, run_id).join(sub);
+            fs::create_dir_all(&dir).at("creating", &dir)?;
+        }
         Ok(())
     }
 

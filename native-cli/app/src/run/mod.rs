@@ -222,7 +222,15 @@ fn validate(
                 },
                 Some(t),
             ) => t.train_event(model, *split, train),
-            (Event::FoldDone { model, split, .. }, Some(t)) => t.fold_done(model, *split),
+            (
+                Event::FoldDone {
+                    model,
+                    split,
+                    n_splits,
+                    ..
+                },
+                Some(t),
+            ) => t.fold_done(model, *split, *n_splits),
             _ => Ok(()),
         };
         if let Err(err) = tracked {

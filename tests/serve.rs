@@ -609,3 +609,51 @@ fn a_reference_that_does_not_resolve_leaves_the_server_up_and_unhealthy() {
     assert_eq!(server.metric("strider_model_loaded"), 0.0);
     assert!(server.terminate().success());
 }
+
+#[test]
+fn a_large_body_is_scored_off_the_async_workers_and_a_taken_port_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let b = bundles(dir);
+    let trees = b.join("trees");
+    let server = Server::start(&["--model", trees.to_str().unwrap()], dir);
+    server.wait_for_health();
+    // Every bar of the three instruments: over 1 MiB of JSON.
+    let n = std::fs::read_to_string(dir.join("data/bokeh_aapl.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let big = body(dir, n);
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    let served: Value = Server::agent()
+        .post(&format!("{}/predict", server.base))
+        .send_bytes(&big)
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let mut args = vec!["predict", "--model", trees.to_str().unwrap(), "--json"];
+    let files: Vec<String> = ["aapl", "msft", "ibm"]
+        .iter()
+        .map(|t| {
+            dir.join(format!("data/bokeh_{t}.csv"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    for f in &files {
+        args.extend(["--data", f.as_str()]);
+    }
+    let printed = ok_json(&strider(&args, dir));
+    assert_eq!(served["predictions"], printed["predictions"]);
+    // A second server on the same port fails to start, with a one-line error naming it.
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    let o = strider(
+        &["serve", "--model", trees.to_str().unwrap(), "--port", &port],
+        dir,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("binding 127.0.0.1:{port}")), "{err}");
+    assert!(server.terminate().success());
+}

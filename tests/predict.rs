@@ -277,6 +277,24 @@ fn data_that_does_not_fit_the_bundle_is_refused_with_what_is_missing() {
         err.contains("ridge.json") && err.contains("SHA-256"),
         "{err}"
     );
+    // The manifest carries no hash of its own: its settings are checked as a config's are.
+    std::fs::copy(bundle.join("ridge.json"), &w).unwrap();
+    let manifest = tampered.join("bundle.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\"leverage\": 1.0"), "{text}");
+    std::fs::write(
+        &manifest,
+        text.replacen("\"leverage\": 1.0", "\"leverage\": -1.0", 1),
+    )
+    .unwrap();
+    let o = predict(tampered.to_str().unwrap(), &data_args(&r.dir), &[], &r.dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`bundle.json`") && err.contains("leverage"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -361,11 +361,7 @@ impl DeployedBundle {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(js_err)?;
-        let selection = match (opts.asof, opts.since) {
-            (Some(d), _) => Selection::AsOf(d),
-            (None, Some(d)) => Selection::Since(d),
-            (None, None) => Selection::Latest,
-        };
+        let selection = Selection::from_dates(opts.asof, opts.since);
         to_json(
             &bundle
                 .predict(&instruments, selection, None)

@@ -52,6 +52,72 @@ pub struct Dataset {
     pub drops: Vec<DropReport>,
 }
 
+/// One instrument's features, labels and the bars it keeps as rows.
+struct Part {
+    cols: Vec<Vec<f64>>,
+    keep: Vec<usize>,
+    y: Vec<f64>,
+    fwd: Vec<f64>,
+    end_row: Vec<usize>,
+}
+
+impl Part {
+    /// The instrument's part, its drop report and its feature names. Rows run from the first bar
+    /// every feature is defined on (the warm-up) to the last labelled bar, or to the last bar
+    /// with `keep_unlabelled`.
+    fn of(
+        inst: &Instrument,
+        features: &[FeatureSpec],
+        label: &LabelSpec,
+        keep_unlabelled: bool,
+    ) -> Result<(Self, DropReport, Vec<String>)> {
+        let f = compute_all(features, inst)?;
+        let labels = label.compute(inst);
+        let n = inst.len();
+        let first = (0..n)
+            .find(|&t| f.columns.iter().all(|c| c[t].is_finite()))
+            .unwrap_or(n);
+        let last_labelled = if keep_unlabelled {
+            n
+        } else {
+            n.saturating_sub(label.horizon)
+        };
+        for t in first..n {
+            if let Some((j, _)) = f
+                .columns
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !c[t].is_finite())
+            {
+                return Err(Error::Feature {
+                    feature: f.names[j].clone(),
+                    instrument: inst.name.clone(),
+                    message: format!(
+                        "undefined value on {} after the warm-up (check the data for gaps)",
+                        inst.dates[t]
+                    ),
+                });
+            }
+        }
+        let keep: Vec<usize> = (first..last_labelled).collect();
+        let drop = DropReport {
+            instrument: inst.name.clone(),
+            bars: n,
+            warmup: first.min(n),
+            no_label: n - last_labelled.max(first),
+            rows: keep.len(),
+        };
+        let part = Part {
+            cols: f.columns,
+            keep,
+            y: labels.value,
+            fwd: labels.forward_return,
+            end_row: labels.end_row,
+        };
+        Ok((part, drop, f.names))
+    }
+}
+
 impl Dataset {
     pub fn n_features(&self) -> usize {
         self.feature_names.len()
@@ -109,21 +175,14 @@ impl Dataset {
         label: &LabelSpec,
         keep_unlabelled: bool,
     ) -> Result<Self> {
-        struct Part {
-            cols: Vec<Vec<f64>>,
-            keep: Vec<usize>,
-            y: Vec<f64>,
-            fwd: Vec<f64>,
-            end_row: Vec<usize>,
-        }
         let mut names: Option<Vec<String>> = None;
         let mut parts = Vec::new();
         let mut drops = Vec::new();
         for inst in instruments {
-            let f = compute_all(features, inst)?;
+            let (part, drop, part_names) = Part::of(inst, features, label, keep_unlabelled)?;
             match &names {
-                None => names = Some(f.names.clone()),
-                Some(n) if *n != f.names => {
+                None => names = Some(part_names),
+                Some(n) if *n != part_names => {
                     return Err(Error::Dataset(format!(
                         "instrument `{}` yields different feature columns",
                         inst.name
@@ -131,49 +190,8 @@ impl Dataset {
                 }
                 _ => {}
             }
-            let labels = label.compute(inst);
-            let n = inst.len();
-            // Warm-up: the first row from which every feature is defined.
-            let first = (0..n)
-                .find(|&t| f.columns.iter().all(|c| c[t].is_finite()))
-                .unwrap_or(n);
-            let last_labelled = if keep_unlabelled {
-                n
-            } else {
-                n.saturating_sub(label.horizon)
-            };
-            for t in first..n {
-                if let Some((j, _)) = f
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .find(|(_, c)| !c[t].is_finite())
-                {
-                    return Err(Error::Feature {
-                        feature: f.names[j].clone(),
-                        instrument: inst.name.clone(),
-                        message: format!(
-                            "undefined value on {} after the warm-up (check the data for gaps)",
-                            inst.dates[t]
-                        ),
-                    });
-                }
-            }
-            let keep: Vec<usize> = (first..last_labelled).collect();
-            drops.push(DropReport {
-                instrument: inst.name.clone(),
-                bars: n,
-                warmup: first.min(n),
-                no_label: n - last_labelled.max(first),
-                rows: keep.len(),
-            });
-            parts.push(Part {
-                cols: f.columns,
-                keep,
-                y: labels.value,
-                fwd: labels.forward_return,
-                end_row: labels.end_row,
-            });
+            drops.push(drop);
+            parts.push(part);
         }
         let feature_names = names.unwrap_or_default();
         let mut calendar: Vec<NaiveDate> = instruments

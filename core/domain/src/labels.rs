@@ -54,6 +54,17 @@ pub struct Labels {
     pub end_row: Vec<usize>,
 }
 
+impl Task {
+    /// The score a prediction trades on: the predicted return, or for a classifier the
+    /// probability of an up move minus one half (positive means long).
+    pub fn score(self, prediction: f64) -> f64 {
+        match self {
+            Task::Regression => prediction,
+            Task::Classification => prediction - 0.5,
+        }
+    }
+}
+
 impl LabelSpec {
     pub fn task(&self) -> Task {
         match self.kind {
@@ -65,6 +76,12 @@ impl LabelSpec {
     pub fn validate(&self) -> Result<()> {
         if self.horizon == 0 {
             return Err(Error::config("label.horizon", "must be >= 1"));
+        }
+        if self.horizon > crate::features::MAX_FEATURE_WINDOW {
+            return Err(Error::config(
+                "label.horizon",
+                "must be <= 100000 bars (MAX_FEATURE_WINDOW)",
+            ));
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::error::Result;
 use strider_core::config::Config;
 use strider_core::model::TrainEvent;
-use strider_core::pipeline::RunOutput;
+use strider_core::pipeline::{FoldRecord, RunOutput};
 
 use crate::manifest::Manifest;
 use strider_mlflow::tracker::Tracker;
@@ -169,6 +169,61 @@ impl RunTracking {
         Ok(())
     }
 
+    /// One model x fold's child run: its params, fold metrics and fitted model, then FINISHED.
+    fn log_fold(&mut self, config: &Config, out: &RunOutput, f: &FoldRecord, t: i64) -> Result<()> {
+        let run = self.child(&f.model, f.split)?;
+        let mut params = BTreeMap::from([
+            ("model".to_string(), f.model.clone()),
+            ("split".to_string(), f.split.to_string()),
+            ("train_start".to_string(), f.train[0][0].to_string()),
+            (
+                "train_end".to_string(),
+                f.train[f.train.len() - 1][1].to_string(),
+            ),
+            ("test_start".to_string(), f.test[0][0].to_string()),
+            (
+                "test_end".to_string(),
+                f.test[f.test.len() - 1][1].to_string(),
+            ),
+        ]);
+        model_params(config, &f.model, &mut params)?;
+        self.tracker.log_params(&run, &params)?;
+        let m = &f.metrics;
+        let metrics: Vec<Metric> = [
+            ("ic", m.ic),
+            ("directional_accuracy", m.directional_accuracy),
+            ("rmse", m.rmse),
+            ("strategy_sharpe", m.strategy_sharpe),
+            ("strategy_return", m.strategy_return),
+            ("train_rows", f.train_rows as f64),
+            ("test_rows", f.test_rows as f64),
+        ]
+        .into_iter()
+        .map(|(k, v)| Metric {
+            key: k.into(),
+            value: v,
+            timestamp: t,
+            step: f.split as i64,
+        })
+        .collect();
+        self.tracker.log_metrics(&run, &metrics)?;
+        if let Some(model) = out.models.iter().find(|x| x.name == f.model) {
+            if let Some(fitted) = model.fitted.get(f.split) {
+                self.tracker.log_artifact(
+                    &run,
+                    "model/fitted.json",
+                    serde_json::to_string_pretty(fitted)?.as_bytes(),
+                )?;
+            }
+            for (file, bytes) in model.artifacts.get(f.split).into_iter().flatten() {
+                self.tracker
+                    .log_artifact(&run, &format!("model/{file}"), bytes)?;
+            }
+        }
+        self.tracker.end_run(&run, RunStatus::Finished)?;
+        Ok(())
+    }
+
     /// Mark every run of this invocation FAILED, with the reason as a tag.
     pub fn fail(&mut self, reason: &str) {
         let runs: Vec<String> = self
@@ -192,70 +247,14 @@ impl RunTracking {
         let t = now_ms();
         let s = &out.summary;
         for f in &s.folds {
-            let run = self.child(&f.model, f.split)?;
-            let spec = config.models.iter().find(|m| m.name == f.model);
-            let mut params = BTreeMap::from([
-                ("model".to_string(), f.model.clone()),
-                ("split".to_string(), f.split.to_string()),
-                ("train_start".to_string(), f.train[0][0].to_string()),
-                (
-                    "train_end".to_string(),
-                    f.train[f.train.len() - 1][1].to_string(),
-                ),
-                ("test_start".to_string(), f.test[0][0].to_string()),
-                (
-                    "test_end".to_string(),
-                    f.test[f.test.len() - 1][1].to_string(),
-                ),
-            ]);
-            if let Some(spec) = spec {
-                let v: toml::Value = toml::Value::try_from(serde_json::to_value(spec)?)?;
-                flatten("model_params", &v, &mut params);
-            }
-            self.tracker.log_params(&run, &params)?;
-            let m = &f.metrics;
-            let metrics: Vec<Metric> = [
-                ("ic", m.ic),
-                ("directional_accuracy", m.directional_accuracy),
-                ("rmse", m.rmse),
-                ("strategy_sharpe", m.strategy_sharpe),
-                ("strategy_return", m.strategy_return),
-                ("train_rows", f.train_rows as f64),
-                ("test_rows", f.test_rows as f64),
-            ]
-            .into_iter()
-            .map(|(k, v)| Metric {
-                key: k.into(),
-                value: v,
-                timestamp: t,
-                step: f.split as i64,
-            })
-            .collect();
-            self.tracker.log_metrics(&run, &metrics)?;
-            if let Some(model) = out.models.iter().find(|x| x.name == f.model) {
-                if let Some(fitted) = model.fitted.get(f.split) {
-                    self.tracker.log_artifact(
-                        &run,
-                        "model/fitted.json",
-                        serde_json::to_string_pretty(fitted)?.as_bytes(),
-                    )?;
-                }
-                for (file, bytes) in model.artifacts.get(f.split).into_iter().flatten() {
-                    self.tracker
-                        .log_artifact(&run, &format!("model/{file}"), bytes)?;
-                }
-            }
-            self.tracker.end_run(&run, RunStatus::Finished)?;
+            self.log_fold(config, out, f, t)?;
         }
         // The final fits (their training events already streamed to a child run of their own).
         self.n_splits = Some(s.split.n_splits);
         for m in out.models.iter().filter(|m| m.final_model.is_some()) {
             let run = self.child(&m.name, s.split.n_splits)?;
             let mut params = BTreeMap::from([("model".to_string(), m.name.clone())]);
-            if let Some(spec) = config.models.iter().find(|x| x.name == m.name) {
-                let v: toml::Value = toml::Value::try_from(serde_json::to_value(spec)?)?;
-                flatten("model_params", &v, &mut params);
-            }
+            model_params(config, &m.name, &mut params)?;
             self.tracker.log_params(&run, &params)?;
             self.tracker.end_run(&run, RunStatus::Finished)?;
         }
@@ -310,6 +309,15 @@ impl RunTracking {
         self.tracker.flush();
         Ok(())
     }
+}
+
+/// The `[[models]]` entry named `model`, flattened into `model_params.*` params.
+fn model_params(config: &Config, model: &str, params: &mut BTreeMap<String, String>) -> Result<()> {
+    if let Some(spec) = config.models.iter().find(|m| m.name == model) {
+        let v: toml::Value = toml::Value::try_from(serde_json::to_value(spec)?)?;
+        flatten("model_params", &v, params);
+    }
+    Ok(())
 }
 
 fn collect(dir: &Path, prefix: &str, out: &mut Vec<String>) {

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::table::Table;
-use strider_app::deploy::{lineage_tags, register_bundle};
+use strider_app::deploy::{check_registered_bundle, lineage_tags, register_bundle};
 use strider_mlflow::TrackingUri;
 use strider_mlflow::local::LocalStore;
 use strider_mlflow::registry::{
@@ -137,6 +137,58 @@ fn show(m: &ModelInfo) {
     }
 }
 
+fn register_bundle_folder(
+    args: &ModelsArgs,
+    path: &std::path::Path,
+    name: &str,
+    parents: &[String],
+    tags: &[String],
+) -> Result<()> {
+    let extra = tags.iter().map(|s| kv(s)).collect::<Result<_>>()?;
+    let r = register_bundle(args.tracking_uri.as_deref(), path, name, parents, &extra)?;
+    if args.json {
+        let out = json!({"name": name, "version": r.version, "source": r.source,
+                         "model_id": r.model_id, "tags": r.tags});
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("registered {name} version {} from {}", r.version, r.source);
+    }
+    Ok(())
+}
+
+/// A tracked run (or, with `model`, its bundle of that model, checked first) as a new version.
+#[allow(clippy::too_many_arguments)]
+fn register_run(
+    reg: &mut dyn Registry,
+    tracking_uri: Option<&str>,
+    run: &str,
+    model: Option<&str>,
+    name: &str,
+    parents: &[String],
+    tags: &[String],
+    json_out: bool,
+) -> Result<serde_json::Value> {
+    let (source, mut t) = lineage_tags(reg, run, parents)?;
+    let source = match model {
+        Some(m) => {
+            let source = format!("{source}/bundles/{m}");
+            check_registered_bundle(tracking_uri, &source)
+                .with_context(|| format!("run `{run}` has no usable bundle of model `{m}`"))?;
+            source
+        }
+        None => source,
+    };
+    for s in tags {
+        let (k, v) = kv(s)?;
+        t.insert(k, v);
+    }
+    let version = reg.create_version(name, run, &source, &t)?;
+    if !json_out {
+        println!("registered {name} version {version} from {source}");
+    }
+    Ok(json!({"name": name, "version": version, "source": source, "tags": t}))
+}
+
 pub fn run(args: ModelsArgs) -> Result<()> {
     // A bundle is read and checked before the registry is opened (or created).
     if let ModelsCommand::Register {
@@ -147,16 +199,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         ..
     } = &args.command
     {
-        let extra = tags.iter().map(|s| kv(s)).collect::<Result<_>>()?;
-        let r = register_bundle(args.tracking_uri.as_deref(), path, name, parents, &extra)?;
-        if args.json {
-            let out = json!({"name": name, "version": r.version, "source": r.source,
-                             "model_id": r.model_id, "tags": r.tags});
-            println!("{}", serde_json::to_string(&out)?);
-        } else {
-            println!("registered {name} version {} from {}", r.version, r.source);
-        }
-        return Ok(());
+        return register_bundle_folder(&args, path, name, parents, tags);
     }
     let uri = TrackingUri::resolve(args.tracking_uri.as_deref());
     let (store, rest);
@@ -174,31 +217,23 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         ModelsCommand::Register {
             run,
             model,
-            bundle,
             name,
             parents,
             tags,
+            ..
         } => {
-            let (run, source, mut t) = match (run, bundle) {
-                (Some(run), _) => {
-                    let (source, t) = lineage_tags(reg, run, parents)?;
-                    let source = match model {
-                        Some(m) => format!("{}/bundles/{m}", source),
-                        None => source,
-                    };
-                    (run.clone(), source, t)
-                }
-                (None, _) => bail!("give --run or --bundle"),
-            };
-            for s in tags {
-                let (k, v) = kv(s)?;
-                t.insert(k, v);
-            }
-            let version = reg.create_version(name, &run, &source, &t)?;
-            if !args.json {
-                println!("registered {name} version {version} from {source}");
-            }
-            json!({"name": name, "version": version, "source": source, "tags": t})
+            let run = run.as_deref().context("give --run or --bundle")?;
+            let uri = args.tracking_uri.as_deref();
+            register_run(
+                reg,
+                uri,
+                run,
+                model.as_deref(),
+                name,
+                parents,
+                tags,
+                args.json,
+            )?
         }
         ModelsCommand::Alias {
             name,

@@ -39,11 +39,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let bundle =
         Bundle::load_checked(&resolved.files).with_context(|| format!("loading {reference}"))?;
     let instruments = read_bar_files(&args.data)?;
-    let selection = match (args.asof, args.since) {
-        (Some(d), _) => Selection::AsOf(d),
-        (None, Some(d)) => Selection::Since(d),
-        (None, None) => Selection::Latest,
-    };
+    let selection = Selection::from_dates(args.asof, args.since);
     let out = bundle.predict(&instruments, selection, resolved.version)?;
     if args.json {
         println!("{}", serde_json::to_string(&out)?);

@@ -30,8 +30,11 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    if !(args.poll.is_finite() && args.poll > 0.0) {
-        anyhow::bail!("--poll {}: must be a positive number of seconds", args.poll);
+    if !(args.poll.is_finite() && args.poll > 0.0 && args.poll <= 86_400.0) {
+        anyhow::bail!(
+            "--poll {}: must be a positive number of seconds, at most a day (86400)",
+            args.poll
+        );
     }
     serve_blocking(ServeOptions {
         model: ModelRef::parse(&args.model)?,

@@ -400,6 +400,9 @@ impl RestClient {
     }
 }
 
+/// The most one artifact folder download may bring (a model bundle is far smaller).
+pub const MAX_ARTIFACT_DIR_BYTES: usize = 1 << 30;
+
 impl RestClient {
     /// Where a model version's files are (`model-versions/get-download-uri`): a version made
     /// from a logged model has the source `models:/<model_id>`, which only the server resolves.
@@ -446,7 +449,7 @@ impl RestClient {
                 source,
             })?;
         let listing: Value = serde_json::from_slice(&listing).map_err(|_| unexpected)?;
-        let mut out = Vec::new();
+        let (mut out, mut total) = (Vec::new(), 0usize);
         for f in listing["files"].as_array().into_iter().flatten() {
             let (Some(path), false) = (f["path"].as_str(), f["is_dir"].as_bool().unwrap_or(false))
             else {
@@ -467,6 +470,13 @@ impl RestClient {
                     path: format!("{root}/{name}"),
                     source,
                 })?;
+            total += bytes.len();
+            if total > MAX_ARTIFACT_DIR_BYTES {
+                return Err(Error::UnexpectedResponse {
+                    endpoint: "mlflow-artifacts/artifacts",
+                    field: "files (over 1 GiB in one folder)",
+                });
+            }
             out.push((name, bytes));
         }
         Ok(out)

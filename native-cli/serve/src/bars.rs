@@ -5,7 +5,6 @@
 //! negative. Errors name `instruments.NAME[i].field`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -17,8 +16,36 @@ use strider_core::data::{Column, Instrument};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest<'a> {
-    #[serde(borrow)]
-    pub instruments: BTreeMap<String, Vec<Bar<'a>>>,
+    #[serde(borrow, deserialize_with = "unique_names")]
+    pub instruments: Vec<(String, Vec<Bar<'a>>)>,
+}
+
+/// The instruments object, refusing a name given twice (a map would keep the last silently).
+fn unique_names<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, Vec<Bar<'a>>)>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Vec<(String, Vec<Bar<'a>>)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of instrument names to lists of bars")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(String, Vec<Bar<'a>>)> = Vec::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let bars: Vec<Bar<'a>> = map.next_value()?;
+                if out.iter().any(|(n, _)| *n == name) {
+                    return Err(de::Error::custom(format!(
+                        "instrument `{}` is given twice",
+                        name.escape_debug()
+                    )));
+                }
+                out.push((name, bars));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V(std::marker::PhantomData))
 }
 
 /// The standard columns, in [`Bar::values`] order.
@@ -67,13 +94,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for Bar<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bar<'a>, A::Error> {
                 let mut bar = Bar::default();
                 while let Some(Key(key)) = map.next_key::<Key>()? {
+                    let twice =
+                        || de::Error::custom(format!("`{}` is given twice", key.escape_debug()));
                     if key == "date" {
                         let Key(date) = map.next_value::<Key>()?;
-                        bar.date = Some(date);
+                        if bar.date.replace(date).is_some() {
+                            return Err(twice());
+                        }
                     } else if let Some(i) = STANDARD.iter().position(|c| *c == key) {
-                        bar.values[i] = Some(map.next_value::<f64>()?);
+                        if bar.values[i].replace(map.next_value::<f64>()?).is_some() {
+                            return Err(twice());
+                        }
                     } else {
                         let v: f64 = map.next_value()?;
+                        if bar.extra.iter().any(|(k, _)| *k == key) {
+                            return Err(twice());
+                        }
                         bar.extra.push((key, v));
                     }
                 }
@@ -110,10 +146,12 @@ pub fn instruments(req: &PredictRequest) -> Result<Vec<Instrument>, String> {
 }
 
 fn instrument(name: &str, bars: &[Bar]) -> Result<Instrument, String> {
+    // Names and keys are shown escaped, so an error stays one line whatever they hold.
+    let shown = name.escape_debug().to_string();
     let first = bars
         .first()
-        .ok_or_else(|| format!("instruments.{name}: no bars"))?;
-    let at = |i: usize, field: &str| format!("instruments.{name}[{i}].{field}");
+        .ok_or_else(|| format!("instruments.{shown}: no bars"))?;
+    let at = |i: usize, field: &str| format!("instruments.{shown}[{i}].{}", field.escape_debug());
     for (j, col) in STANDARD.iter().enumerate().take(VOLUME + 1) {
         if first.values.get(j).copied().flatten().is_none() {
             return Err(format!(
@@ -174,10 +212,10 @@ fn instrument(name: &str, bars: &[Bar]) -> Result<Instrument, String> {
         }
         if bar.extra.len() != extra_names.len() {
             return Err(format!(
-                "instruments.{name}[{i}]: has {} extra columns, the first bar has {} ({})",
+                "instruments.{shown}[{i}]: has {} extra columns, the first bar has {} ({})",
                 bar.extra.len(),
                 extra_names.len(),
-                extra_names.join(", ")
+                extra_names.join(", ").escape_debug()
             ));
         }
         for (k, (key, v)) in bar.extra.iter().enumerate() {
@@ -258,6 +296,24 @@ mod tests {
                 "instruments.A: no bars",
             ),
             (r#"{"instrument": {}}"#.to_string(), "instrument"),
+            (
+                format!(
+                    r#"{{"instruments": {{"A": [{}], "A": [{}]}}}}"#,
+                    bar("2020-01-01", "1"),
+                    bar("2020-01-01", "1")
+                ),
+                "instrument `A` is given twice",
+            ),
+            (
+                format!(
+                    r#"{{"instruments": {{"A": [{{"date": "2020-01-01", {OK}, "close": 1, "close": 2}}]}}}}"#
+                ),
+                "`close` is given twice",
+            ),
+            (
+                format!(r#"{{"instruments": {{"A\nB": [{{"date": "2020-01-01", {OK}}}]}}}}"#),
+                "instruments.A\\nB[0].close: missing",
+            ),
             (
                 two(bar("2020-01-01", "1"), r#"{"date": "2020-01-02"}"#.into()),
                 "instruments.A[1].open: missing",

@@ -47,15 +47,27 @@ pub struct ServeOptions {
 
 /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
 pub fn serve_blocking(opts: ServeOptions) -> Result<()> {
+    let io = |context: &str| {
+        let context = context.to_string();
+        move |source| Error::Io { context, source }
+    };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = opts.workers {
         builder.worker_threads(n.max(1));
     }
-    let runtime = builder.enable_all().build().map_err(|e| Error::Io {
-        context: "starting the async runtime".into(),
-        source: e,
-    })?;
-    runtime.block_on(serve(opts, shutdown_signal()))
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(io("starting the async runtime"))?;
+    let served = runtime.block_on(async {
+        // The signal handlers exist before the port is bound: a SIGTERM right after
+        // `listening` is a clean stop, never the default kill.
+        let shutdown = shutdown_signal().map_err(io("installing the SIGTERM handler"))?;
+        serve(opts, shutdown).await
+    });
+    // A download or model load still running in the blocking pool does not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served
 }
 
 /// Serves until `shutdown` completes.
@@ -94,25 +106,24 @@ pub async fn serve(
     })
 }
 
-/// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or Ctrl-C (SIGINT), with the handlers installed now.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    log::event("shutdown", serde_json::json!({"reason": "signal"}));
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        log::event("shutdown", serde_json::json!({"reason": "signal"}));
+    })
 }

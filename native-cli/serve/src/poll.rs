@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use strider_app::deploy::{ModelRef, current_version, record_serving, resolve};
-use strider_core::bundle::Bundle;
+use strider_core::bundle::{Bundle, content_sha256};
 
 use crate::log::event;
 use crate::state::{Loaded, State};
@@ -48,24 +48,23 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::Task(e.to_string()))?
 }
 
+/// One poll: which version the reference names now; if it is not the one served, its files,
+/// then load, check and swap. A version (or a folder's content) that failed to load is not tried
+/// again until the reference names something else; a lookup or download that failed is retried
+/// at the next poll.
 async fn cycle(state: &Arc<State>) -> Result<()> {
     let (model, uri) = (state.opts.model.clone(), state.opts.tracking_uri.clone());
     let wanted = {
         let (model, uri) = (model.clone(), uri.clone());
         blocking(move || Ok(current_version(&model, uri.as_deref())?)).await?
     };
-    if let Some(now) = state.current()
-        && now.version == wanted
-        && wanted.is_some()
-    {
+    let served = state.current().map(|c| c.version);
+    if wanted.is_some() && served == Some(wanted) {
+        // Served already (the alias may have come back here): earlier failures are history.
+        state.set_failed(None);
         return Ok(());
     }
-    if state
-        .failed
-        .lock()
-        .map(|f| *f == Some(wanted))
-        .unwrap_or(false)
-    {
+    if wanted.is_some() && state.failed().is_some_and(|(v, _)| v == wanted) {
         return Ok(());
     }
     let target = match (&model, wanted) {
@@ -75,31 +74,29 @@ async fn cycle(state: &Arc<State>) -> Result<()> {
         },
         (other, _) => other.clone(),
     };
-    let loaded = blocking(move || {
-        let resolved = resolve(&target, uri.as_deref())?;
-        let bundle = Bundle::load_checked(&resolved.files)?;
-        Ok((bundle, resolved.version))
-    })
-    .await;
-    match loaded {
-        Ok((bundle, version)) => {
+    let resolved = blocking(move || Ok(resolve(&target, uri.as_deref())?)).await?;
+    let sha = content_sha256(&resolved.files);
+    if state.failed() == Some((wanted, sha.clone())) {
+        return Ok(());
+    }
+    let files = resolved.files;
+    match blocking(move || Ok(Bundle::load_checked(&files)?)).await {
+        Ok(bundle) => {
             let (name, sha) = (bundle.name().to_string(), bundle.sha256.clone());
-            let swapped = state.swap(Loaded { bundle, version });
-            if let Ok(mut f) = state.failed.lock() {
-                *f = None;
-            }
+            let swapped = state.swap(Loaded {
+                bundle,
+                version: wanted,
+            });
+            state.set_failed(None);
             event(
                 if swapped { "swapped" } else { "loaded" },
-                json!({"model": name, "version": version, "bundle_sha256": sha}),
+                json!({"model": name, "version": wanted, "bundle_sha256": sha}),
             );
-            record(state, version).await;
-            Ok(())
+            record(state, wanted).await;
         }
         Err(e) => {
             state.metrics.failed_loads.inc();
-            if let Ok(mut f) = state.failed.lock() {
-                *f = Some(wanted);
-            }
+            state.set_failed(Some((wanted, sha)));
             event(
                 "load_failed",
                 json!({
@@ -109,9 +106,9 @@ async fn cycle(state: &Arc<State>) -> Result<()> {
                     "serving": state.current().map(|c| c.version_header()),
                 }),
             );
-            Ok(())
         }
     }
+    Ok(())
 }
 
 /// Tells the registry which version this process serves (best effort: serving goes on).

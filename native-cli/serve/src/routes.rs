@@ -84,8 +84,17 @@ fn respond(scored: Result<Result<(PredictOutput, String), String>, String>) -> R
     }
 }
 
-/// The answer for one request, on the model the request started with.
+/// The answer for one request, on the model the request started with. A panic while scoring
+/// (a bug, or a bundle that passed every check and still misbehaves) answers this request with
+/// an error instead of dropping the connection.
 fn score(model: &Loaded, body: &[u8]) -> Result<(PredictOutput, String), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        score_unguarded(model, body)
+    }))
+    .unwrap_or_else(|_| Err("internal error while scoring (see the server log)".into()))
+}
+
+fn score_unguarded(model: &Loaded, body: &[u8]) -> Result<(PredictOutput, String), String> {
     let instruments = instruments(&parse(body)?)?;
     let out = model
         .bundle

@@ -28,21 +28,23 @@ impl Loaded {
 
 pub struct State {
     pub opts: ServeOptions,
-    /// This process in registry tags: `<host>-<port>-<pid>`.
+    /// This process in registry tags: `<hostname>-<port>-<pid>` (replicas in containers share
+    /// ports and pids, not hostnames).
     pub instance: String,
     current: RwLock<Option<Arc<Loaded>>>,
-    /// The version whose load failed last, not retried until the reference moves.
-    pub failed: Mutex<Option<Option<u64>>>,
+    /// The version (and content hash) whose load failed last: not tried again until the
+    /// reference names another version or the content changes.
+    failed: Mutex<Option<(Option<u64>, String)>>,
     pub metrics: Metrics,
 }
 
 impl State {
     pub fn new(opts: ServeOptions, address: SocketAddr) -> Self {
-        let host: String = address
-            .ip()
-            .to_string()
+        let host: String = hostname()
+            .unwrap_or_else(|| address.ip().to_string())
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(64)
             .collect();
         Self {
             instance: format!("{host}-{}-{}", address.port(), std::process::id()),
@@ -50,6 +52,20 @@ impl State {
             current: RwLock::new(None),
             failed: Mutex::new(None),
             metrics: Metrics::new(),
+        }
+    }
+
+    pub fn failed(&self) -> Option<(Option<u64>, String)> {
+        match self.failed.lock() {
+            Ok(f) => f.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_failed(&self, failed: Option<(Option<u64>, String)>) {
+        match self.failed.lock() {
+            Ok(mut f) => *f = failed,
+            Err(poisoned) => *poisoned.into_inner() = failed,
         }
     }
 
@@ -81,4 +97,14 @@ impl State {
         }
         had
     }
+}
+
+/// The machine's name: `$HOSTNAME`, else the kernel's (Linux), else `/etc/hostname`.
+fn hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }

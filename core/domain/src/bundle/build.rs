@@ -35,6 +35,13 @@ pub fn build(input: &BundleInput) -> Result<BundleFiles> {
         .iter()
         .map(|(name, bytes)| (name.clone(), sha256_hex(bytes)))
         .collect();
+    // The check is recorded from the weights as saved and read back, so it holds for what a
+    // reader loads (an LSTM trained on a GPU is read back onto the CPU engine).
+    let reloaded = crate::model::load(
+        input.spec.params.kind(),
+        data.feature_names.len(),
+        &|name| files.get(name).cloned(),
+    )?;
     let window = match &input.spec.params {
         ModelParams::Lstm(p) => p.window,
         _ => 1,
@@ -62,7 +69,7 @@ pub fn build(input: &BundleInput) -> Result<BundleFiles> {
         },
         validation: input.validation.clone(),
         weights,
-        check: Check::make(data, input.model, window, data.task)?,
+        check: Check::make(data, reloaded.as_ref(), window, data.task)?,
     };
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| bad(format!("`{MANIFEST}` cannot be written: {e}")))?;

@@ -88,7 +88,11 @@ impl Bundle {
         if check.features.iter().any(|row| row.len() != k)
             || check.features.len() != check.predictions.len()
         {
-            return Err(bad("the check rows do not fit the feature list"));
+            return Err(bad(format!(
+                "`bundle.json` key `check`: {} rows and {} predictions for {k} features",
+                check.features.len(),
+                check.predictions.len()
+            )));
         }
         let got = predict_rows(
             self.model.as_ref(),

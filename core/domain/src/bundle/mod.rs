@@ -82,7 +82,7 @@ pub struct Training {
 pub struct Bundle {
     pub manifest: BundleManifest,
     pub model: BoxedModel,
-    /// SHA-256 over every file but `MLmodel` (names and bytes), hex.
+    /// SHA-256 over `bundle.json` and the weight files it lists (names and bytes), hex.
     pub sha256: String,
 }
 
@@ -114,6 +114,16 @@ impl Bundle {
                 manifest.format
             )));
         }
+        // The manifest is not covered by a hash: its settings are checked as a config's are.
+        let settings = || -> Result<()> {
+            manifest.label.validate()?;
+            manifest.strategy.validate()?;
+            for f in &manifest.features {
+                f.validate()?;
+            }
+            manifest.model.validate(manifest.label.task())
+        };
+        settings().map_err(|e| bad(format!("`{MANIFEST}`: {e}")))?;
         for (name, want) in &manifest.weights {
             let bytes = files
                 .get(name)
@@ -139,8 +149,14 @@ impl Bundle {
                 .flatten()
         })
         .map_err(|e| bad(e.to_string()))?;
+        // The hash covers what the bundle is made of, not stray files beside it in a folder.
+        let own: BundleFiles = files
+            .iter()
+            .filter(|(name, _)| *name == MANIFEST || manifest.weights.contains_key(*name))
+            .map(|(name, bytes)| (name.clone(), bytes.clone()))
+            .collect();
         Ok(Self {
-            sha256: content_sha256(files),
+            sha256: content_sha256(&own),
             manifest,
             model,
         })

@@ -9,7 +9,17 @@ use super::{Bundle, bad};
 use crate::Result;
 use crate::data::Instrument;
 use crate::dataset::Dataset;
-use crate::labels::Task;
+
+impl Selection {
+    /// `--asof` wins over `--since`; neither is the latest bar.
+    pub fn from_dates(asof: Option<NaiveDate>, since: Option<NaiveDate>) -> Self {
+        match (asof, since) {
+            (Some(d), _) => Selection::AsOf(d),
+            (None, Some(d)) => Selection::Since(d),
+            (None, None) => Selection::Latest,
+        }
+    }
+}
 
 /// Which bars to score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +82,21 @@ impl Bundle {
         for inst in instruments {
             m.signature.check(inst)?;
         }
+        // A model trained on `close` reads `close`, even where the scored file also has
+        // `adj_close` (which every price feature would otherwise switch to).
+        let unadjusted: Vec<Instrument>;
+        let instruments = if m.signature.price == "close" {
+            unadjusted = instruments
+                .iter()
+                .map(|i| Instrument {
+                    adj_close: None,
+                    ..i.clone()
+                })
+                .collect();
+            &unadjusted
+        } else {
+            instruments
+        };
         let data = Dataset::build_for_scoring(instruments, &m.features, &m.label)?;
         if data.feature_names != m.feature_names {
             return Err(bad(format!(
@@ -86,10 +111,7 @@ impl Bundle {
             .zip(raw)
             .map(|(&r, p)| {
                 let meta = data.rows[r];
-                let score = match data.task {
-                    Task::Regression => p,
-                    Task::Classification => p - 0.5,
-                };
+                let score = data.task.score(p);
                 Prediction {
                     instrument: data.instruments[meta.instrument].clone(),
                     date: data.calendar[meta.time],

@@ -32,6 +32,9 @@ pub struct Signature {
     /// Raw bar columns per instrument: `date`, then the price and what the features read.
     pub inputs: Vec<ColumnSpec>,
     pub outputs: Vec<ColumnSpec>,
+    /// The price the model was trained on: `adj_close`, or `close` (then a scored file's
+    /// `adj_close` is ignored, so returns are computed as in training).
+    pub price: String,
     /// `daily`, `weekly`, `monthly` or `other`, from the median gap between training bars.
     pub frequency: String,
     /// Bars before the first one every feature is defined on (the first score is on bar
@@ -68,10 +71,18 @@ impl Signature {
         }
         let gaps: Vec<i64> = instruments.iter().filter_map(median_gap_days).collect();
         let frequency = frequency_of(gaps.iter().copied().min().unwrap_or(1));
-        let warmup_bars = data.drops.iter().map(|d| d.warmup).min().unwrap_or(0);
+        // Instruments too short to give a row say nothing about the warm-up.
+        let warmup_bars = data
+            .drops
+            .iter()
+            .filter(|d| d.rows > 0)
+            .map(|d| d.warmup)
+            .min()
+            .unwrap_or(0);
         Self {
             inputs,
             outputs: outputs(),
+            price: price.into(),
             frequency: frequency.into(),
             warmup_bars,
         }

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::data::Instrument;
 use crate::{Error, Result};
 
+/// The longest window, period or lag a feature may have (about 400 years of daily bars): keeps
+/// index arithmetic far from overflow whatever a config or a bundle says.
+pub const MAX_FEATURE_WINDOW: usize = 100_000;
+
 /// What a rolling statistic is taken of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +124,9 @@ const DOW: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 impl FeatureSpec {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::config("features", m));
+        if self.lengths().iter().any(|&n| n > MAX_FEATURE_WINDOW) {
+            return bad("windows, periods and lags must be <= 100000 bars (MAX_FEATURE_WINDOW)");
+        }
         match self {
             Self::Returns { periods } if periods.is_empty() || periods.contains(&0) => {
                 bad("returns.periods must be non-empty and >= 1")
@@ -143,6 +150,23 @@ impl FeatureSpec {
                 bad("macd needs 0 < fast < slow and signal >= 1")
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Every window, period and lag of the feature, in bars.
+    fn lengths(&self) -> Vec<usize> {
+        match self {
+            Self::Returns { periods } => periods.clone(),
+            Self::LaggedReturns { lags } => lags.clone(),
+            Self::RollingMean { window, .. }
+            | Self::RollingStd { window, .. }
+            | Self::Zscore { window, .. }
+            | Self::Rsi { window }
+            | Self::Atr { window }
+            | Self::VolumeZscore { window } => vec![*window],
+            Self::Macd { fast, slow, signal } => vec![*fast, *slow, *signal],
+            Self::Column { lag, .. } => vec![*lag],
+            Self::DayOfWeek { .. } => Vec::new(),
         }
     }
 

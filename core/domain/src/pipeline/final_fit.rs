@@ -40,7 +40,19 @@ pub(super) fn final_fit(
         model: spec.name.clone(),
         message: format!("final fit on all labelled rows: {e}"),
     })?;
-    let predictions = model.predict(data, &rows)?;
+    let bundle = bundle::build(&BundleInput {
+        config: req.config,
+        spec,
+        instruments: req.instruments,
+        data,
+        model: model.as_ref(),
+        seed,
+        validation,
+    })?;
+    // Predicted by the model as the bundle holds it, which is what every reader of it loads.
+    let predictions = bundle::Bundle::load_checked(&bundle)?
+        .model
+        .predict(data, &rows)?;
     let in_sample = rows
         .iter()
         .zip(predictions)
@@ -53,14 +65,5 @@ pub(super) fn final_fit(
             }
         })
         .collect();
-    let bundle = bundle::build(&BundleInput {
-        config: req.config,
-        spec,
-        instruments: req.instruments,
-        data,
-        model: model.as_ref(),
-        seed,
-        validation,
-    })?;
     Ok(FinalModel { bundle, in_sample })
 }

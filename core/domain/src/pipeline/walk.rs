@@ -8,7 +8,6 @@ use super::{Event, ModelOutput, ModelSummary, PathSummary, PredictionRow, RunReq
 use crate::backtest::{self, Backtest};
 use crate::dataset::Dataset;
 use crate::evaluation::evaluate;
-use crate::labels::Task;
 use crate::metrics;
 use crate::model::{BoxedModel, FitContext, ModelSpec, Predict, TrainEvent};
 use crate::splits::{Split, SplitPlan};
@@ -157,10 +156,7 @@ fn predict_groups(
         let pred = model.predict(data, &rows)?;
         for (&r, &p) in rows.iter().zip(&pred) {
             let meta = data.rows[r];
-            let score = match data.task {
-                Task::Regression => p,
-                Task::Classification => p - 0.5,
-            };
+            let score = data.task.score(p);
             c.scores[path][meta.instrument][meta.bar] = Some(score);
             c.predictions.push(PredictionRow {
                 date: data.calendar[meta.time],

@@ -27,7 +27,8 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles> {
     let mut total = 0u64;
     for e in entries {
         let e = e.with_context(|| format!("reading bundle {}", dir.display()))?;
-        let meta = e.metadata()?;
+        // Following links: a bundle assembled from linked weight files reads as one.
+        let meta = std::fs::metadata(e.path())?;
         if !meta.is_file() {
             continue;
         }

@@ -12,6 +12,7 @@ pub use folder::{read_bundle_dir, write_bundle_dir};
 pub use mlmodel::with_mlmodel;
 pub use predict::read_bar_files;
 pub use reference::{
-    ModelRef, ResolvedModel, current_version, record_serving, resolve, with_registry,
+    ModelRef, ResolvedModel, check_registered_bundle, current_version, record_serving, resolve,
+    with_registry,
 };
 pub use register::{Registered, lineage_tags, register_bundle};

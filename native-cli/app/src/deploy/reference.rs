@@ -93,8 +93,9 @@ pub fn with_registry<T>(
     }
 }
 
-/// [`with_registry`] for reading: a local store that does not exist is an error, not created.
-fn reading_registry<T>(
+/// [`with_registry`] on a registry that must exist already: a local store that does not is an
+/// error, not created (looking a model up, or tagging one, never makes an empty store).
+fn existing_registry<T>(
     tracking_uri: Option<&str>,
     f: impl FnOnce(&mut dyn Registry) -> Result<T>,
 ) -> Result<T> {
@@ -119,7 +120,7 @@ pub fn current_version(r: &ModelRef, tracking_uri: Option<&str>) -> Result<Optio
     match r {
         ModelRef::Path(_) => Ok(None),
         ModelRef::Version { version, .. } => Ok(Some(*version)),
-        ModelRef::Alias { name, alias } => reading_registry(tracking_uri, |reg| {
+        ModelRef::Alias { name, alias } => existing_registry(tracking_uri, |reg| {
             let model = reg.get_model(name)?;
             let v = model.aliases.get(alias).copied().ok_or_else(|| {
                 crate::Error::Input(format!("{r}: model `{name}` has no alias `{alias}`"))
@@ -139,7 +140,7 @@ pub fn record_serving(
     instance: &str,
 ) -> Result<()> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    reading_registry(tracking_uri, |reg| {
+    existing_registry(tracking_uri, |reg| {
         reg.set_version_tag(
             name,
             version,
@@ -153,6 +154,36 @@ pub fn record_serving(
         )?;
         Ok(())
     })
+}
+
+/// The files at a version source: a local folder (`file://`, only for a local store: a server's
+/// version naming a path names it on another machine) or, on a server, an artifact folder.
+fn files_at(
+    tracking_uri: Option<&str>,
+    source: &str,
+    download: Option<&str>,
+) -> Result<BundleFiles> {
+    match (
+        TrackingUri::resolve(tracking_uri),
+        source.strip_prefix("file://"),
+    ) {
+        (TrackingUri::Local(_), Some(path)) => read_bundle_dir(Path::new(path)),
+        (TrackingUri::Local(_), None) => read_bundle_dir(Path::new(source)),
+        (TrackingUri::Server(_), Some(_)) => bail!(
+            "the source {source} is a path on the machine that registered it, not on the server; register the bundle with --bundle on the server"
+        ),
+        (TrackingUri::Server(base), None) => {
+            let files = RestClient::new(&base).download_artifact_dir(download.unwrap_or(source))?;
+            Ok(files.into_iter().collect())
+        }
+    }
+}
+
+/// Reads and checks the bundle a new version will point at, before it is registered.
+pub fn check_registered_bundle(tracking_uri: Option<&str>, source: &str) -> Result<()> {
+    let files = files_at(tracking_uri, source, None)?;
+    strider_core::bundle::Bundle::load_checked(&files)?;
+    Ok(())
 }
 
 /// Resolves `r` (a registry reference through `tracking_uri`, as `strider models` does).
@@ -169,7 +200,7 @@ pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel
         ModelRef::Alias { name, alias } => (name, Err(alias)),
     };
     let uri = TrackingUri::resolve(tracking_uri);
-    let model = reading_registry(tracking_uri, |reg| Ok(reg.get_model(name)?))?;
+    let model = existing_registry(tracking_uri, |reg| Ok(reg.get_model(name)?))?;
     let version = match wanted {
         Ok(v) => v,
         Err(alias) => *model.aliases.get(alias).ok_or_else(|| {
@@ -183,18 +214,14 @@ pub fn resolve(r: &ModelRef, tracking_uri: Option<&str>) -> Result<ResolvedModel
         .ok_or_else(|| {
             crate::Error::Input(format!("{r}: model `{name}` has no version {version}"))
         })?;
-    let files = match (&uri, v.source.strip_prefix("file://")) {
-        (_, Some(path)) => read_bundle_dir(Path::new(path)),
-        (TrackingUri::Server(base), None) => {
-            let rest = RestClient::new(base);
-            rest.model_version_download_uri(name, version)
-                .and_then(|uri| rest.download_artifact_dir(&uri))
-                .map(|f| f.into_iter().collect())
-                .map_err(Into::into)
+    let download = match &uri {
+        TrackingUri::Server(base) => {
+            Some(RestClient::new(base).model_version_download_uri(name, version)?)
         }
-        (TrackingUri::Local(_), None) => read_bundle_dir(Path::new(&v.source)),
-    }
-    .with_context(|| format!("{r} (version {version}, source {})", v.source))?;
+        TrackingUri::Local(_) => None,
+    };
+    let files = files_at(tracking_uri, &v.source, download.as_deref())
+        .with_context(|| format!("{r} (version {version}, source {})", v.source))?;
     if files.is_empty() {
         bail!(
             "{r}: version {version}'s source {} holds no bundle",

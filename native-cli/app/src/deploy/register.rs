@@ -76,7 +76,8 @@ fn bundle_tags(
             "strider.data_fingerprint".to_string(),
             training.data_fingerprint.clone(),
         ),
-        ("strider.seed".to_string(), training.seed.to_string()),
+        // The final fit's own seed (derived from the run's), not the run's `strider.seed`.
+        ("strider.fit_seed".to_string(), training.seed.to_string()),
         ("strider.bundle_sha256".to_string(), bundle.sha256.clone()),
         ("strider.model".to_string(), bundle.name().to_string()),
     ]);

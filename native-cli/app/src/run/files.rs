@@ -55,7 +55,7 @@ pub fn write_run(
     let now = chrono::Utc::now();
     for m in &out.models {
         let Some(fin) = &m.final_model else { continue };
-        let bundle = strider_core::bundle::Bundle::load(&fin.bundle)?;
+        let bundle = strider_core::bundle::Bundle::load_checked(&fin.bundle)?;
         let artifact_path = format!("run/bundles/{}", m.name);
         let files = crate::deploy::with_mlmodel(
             fin.bundle.clone(),

@@ -5,27 +5,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use support::project;
+use support::{ok_json, project, strider};
 
-const BIN: &str = env!("CARGO_BIN_EXE_strider");
 const MODELS: [&str; 4] = ["ridge", "ridge-shrunk", "trees", "lstm"];
-
-fn strider(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("strider runs")
-}
-
-fn ok_json(o: &Output) -> Value {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 /// One run of the bundled example (untracked), shared by the tests of this file.
 struct Run {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -22,4 +23,19 @@ pub fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(&path, cfg).unwrap();
     path
+}
+
+/// The `strider` binary run in `cwd`.
+pub fn strider(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strider"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("strider runs")
+}
+
+/// A successful command's stdout as JSON (its stderr in the failure message otherwise).
+pub fn ok_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
 }

@@ -413,6 +413,68 @@ fn a_classifier_s_bundle_scores_the_probability_minus_a_half() {
     }
 }
 
+#[test]
+fn a_model_on_a_subset_of_the_features_reads_only_those_and_its_bundle_scores_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = small_run(
+        tmp.path(),
+        "[label]\nkind = \"forward_return\"\nhorizon = 1\n\n[[models]]\nname = \"two\"\nkind = \"ridge\"\n\
+         features = [\"rsi_14\", \"ret_1\"]\n\n[[models]]\nname = \"trees-two\"\nkind = \"gbdt\"\n\
+         num_iterations = 10\nfeatures = [\"z_price_20\", \"dow\"]\n",
+    );
+    let fitted: Value =
+        serde_json::from_slice(&std::fs::read(run.join("models/two/split-0.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        fitted["feature_names"],
+        serde_json::json!(["rsi_14", "ret_1"])
+    );
+    assert_eq!(fitted["coef"].as_array().unwrap().len(), 2);
+    let data = data_args(tmp.path());
+    for m in ["two", "trees-two"] {
+        let bundle = run.join("bundles").join(m);
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("bundle.json")).unwrap()).unwrap();
+        assert_eq!(
+            manifest["feature_names"].as_array().unwrap().len(),
+            2,
+            "{m}"
+        );
+        let v = ok_json(&predict(
+            bundle.to_str().unwrap(),
+            &data,
+            &["--since", "2000-01-01"],
+            tmp.path(),
+        ));
+        let got: std::collections::HashMap<_, _> = scores(&v).into_iter().collect();
+        for (k, p) in in_sample(&run, m) {
+            assert_eq!(got[&k].to_bits(), p.to_bits(), "{m} {k:?}");
+        }
+    }
+    // An unknown name is a one-line error naming the model and the features there are.
+    let cfg = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .replace("\"ret_1\"", "\"ret_2\"");
+    std::fs::write(tmp.path().join("bad.toml"), cfg).unwrap();
+    let o = strider(
+        &[
+            "run",
+            "bad.toml",
+            "--out",
+            "bad",
+            "--no-track",
+            "--no-report",
+        ],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("two") && err.contains("no feature `ret_2`") && err.contains("rsi_14"),
+        "{err}"
+    );
+}
+
 #[cfg(feature = "lightgbm")]
 #[test]
 fn a_native_lightgbm_model_s_bundle_scores_the_pipeline_s_rows_bit_for_bit() {

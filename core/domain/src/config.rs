@@ -11,6 +11,8 @@ use crate::features::FeatureSpec;
 use crate::labels::LabelSpec;
 use crate::metrics::MetricsSpec;
 use crate::model::ModelSpec;
+use crate::pipeline::HoldoutSpec;
+use crate::selection::SelectionSpec;
 use crate::splits::SplitSpec;
 use crate::{Error, Result};
 
@@ -35,6 +37,12 @@ pub struct Config {
     pub strategy: StrategySpec,
     #[serde(default)]
     pub metrics: MetricsSpec,
+    /// How `strider select` and the run rank models and which one they recommend.
+    #[serde(default)]
+    pub selection: SelectionSpec,
+    /// A final period nothing but the last evaluation reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<HoldoutSpec>,
 }
 
 fn default_name() -> String {
@@ -89,6 +97,10 @@ impl Config {
         }
         self.label.validate()?;
         self.strategy.validate()?;
+        self.selection.validate()?;
+        if let Some(h) = &self.holdout {
+            h.validate()?;
+        }
         for f in &self.features {
             f.validate()?;
         }

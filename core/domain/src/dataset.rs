@@ -123,6 +123,45 @@ impl Dataset {
         self.feature_names.len()
     }
 
+    /// The same rows with only the named feature columns, in that order. The error names the
+    /// first unknown feature and the ones there are.
+    pub fn select_features(&self, names: &[String]) -> std::result::Result<Self, String> {
+        let cols = names
+            .iter()
+            .map(|n| {
+                self.feature_names
+                    .iter()
+                    .position(|f| f == n)
+                    .ok_or_else(|| {
+                        format!(
+                            "no feature `{n}`; the features are {}",
+                            self.feature_names.join(", ")
+                        )
+                    })
+            })
+            .collect::<std::result::Result<Vec<usize>, String>>()?;
+        let k = self.n_features();
+        let x = if k == 0 {
+            Vec::new()
+        } else {
+            self.x
+                .chunks_exact(k)
+                .flat_map(|row| cols.iter().map(move |&c| row[c]))
+                .collect()
+        };
+        Ok(Self {
+            feature_names: names.to_vec(),
+            x,
+            y: self.y.clone(),
+            forward_return: self.forward_return.clone(),
+            rows: self.rows.clone(),
+            instruments: self.instruments.clone(),
+            calendar: self.calendar.clone(),
+            task: self.task,
+            drops: self.drops.clone(),
+        })
+    }
+
     pub fn row(&self, i: usize) -> &[f64] {
         let k = self.n_features();
         &self.x[i * k..(i + 1) * k]

@@ -33,6 +33,9 @@ pub struct Manifest {
     pub config_source: String,
     pub data_fingerprint: String,
     pub inputs: Vec<InputFile>,
+    /// The holdout: its start, and how many models read it in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<crate::run::HoldoutRecord>,
 }
 
 impl Manifest {
@@ -52,6 +55,7 @@ impl Manifest {
             config_source,
             data_fingerprint,
             inputs,
+            holdout: None,
         }
     }
 }

@@ -298,16 +298,40 @@ impl RunTracking {
             self.tracker
                 .log_artifact(&parent, &format!("run/{rel}"), &bytes)?;
         }
-        self.tracker.set_tags(
-            &parent,
-            &BTreeMap::from([(
-                "strider.run_dir".to_string(),
-                std::fs::canonicalize(run_dir)?.display().to_string(),
-            )]),
-        )?;
+        let mut tags = BTreeMap::from([(
+            "strider.run_dir".to_string(),
+            std::fs::canonicalize(run_dir)?.display().to_string(),
+        )]);
+        selection_tags(run_dir, &mut tags);
+        self.tracker.set_tags(&parent, &tags)?;
         self.tracker.end_run(&parent, RunStatus::Finished)?;
         self.tracker.flush();
         Ok(())
+    }
+}
+
+/// The recommendation and the holdout's looks, from the run directory's `selection.json` and
+/// `manifest.json`: `strider.recommended` (a model or `none`), `strider.holdout.start` and
+/// `strider.holdout.evaluations` (how many models read the holdout in this run).
+fn selection_tags(run_dir: &Path, tags: &mut BTreeMap<String, String>) {
+    let read = |f: &str| -> Option<serde_json::Value> {
+        serde_json::from_slice(&std::fs::read(run_dir.join(f)).ok()?).ok()
+    };
+    if let Some(sel) = read("selection.json") {
+        let rec = sel["recommended"].as_str().unwrap_or("none").to_string();
+        tags.insert("strider.recommended".into(), rec);
+    }
+    if let Some(h) = read("manifest.json").map(|m| m["holdout"].clone())
+        && !h.is_null()
+    {
+        tags.insert(
+            "strider.holdout.start".into(),
+            h["start"].as_str().unwrap_or("").into(),
+        );
+        tags.insert(
+            "strider.holdout.evaluations".into(),
+            h["evaluations"].to_string(),
+        );
     }
 }
 

@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Seconds to wait for an unreachable tracking server before leaving the run buffered locally.
     #[arg(long, default_value_t = 60)]
     tracking_wait: u64,
+    /// Also print the per-fold table (every model x split).
+    #[arg(long)]
+    folds: bool,
 }
 
 impl RunArgs {
@@ -55,6 +58,7 @@ impl RunArgs {
             }),
             report: !self.no_report,
             extra_files: Vec::new(),
+            other_trials: 0,
         }
     }
 }
@@ -85,10 +89,14 @@ pub fn run(args: RunArgs) -> Result<()> {
             "report": result.report,
             "tracking": result.tracking_json(),
             "summary": result.output.summary,
+            "selection": result.selection,
+            "holdout": result.holdout,
         });
         println!("{}", serde_json::to_string(&json)?);
     } else {
-        print_tables(&result.output, &result.dir);
+        crate::cmd_select::print_leaderboard(&result.selection);
+        println!();
+        print_tables(&result.output, &result.dir, args.folds);
         if let Some(p) = &result.report {
             println!("report: {}", p.display());
         }
@@ -118,7 +126,7 @@ fn report_tracking(result: &RunResult, json: bool) {
     }
 }
 
-fn print_tables(out: &RunOutput, dir: &Path) {
+fn print_tables(out: &RunOutput, dir: &Path, folds: bool) {
     let s = &out.summary;
     println!(
         "{}: {} instruments, {} rows on {} dates ({} .. {}), {} features, {} splits",
@@ -134,7 +142,7 @@ fn print_tables(out: &RunOutput, dir: &Path) {
     let mut t = Table::new(&[
         "model", "split", "train", "test", "rows", "IC", "dir.acc", "sharpe", "return",
     ]);
-    for f in &s.folds {
+    for f in s.folds.iter().filter(|_| folds) {
         t.row(vec![
             f.model.clone(),
             f.split.to_string(),
@@ -147,8 +155,10 @@ fn print_tables(out: &RunOutput, dir: &Path) {
             num(f.metrics.strategy_return * 100.0, 1) + "%",
         ]);
     }
-    print!("{}", t.render());
-    println!();
+    if folds {
+        print!("{}", t.render());
+        println!();
+    }
     let mut t = Table::new(&[
         "model", "series", "sharpe", "sortino", "cagr", "max_dd", "hit_rate", "total",
     ]);

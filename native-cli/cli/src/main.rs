@@ -8,6 +8,7 @@ mod cmd_models;
 mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
+mod cmd_select;
 mod cmd_serve;
 mod cmd_splits;
 mod cmd_tune;
@@ -32,6 +33,8 @@ enum Command {
     Metrics(cmd_metrics::MetricsArgs),
     /// The model registry: register runs, move aliases (recorded), roll back, show lineage.
     Models(cmd_models::ModelsArgs),
+    /// Rank a finished run's models under (other) selection criteria and recommend one.
+    Select(cmd_select::SelectArgs),
     /// Write a run's self-contained, interactive report.html.
     Report(cmd_report::ReportArgs),
     /// Optimise hyper-parameters (a config's model, or any command) on an Optuna storage.
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Splits(a) => cmd_splits::run(a),
         Command::Metrics(a) => cmd_metrics::run(a),
         Command::Models(a) => cmd_models::run(a),
+        Command::Select(a) => cmd_select::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Tune(a) => cmd_tune::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),

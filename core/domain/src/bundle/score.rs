@@ -97,13 +97,14 @@ impl Bundle {
         } else {
             instruments
         };
-        let data = Dataset::build_for_scoring(instruments, &m.features, &m.label)?;
-        if data.feature_names != m.feature_names {
-            return Err(bad(format!(
+        let all = Dataset::build_for_scoring(instruments, &m.features, &m.label)?;
+        // The model's own columns (a model may read a subset of the features), in its order.
+        let data = all.select_features(&m.feature_names).map_err(|_| {
+            bad(format!(
                 "the data yields the features {:?}, the model was trained on {:?}",
-                data.feature_names, m.feature_names
-            )));
-        }
+                all.feature_names, m.feature_names
+            ))
+        })?;
         let rows = select(&data, selection)?;
         let raw = self.model.predict(&data, &rows)?;
         let mut out: Vec<Prediction> = rows

@@ -32,6 +32,30 @@ impl Instrument {
         self.dates.is_empty()
     }
 
+    /// The first `n` bars.
+    pub fn head(&self, n: usize) -> Instrument {
+        let n = n.min(self.len());
+        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[..n].to_vec());
+        Instrument {
+            name: self.name.clone(),
+            dates: self.dates[..n].to_vec(),
+            open: cut(&self.open),
+            high: cut(&self.high),
+            low: cut(&self.low),
+            close: self.close[..n].to_vec(),
+            volume: cut(&self.volume),
+            adj_close: cut(&self.adj_close),
+            extra: self
+                .extra
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    values: c.values[..n].to_vec(),
+                })
+                .collect(),
+        }
+    }
+
     /// The price returns are computed from: `adj_close` when present, else `close`.
     pub fn price(&self) -> &[f64] {
         self.adj_close.as_deref().unwrap_or(&self.close)

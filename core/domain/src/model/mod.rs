@@ -87,6 +87,8 @@ pub type BoxedModel = Box<dyn Predict>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     pub name: String,
+    /// The features this model reads, by the names the run reports (`None`: all of them).
+    pub features: Option<Vec<String>>,
     pub params: ModelParams,
 }
 
@@ -95,6 +97,9 @@ impl Serialize for ModelSpec {
         let mut v = serde_json::to_value(&self.params).map_err(serde::ser::Error::custom)?;
         if let Some(m) = v.as_object_mut() {
             m.insert("name".into(), self.name.clone().into());
+            if let Some(f) = &self.features {
+                m.insert("features".into(), f.clone().into());
+            }
         }
         v.serialize(s)
     }
@@ -116,6 +121,13 @@ impl<'de> Deserialize<'de> for ModelSpec {
             Some(_) => return Err(D::Error::custom("`name`: must be a string")),
             None => None,
         };
+        let features = match obj.remove("features") {
+            Some(v) => Some(
+                serde_json::from_value::<Vec<String>>(v)
+                    .map_err(|_| D::Error::custom("`features`: must be a list of feature names"))?,
+            ),
+            None => None,
+        };
         let kind = match obj.remove("kind") {
             Some(serde_json::Value::String(s)) => s,
             Some(_) => return Err(D::Error::custom("`kind`: must be a string")),
@@ -133,7 +145,11 @@ impl<'de> Deserialize<'de> for ModelSpec {
             }
         };
         let name = name.unwrap_or_else(|| params.kind().to_string());
-        Ok(ModelSpec { name, params })
+        Ok(ModelSpec {
+            name,
+            features,
+            params,
+        })
     }
 }
 
@@ -187,6 +203,16 @@ impl ModelSpec {
                 message: message.into(),
             })
         };
+        if let Some(f) = &self.features {
+            let mut sorted: Vec<&String> = f.iter().collect();
+            sorted.sort_unstable();
+            if f.is_empty() {
+                return bad("`features` is empty (leave it out to use every feature)");
+            }
+            if let Some(w) = sorted.windows(2).find(|w| w.first() == w.last()) {
+                return bad(&format!("`features` lists `{}` twice", w[0]));
+            }
+        }
         match (&self.params, task) {
             (ModelParams::Ridge(p), Task::Regression) if p.alpha >= 0.0 => Ok(()),
             (ModelParams::Ridge(_), Task::Regression) => bad("alpha must be >= 0"),
@@ -217,6 +243,20 @@ impl ModelSpec {
             }
             // One network serves both tasks: the task picks the loss (MSE or cross-entropy).
             (ModelParams::Lstm(p), _) => p.validate().or_else(|e| bad(&e)),
+        }
+    }
+
+    /// The modelling table as this model sees it: only its `features`, in the order listed.
+    pub fn view<'d>(&self, data: &'d Dataset) -> Result<std::borrow::Cow<'d, Dataset>> {
+        match &self.features {
+            None => Ok(std::borrow::Cow::Borrowed(data)),
+            Some(names) => data
+                .select_features(names)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|message| Error::Model {
+                    model: self.name.clone(),
+                    message: format!("`features`: {message}"),
+                }),
         }
     }
 

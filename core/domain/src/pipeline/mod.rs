@@ -2,8 +2,10 @@
 //! The CLI and the browser both call [`run`] (or a [`RunRequest`] with options); only reading
 //! inputs and writing outputs differ.
 
+mod candidates;
 mod final_fit;
 mod fold_metrics;
+mod holdout;
 mod output;
 mod walk;
 
@@ -16,6 +18,7 @@ use crate::splits::SplitPlan;
 use crate::stats::deflated_sharpe;
 use crate::{Error, Result};
 
+pub use holdout::{HoldoutEvaluation, HoldoutSpec, before_holdout, evaluate_holdout};
 pub use output::{
     DatasetSummary, Event, FinalModel, FinalPrediction, FoldMetrics, FoldRecord, ModelOutput,
     ModelSummary, PathSummary, PredictionRow, RunOutput, RunSummary, SplitSummary,

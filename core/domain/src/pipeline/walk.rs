@@ -48,6 +48,8 @@ pub(super) fn walk_model(
     on_event(Event::Stage {
         name: format!("model {}", spec.name),
     });
+    let view = spec.view(data)?;
+    let data = view.as_ref();
     let mut c = Collected {
         scores: (0..plan.n_paths)
             .map(|_| {

@@ -3,6 +3,7 @@
 //! configuration's run) and any native program call [`run_to_dir`].
 
 mod files;
+mod select;
 mod source;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use strider_mlflow::TrackingUri;
 use strider_mlflow::tracker::{FinishReport, Tracker};
 
 pub use files::write_run;
+pub use select::{HoldoutRecord, reselect, run_dir_input, select_run};
 pub use source::{ConfigSource, LoadedData};
 
 use crate::manifest::Manifest;
@@ -50,6 +52,8 @@ pub struct RunRequest {
     /// Extra files for the run directory (e.g. `tuning.json`), written before the report so it
     /// shows them.
     pub extra_files: Vec<(String, Vec<u8>)>,
+    /// Trials tried besides the config's models (a tuning study's): selection deflates for them.
+    pub other_trials: usize,
 }
 
 /// What a caller hears while a run works.
@@ -72,6 +76,8 @@ pub struct RunResult {
     pub report: Option<PathBuf>,
     pub tracking: Option<TrackingOutcome>,
     pub output: RunOutput,
+    pub selection: strider_core::selection::SelectionReport,
+    pub holdout: Option<HoldoutRecord>,
 }
 
 impl RunResult {
@@ -106,8 +112,17 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
             dir.display()
         );
     }
-    let fingerprint = strider_core::data::fingerprint(&data.instruments);
-    let manifest = Manifest::new(seed, source.label.clone(), fingerprint, data.inputs);
+    // With a holdout, everything from here to the selection sees only the bars before it.
+    let holdout_start = match &config.holdout {
+        Some(h) => Some(h.start_date(&data.instruments)?),
+        None => None,
+    };
+    let validated = match holdout_start {
+        Some(start) => pipeline::before_holdout(&data.instruments, start),
+        None => data.instruments.clone(),
+    };
+    let fingerprint = strider_core::data::fingerprint(&validated);
+    let mut manifest = Manifest::new(seed, source.label.clone(), fingerprint, data.inputs);
     let (mut tracking, lineage) = match &request.tracking {
         None => (None, Value::Null),
         Some(t) => start_tracking(t, &dir, &config, &manifest)?,
@@ -117,25 +132,23 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
         .as_ref()
         .map(|r| r.wait)
         .unwrap_or_default();
-    let output = validate(
-        &config,
-        &data.instruments,
-        seed,
-        tracking.as_mut(),
-        wait,
-        progress,
-    )?;
+    let output = validate(&config, &validated, seed, tracking.as_mut(), wait, progress)?;
     if manifest.data_fingerprint != output.summary.data_fingerprint {
         bail!("internal: the data changed between loading and validation");
     }
-    write_run(
-        &dir,
-        &config,
-        &manifest,
+    let (selection, holdout) = select_run(
         &output,
-        &lineage,
-        &request.extra_files,
+        &config,
+        request.other_trials,
+        holdout_start.map(|s| (s, data.instruments.as_slice())),
     )?;
+    manifest.holdout = holdout.clone();
+    let mut files = request.extra_files.clone();
+    files.push((
+        "selection.json".into(),
+        serde_json::to_vec_pretty(&selection)?,
+    ));
+    write_run(&dir, &config, &manifest, &output, &lineage, &files)?;
     let report = if request.report {
         let path = dir.join("report.html");
         crate::report::write(&dir, data.texts, lineage.clone(), &path)
@@ -160,6 +173,8 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
         report,
         tracking,
         output,
+        selection,
+        holdout,
     })
 }
 

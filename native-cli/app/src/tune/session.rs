@@ -377,6 +377,8 @@ fn run_with_study(config: Option<PathBuf>, out_dir: &Path, summary: &Value) -> R
         out: Some(run_dir.clone()),
         report: true,
         extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(summary)?)],
+        // Every trial of the study was a try: the best run's selection deflates for them all.
+        other_trials: summary["n_trials"].as_u64().unwrap_or(0) as usize,
         ..Default::default()
     };
     crate::run::run_to_dir(&request, &mut |_| {}).context("running the best configuration")?;

@@ -1,0 +1,263 @@
+//! Model selection and the holdout, end to end through the binary, on data with planted signals:
+//! one feature that really predicts the next bar's return among a dozen that do not, and the same
+//! data with the signal removed.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::{ok_json, strider};
+
+const BARS: usize = 1500;
+const NOISE: usize = 12;
+
+/// A small deterministic generator (xorshift + Box-Muller): the test needs no RNG crate.
+struct Gauss(u64);
+
+impl Gauss {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn next(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// Two instruments of daily bars with columns `sig` and `noise_1..12`. With `skill`, `sig` on
+/// bar t is the return of bar t+1 plus three times as much noise (correlation about 0.3);
+/// without, it is noise like the rest.
+fn write_data(dir: &Path, skill: bool, seed: u64) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let mut g = Gauss(seed);
+    for name in ["aaa", "bbb"] {
+        let r: Vec<f64> = (0..=BARS).map(|_| 0.0002 + 0.01 * g.next()).collect();
+        let mut text = String::from("date,open,high,low,close,volume,sig");
+        for k in 1..=NOISE {
+            write!(text, ",noise_{k}").unwrap();
+        }
+        text.push('\n');
+        let mut close = 100.0;
+        let mut date = chrono::NaiveDate::from_ymd_opt(2010, 1, 4).unwrap();
+        for t in 0..BARS {
+            close *= 1.0 + r[t];
+            let noise = 0.03 * g.next();
+            let sig = if skill { r[t + 1] + noise } else { noise };
+            write!(text, "{date},{close},{close},{close},{close},1000,{sig}").unwrap();
+            for _ in 0..NOISE {
+                write!(text, ",{}", g.next()).unwrap();
+            }
+            text.push('\n');
+            date = date.succ_opt().unwrap();
+        }
+        std::fs::write(dir.join(format!("data/{name}.csv")), text).unwrap();
+    }
+}
+
+/// One ridge per feature column: `skilled` reads `sig`, `noise-k` reads `noise_k`.
+fn config(extra: &str) -> String {
+    let mut c = String::from(
+        "name = \"planted\"\nseed = 7\n\n[data]\nfiles = [\"data/aaa.csv\", \"data/bbb.csv\"]\n\n\
+         [[features]]\nkind = \"column\"\nname = \"sig\"\n",
+    );
+    for k in 1..=NOISE {
+        write!(
+            c,
+            "\n[[features]]\nkind = \"column\"\nname = \"noise_{k}\"\n"
+        )
+        .unwrap();
+    }
+    c += "\n[label]\nkind = \"forward_return\"\nhorizon = 1\n\n[split]\nscheme = \"walk-forward\"\n\
+          train_size = 250\ntest_size = 125\nwindow = \"expanding\"\nreduce_test = true\n\n\
+          [strategy]\nexecution_lag = 0\ncost_bps = 1.0\n";
+    c += "\n[[models]]\nname = \"skilled\"\nkind = \"ridge\"\nalpha = 1.0\nfeatures = [\"sig\"]\n";
+    for k in 1..=NOISE {
+        write!(
+            c,
+            "\n[[models]]\nname = \"noise-{k}\"\nkind = \"ridge\"\nalpha = 1.0\nfeatures = [\"noise_{k}\"]\n"
+        )
+        .unwrap();
+    }
+    c + extra
+}
+
+fn run(dir: &Path, out: &str) -> (Value, PathBuf) {
+    let v = ok_json(&strider(
+        &[
+            "run",
+            "config.toml",
+            "--out",
+            out,
+            "--no-track",
+            "--no-report",
+            "--json",
+        ],
+        dir,
+    ));
+    (v, dir.join(out))
+}
+
+fn project(skill: bool, extra: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    write_data(tmp.path(), skill, 0x5eed_1234_abcd_0001);
+    std::fs::write(tmp.path().join("config.toml"), config(extra)).unwrap();
+    tmp
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_skilled_model_is_recommended_among_a_dozen_without_skill() {
+    let tmp = project(true, "");
+    let (v, dir) = run(tmp.path(), "run");
+    let sel = &v["selection"];
+    assert_eq!(sel["recommended"], "skilled", "{sel:#}");
+    let ranking = sel["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 1 + NOISE);
+    assert_eq!(ranking[0]["model"], "skilled");
+    assert_eq!(ranking[0]["rank"], 1);
+    let passing: Vec<&str> = ranking
+        .iter()
+        .filter(|r| r["passes"] == true)
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(passing, ["skilled"], "only the skilled model passes");
+    assert_eq!(ranking[0]["metrics"]["n_trials"], 1 + NOISE as u64);
+    assert!(ranking[0]["metrics"]["dsr"].as_f64().unwrap() > 0.95);
+    // The written file is the run's answer, and `strider select` re-derives it from the files.
+    assert_eq!(&json_file(&dir.join("selection.json")), sel);
+    let again = ok_json(&strider(&["select", "run", "--json"], tmp.path()));
+    assert_eq!(&again, sel);
+    // Other criteria: ranking by Sharpe against cash keeps the skilled model first; an
+    // impossible drawdown bound leaves nothing recommended, with the reason.
+    let strict = ok_json(&strider(
+        &["select", "run", "--json", "--max-drawdown", "-0.0001"],
+        tmp.path(),
+    ));
+    assert_eq!(strict["recommended"], Value::Null);
+    let reasons = strict["reasons"].to_string();
+    assert!(reasons.contains("max drawdown"), "{reasons}");
+}
+
+#[test]
+fn without_skill_nothing_is_recommended_and_the_reason_says_why() {
+    let tmp = project(false, "");
+    let (v, _) = run(tmp.path(), "run");
+    let sel = &v["selection"];
+    assert_eq!(sel["recommended"], Value::Null, "{sel:#}");
+    let reasons = sel["reasons"][0].as_str().unwrap();
+    assert!(
+        reasons.contains("no model beats buy-and-hold after deflation"),
+        "{reasons}"
+    );
+    // Without deflation the luckiest noise model would look good: its plain PSR is what the
+    // DSR deflates.
+    assert!(
+        sel["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["passes"] == false)
+    );
+}
+
+/// The validation outputs of a run, which no holdout bar may change.
+const VALIDATION_FILES: [&str; 4] = [
+    "folds.csv",
+    "predictions.csv",
+    "returns.csv",
+    "summary.json",
+];
+
+fn without_holdout(mut selection: Value) -> Value {
+    for r in selection["ranking"].as_array_mut().unwrap() {
+        r["metrics"].as_object_mut().unwrap().remove("holdout");
+    }
+    selection
+}
+
+#[test]
+fn the_holdout_is_read_only_by_the_final_evaluation_of_the_chosen_model() {
+    let tmp = project(true, "\n[holdout]\nfraction = 0.2\n");
+    let (v, dir) = run(tmp.path(), "run");
+    let manifest = json_file(&dir.join("manifest.json"));
+    assert_eq!(manifest["holdout"]["evaluations"], 1, "{manifest:#}");
+    assert_eq!(
+        manifest["holdout"]["models"],
+        serde_json::json!(["skilled"])
+    );
+    let start: chrono::NaiveDate = manifest["holdout"]["start"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Validation ends before the holdout; the skilled model keeps its edge on it.
+    let last = v["summary"]["dataset"]["last_date"].as_str().unwrap();
+    assert!(last.parse::<chrono::NaiveDate>().unwrap() < start);
+    let skilled = &v["selection"]["ranking"][0]["metrics"];
+    assert_eq!(skilled["holdout"]["start"], start.to_string());
+    assert!(skilled["holdout"]["strategy"]["sharpe"].as_f64().unwrap() > 1.0);
+    assert!(
+        v["selection"]["ranking"][1]["metrics"]
+            .get("holdout")
+            .is_none()
+    );
+
+    // Rewrite every holdout bar (prices and features): no validation output changes by a byte.
+    for name in ["aaa", "bbb"] {
+        let path = tmp.path().join(format!("data/{name}.csv"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed: String = text
+            .lines()
+            .map(|l| {
+                let date = l.split(',').next().unwrap();
+                if date.parse::<chrono::NaiveDate>().is_ok_and(|d| d >= start) {
+                    l.split(',')
+                        .enumerate()
+                        .map(|(i, c)| {
+                            if i == 0 {
+                                c.to_string()
+                            } else {
+                                format!("{}", c.parse::<f64>().unwrap() * 1.5 + 0.25)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    l.to_string()
+                }
+            })
+            .map(|l| l + "\n")
+            .collect();
+        assert_ne!(changed, text);
+        std::fs::write(&path, changed).unwrap();
+    }
+    let (_, other) = run(tmp.path(), "other");
+    for f in VALIDATION_FILES {
+        assert_eq!(
+            std::fs::read(dir.join(f)).unwrap(),
+            std::fs::read(other.join(f)).unwrap(),
+            "{f} changed with the holdout bars"
+        );
+    }
+    assert_eq!(
+        without_holdout(json_file(&dir.join("selection.json"))),
+        without_holdout(json_file(&other.join("selection.json")))
+    );
+    for m in ["skilled", "noise-1"] {
+        let weights = |d: &Path| std::fs::read(d.join(format!("bundles/{m}/bundle.json"))).unwrap();
+        assert_eq!(weights(&dir), weights(&other), "{m}'s bundle");
+    }
+    // Only the holdout figures differ.
+    assert_ne!(
+        json_file(&dir.join("selection.json")),
+        json_file(&other.join("selection.json"))
+    );
+}

@@ -152,14 +152,16 @@ impl ReportPayload {
         Config::from_toml(&self.config_toml)
     }
 
-    /// The instruments, parsed from the embedded files as the run parsed them.
+    /// The instruments, parsed from the embedded files as the run parsed them, without the
+    /// holdout's bars (a re-run in the report validates on what the run validated on).
     pub fn load_instruments(&self, config: &Config) -> Result<Vec<Instrument>> {
-        crate::data::load(&config.data, &mut |path| {
+        let all = crate::data::load(&config.data, &mut |path| {
             self.files
                 .get(path)
                 .cloned()
                 .ok_or_else(|| "not embedded in the report".to_string())
-        })
+        })?;
+        Ok(pipeline::validation_data(config, all)?.0)
     }
 
     /// The what-if over this run's models, with the run's scores.

@@ -71,6 +71,22 @@ impl HoldoutSpec {
     }
 }
 
+/// What validation, tuning and selection may read of a config's data: the bars before the
+/// holdout (with the holdout's start), or all of them without a `[holdout]`. Every reader of a
+/// config's data for validation (the run, the tuner, the report's re-runs) goes through this.
+pub fn validation_data(
+    config: &crate::config::Config,
+    instruments: Vec<Instrument>,
+) -> Result<(Vec<Instrument>, Option<NaiveDate>)> {
+    match &config.holdout {
+        None => Ok((instruments, None)),
+        Some(h) => {
+            let start = h.start_date(&instruments)?;
+            Ok((before_holdout(&instruments, start), Some(start)))
+        }
+    }
+}
+
 /// The bars before `start`: everything validation may read.
 pub fn before_holdout(instruments: &[Instrument], start: NaiveDate) -> Vec<Instrument> {
     instruments
@@ -124,4 +140,65 @@ pub fn evaluate_holdout(
         strategy: series_metrics(&dates, &net, None, metrics),
         benchmark: series_metrics(&dates, &bench, None, metrics),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(name: &str, n: usize) -> Instrument {
+        let d0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        Instrument {
+            name: name.into(),
+            dates: (0..n as u64).map(|i| d0 + chrono::Days::new(i)).collect(),
+            open: None,
+            high: None,
+            low: None,
+            close: vec![1.0; n],
+            volume: Some(vec![5.0; n]),
+            adj_close: None,
+            extra: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_fraction_starts_at_the_last_share_of_the_union_calendar() {
+        let data = [inst("a", 10), inst("b", 8)];
+        let h = HoldoutSpec {
+            start: None,
+            fraction: Some(0.2),
+        };
+        let start = h.start_date(&data).unwrap();
+        assert_eq!(start, NaiveDate::from_ymd_opt(2020, 1, 9).unwrap());
+        let cut = before_holdout(&data, start);
+        assert_eq!((cut[0].len(), cut[1].len()), (8, 8));
+        assert_eq!(cut[0].volume.as_ref().unwrap().len(), 8);
+    }
+
+    #[test]
+    fn both_sides_must_keep_bars_and_exactly_one_key_is_set() {
+        let data = [inst("a", 10)];
+        let at = |d: u32| HoldoutSpec {
+            start: NaiveDate::from_ymd_opt(2020, 1, d),
+            fraction: None,
+        };
+        assert!(at(1).start_date(&data).is_err());
+        assert!(at(31).start_date(&data).is_err());
+        assert!(at(5).start_date(&data).is_ok());
+        let both = HoldoutSpec {
+            start: NaiveDate::from_ymd_opt(2020, 1, 5),
+            fraction: Some(0.1),
+        };
+        assert!(both.validate().is_err());
+        let big = HoldoutSpec {
+            start: None,
+            fraction: Some(0.9),
+        };
+        assert!(
+            big.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("holdout.fraction")
+        );
+    }
 }

@@ -18,7 +18,9 @@ use crate::splits::SplitPlan;
 use crate::stats::deflated_sharpe;
 use crate::{Error, Result};
 
-pub use holdout::{HoldoutEvaluation, HoldoutSpec, before_holdout, evaluate_holdout};
+pub use holdout::{
+    HoldoutEvaluation, HoldoutSpec, before_holdout, evaluate_holdout, validation_data,
+};
 pub use output::{
     DatasetSummary, Event, FinalModel, FinalPrediction, FoldMetrics, FoldRecord, ModelOutput,
     ModelSummary, PathSummary, PredictionRow, RunOutput, RunSummary, SplitSummary,

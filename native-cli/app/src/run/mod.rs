@@ -113,14 +113,7 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
         );
     }
     // With a holdout, everything from here to the selection sees only the bars before it.
-    let holdout_start = match &config.holdout {
-        Some(h) => Some(h.start_date(&data.instruments)?),
-        None => None,
-    };
-    let validated = match holdout_start {
-        Some(start) => pipeline::before_holdout(&data.instruments, start),
-        None => data.instruments.clone(),
-    };
+    let (validated, holdout_start) = pipeline::validation_data(&config, data.instruments.clone())?;
     let fingerprint = strider_core::data::fingerprint(&validated);
     let mut manifest = Manifest::new(seed, source.label.clone(), fingerprint, data.inputs);
     let (mut tracking, lineage) = match &request.tracking {

@@ -151,7 +151,9 @@ fn plan_config(
 ) -> Result<Plan> {
     let source = ConfigSource::load(path)?;
     let config = source.config()?;
-    let instruments = source.load_data(&config)?.instruments;
+    // Tuning never reads the holdout: trials see the bars validation sees.
+    let instruments =
+        strider_core::pipeline::validation_data(&config, source.load_data(&config)?.instruments)?.0;
     let model = match model {
         None => 0,
         Some(name) => config

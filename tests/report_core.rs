@@ -72,6 +72,8 @@ fn payload() -> (ReportPayload, pipeline::RunOutput) {
         importance: BTreeMap::new(),
         learning_curves: serde_json::Value::Null,
         tuning: serde_json::Value::Null,
+        selection: serde_json::Value::Null,
+        ensembles: BTreeMap::new(),
     };
     // Through JSON, as the browser receives it.
     let text = serde_json::to_string(&payload).unwrap();

@@ -77,6 +77,13 @@ test("the bundled run's report: interactive, re-costed like strider metrics, ret
   await page.waitForFunction(() => document.body.dataset.stats === "done", null, { timeout: 30_000 });
   const dsr = await page.$eval('#stats td[data-stat="dsr"]', (td) => Number(td.dataset.value));
   assert.ok(Math.abs(dsr - run.summary.deflated_sharpe.dsr) < 1e-12, `DSR ${dsr} vs ${run.summary.deflated_sharpe.dsr}`);
+  // The selection opens the report: the run's recommendation and every model on the leaderboard.
+  assert.equal(await page.locator("#selection").isVisible(), true);
+  const rec = await page.$eval("#selection .recommendation", (p) => p.dataset.recommended);
+  assert.equal(rec, run.selection.recommended ?? "");
+  const ranked = await page.$$eval("#leaderboard tbody tr", (rows) => rows.map((r) => r.cells[1].textContent));
+  assert.deepEqual(ranked, run.selection.ranking.map((r) => r.model));
+  assert.equal(await page.locator("#ensembles").isVisible(), false, "no ensemble, no weights");
   await page.screenshot({ path: join(ARTIFACTS, "report-initial.png"), fullPage: true });
 
   // Move the cost control: 12.5 bps instead of the run's 1.

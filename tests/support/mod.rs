@@ -2,6 +2,8 @@
 //! bundled data.
 #![allow(dead_code)]
 
+pub mod planted;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -401,6 +401,43 @@
     }
   }
 
+  // ---- selection and ensembles ------------------------------------------------------------------
+  function renderSelection() {
+    const sel = payload.selection;
+    const ok = sel && Array.isArray(sel.ranking);
+    $("selection").hidden = !ok;
+    if (!ok) return;
+    const body = $("selection-body");
+    body.replaceChildren();
+    const rec = el("p", sel.recommended ? `Recommended: ${sel.recommended}` : "Recommended: none", "recommendation");
+    rec.dataset.recommended = sel.recommended ?? "";
+    body.appendChild(rec);
+    const ul = el("ul");
+    for (const r of sel.reasons || []) ul.appendChild(el("li", r));
+    body.appendChild(ul);
+    const rows = sel.ranking.map((r) => {
+      const m = r.metrics, h = m.holdout;
+      return [r.rank, r.model, r.passes ? "yes" : "no", fmt(m.sharpe, 2), fmt(m.excess_sharpe, 2), fmt(m.dsr), fmt(m.spa_p_value), fmt(m.mcs_p_value), m.dm_vs_best_p_value == null ? "–" : fmt(m.dm_vs_best_p_value), pct(m.stability.positive_folds, 0), pct(m.max_drawdown, 1), h ? fmt(h.strategy.sharpe, 2) : "–", r.reasons.join("; ")];
+    });
+    table($("leaderboard"), ["rank", "model", "passes", "Sharpe", "excess", "DSR", "SPA p", "MCS p", "DM p vs best", "positive folds", "max DD", "holdout Sharpe", "reasons"], rows, { labelCols: 2 });
+  }
+
+  function renderEnsembles() {
+    const entries = Object.entries(payload.ensembles || {});
+    $("ensembles").hidden = entries.length === 0;
+    const body = $("ensembles-body");
+    body.replaceChildren();
+    for (const [model, fits] of entries) {
+      const members = fits[0]?.members || [];
+      body.appendChild(el("h3", `${model}: ${fits[0]?.method ?? ""} of ${members.join(", ")}`));
+      const t = el("table", null, "num");
+      t.dataset.model = model;
+      const rows = fits.map((f, k) => [k, f.combiner, ...members.map((m) => (f.weights && m in f.weights ? fmt(f.weights[m]) : f.combiner === "mean" ? fmt(1 / members.length) : "meta")), (f.learned_from_folds || []).length, f.learned_rows]);
+      table(t, ["fold", "combiner", ...members, "folds learned from", "rows learned from"], rows, { labelCols: 2 });
+      body.appendChild(t);
+    }
+  }
+
   // ---- retraining -----------------------------------------------------------------------------
   let worker = null;
 
@@ -600,6 +637,8 @@
       runSettings = defaultSettings();
       settings = structuredClone(runSettings);
       renderRun();
+      renderSelection();
+      renderEnsembles();
       renderControls();
       renderTimeline();
       renderImportance();

@@ -67,6 +67,35 @@ impl Config {
         })
     }
 
+    /// Every ensemble member is another, non-ensemble model of this config.
+    fn validate_ensembles(&self) -> Result<()> {
+        for m in &self.models {
+            let crate::model::ModelParams::Ensemble(p) = &m.params else {
+                continue;
+            };
+            for name in &p.members {
+                match self.models.iter().find(|o| &o.name == name) {
+                    None => {
+                        return Err(Error::Model {
+                            model: m.name.clone(),
+                            message: format!("member `{name}` is not a [[models]] entry"),
+                        });
+                    }
+                    Some(o) if matches!(o.params, crate::model::ModelParams::Ensemble(_)) => {
+                        return Err(Error::Model {
+                            model: m.name.clone(),
+                            message: format!(
+                                "member `{name}` is an ensemble (ensembles do not nest)"
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn seed_or_default(&self) -> u64 {
         self.seed.unwrap_or(DEFAULT_SEED)
     }
@@ -107,6 +136,7 @@ impl Config {
         for m in &self.models {
             m.validate(self.label.task())?;
         }
+        self.validate_ensembles()?;
         Ok(())
     }
 }

@@ -80,6 +80,13 @@ pub struct ReportPayload {
     /// Tuning study data (history, parameters, importance, intermediate values).
     #[serde(default)]
     pub tuning: serde_json::Value,
+    /// The run's `selection.json`: the leaderboard and the recommendation.
+    #[serde(default)]
+    pub selection: serde_json::Value,
+    /// Per ensemble, per split: how its members were combined (`combiner`, `weights`,
+    /// `learned_from_folds`), i.e. the weights over time.
+    #[serde(default)]
+    pub ensembles: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
 /// Mean importance over a tree model's fitted folds (`describe()` + `explain()` JSON), or `None`

@@ -42,10 +42,7 @@ pub fn build(input: &BundleInput) -> Result<BundleFiles> {
         data.feature_names.len(),
         &|name| files.get(name).cloned(),
     )?;
-    let window = match &input.spec.params {
-        ModelParams::Lstm(p) => p.window,
-        _ => 1,
-    };
+    let window = window_of(input.spec, input.config);
     let (first, last) = match (data.calendar.first(), data.calendar.last()) {
         (Some(f), Some(l)) => (*f, *l),
         _ => return Err(bad("the final model was fit on no rows")),
@@ -75,4 +72,19 @@ pub fn build(input: &BundleInput) -> Result<BundleFiles> {
         .map_err(|e| bad(format!("`{MANIFEST}` cannot be written: {e}")))?;
     files.insert(MANIFEST.into(), json);
     Ok(files)
+}
+
+/// Rows of history one prediction reads: an LSTM's window; an ensemble's longest member's.
+fn window_of(spec: &ModelSpec, config: &Config) -> usize {
+    match &spec.params {
+        ModelParams::Lstm(p) => p.window,
+        ModelParams::Ensemble(e) => config
+            .models
+            .iter()
+            .filter(|m| e.members.contains(&m.name))
+            .map(|m| window_of(m, config))
+            .max()
+            .unwrap_or(1),
+        _ => 1,
+    }
 }

@@ -6,6 +6,7 @@
 //! keep the rule "fit on training rows only" explicit at every call.
 
 mod editable;
+pub mod ensemble;
 mod gbdt;
 mod logistic;
 pub mod lstm;
@@ -77,6 +78,14 @@ pub trait Predict: Send + Sync {
     fn explain(&self, _data: &Dataset, _rows: &[usize]) -> Option<serde_json::Value> {
         None
     }
+    /// An ensemble's members' predictions of `rows` (`[member][row]`); `None` for other models.
+    fn member_predictions(
+        &self,
+        _data: &Dataset,
+        _rows: &[usize],
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        None
+    }
 }
 
 /// A fitted model of any family.
@@ -138,9 +147,10 @@ impl<'de> Deserialize<'de> for ModelSpec {
             "logistic" => ModelParams::Logistic(keyed(v)?),
             "gbdt" => ModelParams::Gbdt(keyed(v)?),
             "lstm" => ModelParams::Lstm(keyed(v)?),
+            "ensemble" => ModelParams::Ensemble(keyed(v)?),
             other => {
                 return Err(D::Error::custom(format!(
-                    "`kind`: unknown model kind `{other}`, expected one of ridge, logistic, gbdt, lstm"
+                    "`kind`: unknown model kind `{other}`, expected one of ridge, logistic, gbdt, lstm, ensemble"
                 )));
             }
         };
@@ -178,6 +188,8 @@ pub enum ModelParams {
     Gbdt(crate::gbdt::GbdtParams),
     /// Stacked LSTM on windows of each instrument's rows (burn).
     Lstm(LstmParams),
+    /// Other models of the config combined (fit by the pipeline, which knows the folds).
+    Ensemble(ensemble::EnsembleParams),
 }
 
 impl ModelParams {
@@ -187,6 +199,7 @@ impl ModelParams {
             ModelParams::Logistic(_) => "logistic",
             ModelParams::Gbdt(_) => "gbdt",
             ModelParams::Lstm(_) => "lstm",
+            ModelParams::Ensemble(_) => "ensemble",
         }
     }
 }
@@ -243,6 +256,10 @@ impl ModelSpec {
             }
             // One network serves both tasks: the task picks the loss (MSE or cross-entropy).
             (ModelParams::Lstm(p), _) => p.validate().or_else(|e| bad(&e)),
+            (ModelParams::Ensemble(_), _) if self.features.is_some() => {
+                bad("an ensemble has no `features` of its own (set them on its members)")
+            }
+            (ModelParams::Ensemble(p), task) => p.validate(task).or_else(|e| bad(&e)),
         }
     }
 
@@ -272,6 +289,14 @@ impl ModelSpec {
             ModelParams::Logistic(p) => Box::new(p.fit(data, rows, ctx)?),
             ModelParams::Gbdt(p) => Box::new(p.fit(data, rows, ctx)?),
             ModelParams::Lstm(p) => Box::new(p.fit(data, rows, ctx)?),
+            ModelParams::Ensemble(_) => {
+                return Err(Error::Model {
+                    model: self.name.clone(),
+                    message:
+                        "an ensemble is fit by the pipeline, which knows its members and folds"
+                            .into(),
+                });
+            }
         };
         Ok(fitted)
     }
@@ -352,6 +377,7 @@ pub fn load(
                 .map_err(|e| bad(format!("`lstm.json`: {e}")))?;
             Box::new(FittedLstm::load_on_cpu(&meta, &need("lstm.bpk")?)?)
         }
+        "ensemble" => Box::new(ensemble::load_ensemble(n_features, file)?),
         other => return Err(bad(format!("unknown model kind `{other}`"))),
     };
     Ok(model)

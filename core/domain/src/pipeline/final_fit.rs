@@ -5,10 +5,12 @@
 use super::{Event, FinalModel, FinalPrediction, RunRequest};
 use crate::bundle::{self, BundleInput};
 use crate::dataset::Dataset;
+use crate::model::ensemble::OofHistory;
 use crate::model::{FitContext, ModelSpec};
 use crate::splits::SplitPlan;
 use crate::{Error, Result, seed};
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn final_fit(
     req: &RunRequest,
     data: &Dataset,
@@ -16,6 +18,7 @@ pub(super) fn final_fit(
     mi: usize,
     spec: &ModelSpec,
     validation: serde_json::Value,
+    history: &OofHistory,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<FinalModel> {
     on_event(Event::Stage {
@@ -36,7 +39,12 @@ pub(super) fn final_fit(
         on_event: &mut on_train,
         native_gbdt: req.native_gbdt,
     };
-    let model = spec.fit(data, &rows, &mut ctx).map_err(|e| Error::Model {
+    // Everything validation produced is in the past of the final model: an ensemble learns its
+    // combiner from every fold.
+    let first_test = data.calendar.len();
+    let fitted =
+        super::walk::fit_model(req, data, spec, &rows, split, first_test, history, &mut ctx);
+    let model = fitted.map_err(|e| Error::Model {
         model: spec.name.clone(),
         message: format!("final fit on all labelled rows: {e}"),
     })?;

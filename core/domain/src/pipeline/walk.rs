@@ -9,7 +9,8 @@ use crate::backtest::{self, Backtest};
 use crate::dataset::Dataset;
 use crate::evaluation::evaluate;
 use crate::metrics;
-use crate::model::{BoxedModel, FitContext, ModelSpec, Predict, TrainEvent};
+use crate::model::ensemble::{EnsembleFit, OofHistory};
+use crate::model::{BoxedModel, FitContext, ModelParams, ModelSpec, Predict, TrainEvent};
 use crate::splits::{Split, SplitPlan};
 use crate::{Error, Result, seed};
 
@@ -35,6 +36,8 @@ struct Collected {
     learning_curves: Vec<Vec<TrainEvent>>,
     per_split_rows: Vec<PathGroups>,
     train_counts: Vec<usize>,
+    /// An ensemble's members' out-of-fold predictions so far (empty for other models).
+    history: OofHistory,
 }
 
 pub(super) fn walk_model(
@@ -65,11 +68,22 @@ pub(super) fn walk_model(
         learning_curves: Vec::new(),
         per_split_rows: Vec::new(),
         train_counts: Vec::with_capacity(plan.splits.len()),
+        history: OofHistory::default(),
     };
     for (si, split) in plan.splits.iter().enumerate() {
         let model = fit_split(req, data, mi, spec, si, split, &mut c, on_event)?;
         let groups = predict_groups(data, model.as_ref(), si, split, &mut c)?;
         let test_rows: Vec<usize> = groups.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+        if let Some(members) = model.member_predictions(data, &test_rows) {
+            let seen = split
+                .train
+                .iter()
+                .chain(&split.test)
+                .copied()
+                .max()
+                .unwrap_or(0);
+            c.history.push(si, seen, &test_rows, members?);
+        }
         attach_explanation(data, model.as_ref(), &test_rows, &mut c.fitted);
         let sharpe = fold_sharpe(req, data, &c.scores, &test_rows);
         c.per_split_rows.push(groups);
@@ -83,11 +97,12 @@ pub(super) fn walk_model(
             return Err(Error::Cancelled);
         }
     }
+    let history = std::mem::take(&mut c.history);
     let mut walked = finish(req, data, plan, spec, c)?;
     if req.final_models {
         let validation = serde_json::to_value(&walked.summary).unwrap_or_default();
         walked.output.final_model = Some(super::final_fit::final_fit(
-            req, data, plan, mi, spec, validation, on_event,
+            req, data, plan, mi, spec, validation, &history, on_event,
         )?);
     }
     Ok(walked)
@@ -121,7 +136,18 @@ fn fit_split(
         on_event: &mut ctx_events,
         native_gbdt: req.native_gbdt,
     };
-    let model = spec.fit(data, &train_rows, &mut ctx).map_err(|e| match e {
+    let first_test = split.test.iter().copied().min().unwrap_or(0);
+    let fitted = fit_model(
+        req,
+        data,
+        spec,
+        &train_rows,
+        si,
+        first_test,
+        &c.history,
+        &mut ctx,
+    );
+    let model = fitted.map_err(|e| match e {
         Error::Model { model, message } => Error::Model {
             model,
             message: format!("split {si}: {message}"),
@@ -136,6 +162,51 @@ fn fit_split(
     c.fitted.push(model.describe());
     c.artifacts.push(model.artifacts());
     Ok(model)
+}
+
+/// Fits any model on `rows`: an ensemble with its members and what it may learn from before
+/// `first_test`, any other model by its spec.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn fit_model(
+    req: &RunRequest,
+    data: &Dataset,
+    spec: &ModelSpec,
+    rows: &[usize],
+    split: usize,
+    first_test: usize,
+    history: &OofHistory,
+    ctx: &mut FitContext,
+) -> Result<BoxedModel> {
+    let ModelParams::Ensemble(params) = &spec.params else {
+        return spec.fit(data, rows, ctx);
+    };
+    let members = params
+        .members
+        .iter()
+        .map(|name| {
+            req.config
+                .models
+                .iter()
+                .enumerate()
+                .find(|(_, m)| &m.name == name)
+                .ok_or_else(|| Error::Model {
+                    model: spec.name.clone(),
+                    message: format!("member `{name}` is not a model of the config"),
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fit = EnsembleFit {
+        params,
+        members,
+        root_seed: req.seed,
+        split,
+        strategy: &req.config.strategy,
+        history,
+        first_test,
+    };
+    let mut fitted = fit.fit(data, rows, ctx)?;
+    fitted.name = spec.name.clone();
+    Ok(Box::new(fitted))
 }
 
 /// Predicts each test group of the split into its path's scores and the prediction rows.

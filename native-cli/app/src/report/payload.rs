@@ -119,6 +119,7 @@ pub fn payload_from_dir(
         serde_json::from_value(summary["dataset"]["instruments"].clone())
             .context("summary.json: dataset.instruments")?;
     let mut importance = BTreeMap::new();
+    let mut ensembles = BTreeMap::new();
     for m in summary["models"].as_array().into_iter().flatten() {
         let name = m["name"].as_str().unwrap_or_default();
         let mut fitted = Vec::new();
@@ -134,6 +135,9 @@ pub fn payload_from_dir(
         }
         if let Some(imp) = report::importance(&fitted) {
             importance.insert(name.to_string(), imp);
+        }
+        if m["kind"] == "ensemble" {
+            ensembles.insert(name.to_string(), fitted);
         }
     }
     let optional = |file: &str| -> Result<serde_json::Value> {
@@ -156,5 +160,7 @@ pub fn payload_from_dir(
         importance,
         learning_curves: optional("learning_curves.json")?,
         tuning: optional("tuning.json")?,
+        selection: optional("selection.json")?,
+        ensembles,
     })
 }

@@ -94,6 +94,12 @@ impl ConfigObjective {
                 s.insert("model.dropout".into(), float(0.0, 0.5, false));
                 s.insert("model.window".into(), int(5, 60, true));
             }
+            // The members keep their parameters; the blend's split is the ensemble's own knob.
+            ModelParams::Ensemble(e) => {
+                if e.method == strider_core::model::ensemble::EnsembleMethod::Blending {
+                    s.insert("model.blend_fraction".into(), float(0.1, 0.5, false));
+                }
+            }
         }
         if self.tune_features && self.config.features.len() > 1 {
             for k in 0..self.config.features.len() {

@@ -162,6 +162,36 @@ fn every_method_runs_saves_a_bundle_and_the_mean_is_the_members_mean() {
         }
         assert!(n > 9000, "{name}: {n} rows");
     }
+    // Registered like any model, and served from the registry with the same scores.
+    let stack = dir.join("bundles/stack");
+    let reg = ok_json(&strider(
+        &[
+            "models",
+            "register",
+            "--bundle",
+            stack.to_str().unwrap(),
+            "--name",
+            "stacked",
+            "--tracking-uri",
+            "mlruns",
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    assert_eq!(reg["version"], 1);
+    let latest = |model: &str| {
+        let mut args = vec![
+            "predict",
+            "--model",
+            model,
+            "--tracking-uri",
+            "mlruns",
+            "--json",
+        ];
+        args.extend(data.iter().map(String::as_str));
+        ok_json(&strider(&args, tmp.path()))["predictions"].clone()
+    };
+    assert_eq!(latest("models:/stacked/1"), latest(stack.to_str().unwrap()));
     // Weights are non-negative and sum to one; after the first folds they are learned.
     let fitted: Value =
         serde_json::from_slice(&std::fs::read(dir.join("models/wmse/split-5.json")).unwrap())

@@ -74,6 +74,7 @@ fn payload() -> (ReportPayload, pipeline::RunOutput) {
         tuning: serde_json::Value::Null,
         selection: serde_json::Value::Null,
         ensembles: BTreeMap::new(),
+        validation: serde_json::Value::Null,
     };
     // Through JSON, as the browser receives it.
     let text = serde_json::to_string(&payload).unwrap();

@@ -214,3 +214,117 @@ fn the_holdout_is_read_only_by_the_final_evaluation_of_the_chosen_model() {
         json_file(&other.join("selection.json"))
     );
 }
+
+#[test]
+fn robustness_stresses_find_a_signal_that_only_works_without_delay() {
+    let tmp = project(
+        true,
+        "\n[robustness]\ncost_multipliers = [2.0, 10.0]\nextra_delays = [1]\nfeature_noise = [2.0]\nseeds = 2\ndrop_years = [1]\n",
+    );
+    let (v, dir) = run(tmp.path(), "run");
+    let report = &v["robustness"];
+    assert_eq!(&json_file(&dir.join("validation.json")), report);
+    let check = |model: &str, check: &str, variant: &str| -> Value {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["model"] == model
+                    && c["check"] == check
+                    && c["variant"].as_str().unwrap().starts_with(variant)
+            })
+            .unwrap_or_else(|| panic!("{model} {check} {variant}"))
+            .clone()
+    };
+    let num = |c: &Value, k: &str| c[k].as_f64().unwrap();
+    // The planted signal predicts the next bar only: one bar of delay destroys it.
+    let delayed = check("skilled", "delay", "+1");
+    assert!(
+        num(&delayed, "value") < 0.5 * num(&delayed, "base"),
+        "{delayed}"
+    );
+    assert_eq!(delayed["passes"], false);
+    // Costs only cost; 2x keeps most of a strong signal, 10x less.
+    let (c2, c10) = (
+        check("skilled", "costs", "2x"),
+        check("skilled", "costs", "10x"),
+    );
+    assert!(num(&c10, "value") < num(&c2, "value") && num(&c2, "value") < num(&c2, "base"));
+    assert_eq!(c2["passes"], true);
+    // Noise of two standard deviations on the one informative feature weakens it.
+    let noisy = check("skilled", "feature_noise", "2 sd");
+    assert!(num(&noisy, "value") < num(&noisy, "base"), "{noisy}");
+    // Ridge draws no random numbers: no seed checks; every regime is measured.
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["check"] != "seed")
+    );
+    for r in [
+        "high volatility",
+        "low volatility",
+        "up trend",
+        "down trend",
+    ] {
+        check("skilled", "regime", r);
+    }
+    check("skilled", "start_date", "from");
+    // `strider validate` re-runs the directory and gets the same stresses.
+    let again = ok_json(&strider(&["validate", "run", "--json"], tmp.path()));
+    assert_eq!(&again, report);
+}
+
+/// Exit code 1 and one `error:` line containing `needle`.
+fn refused(o: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "`{needle}` in {err}"
+    );
+}
+
+#[test]
+fn select_and_validate_refuse_what_is_not_a_sound_run_directory() {
+    let tmp = project(false, "");
+    refused(
+        &strider(&["select", "nowhere"], tmp.path()),
+        "is this a run directory?",
+    );
+    refused(
+        &strider(&["validate", "nowhere"], tmp.path()),
+        "is it a run directory?",
+    );
+    let (_, dir) = run(tmp.path(), "run");
+    let before = std::fs::read(dir.join("selection.json")).unwrap();
+    let returns = std::fs::read_to_string(dir.join("returns.csv")).unwrap();
+    let mut lines: Vec<String> = returns.lines().map(String::from).collect();
+    lines[5] = lines[5].replacen(",", ",not-a-date,", 1);
+    std::fs::write(dir.join("returns.csv"), lines.join("\n")).unwrap();
+    refused(
+        &strider(&["select", "run"], tmp.path()),
+        "returns.csv line 6",
+    );
+    refused(
+        &strider(&["select", "run", "--min-dsr", "1.5"], tmp.path()),
+        "selection.min_dsr",
+    );
+    assert_eq!(
+        std::fs::read(dir.join("selection.json")).unwrap(),
+        before,
+        "nothing half-written"
+    );
+    // A changed input file is refused by its recorded hash.
+    let data = tmp.path().join("data/aaa.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&data, text.replacen("2010-01-04,", "2010-01-04,1", 1)).unwrap();
+    let o = strider(&["validate", "run"], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("validation.json").exists());
+}

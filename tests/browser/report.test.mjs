@@ -216,7 +216,9 @@ kind = "ridge"
   assert.deepEqual(errors, [], "console errors");
 });
 
-test("a study of blend weights opens its report on the best blend", async (t) => {
+const run_folds = (out) => JSON.parse(readFileSync(join(out.best.run_dir, "summary.json"), "utf8")).split.n_splits;
+
+test("a tuned ensemble's report shows it as a model with its weights over time", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "strider-report-ensemble-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = JSON.parse(
@@ -226,8 +228,11 @@ test("a study of blend weights opens its report on the best blend", async (t) =>
     }),
   );
   const { page, errors } = await openReport(t, out.best.report);
-  const blend = await page.evaluate(() => window.striderReport.view.models.find((m) => m.name === "ensemble"));
-  assert.ok(blend, "the report shows the tuned blend");
+  const blend = await page.evaluate(() => window.striderReport.view.models.find((m) => m.name === "tuned-ensemble"));
+  assert.ok(blend, "the report shows the tuned ensemble");
+  assert.equal(await page.locator("#ensembles").isVisible(), true, "its weights over time");
+  const folds = await page.$$eval('#ensembles table[data-model="tuned-ensemble"] tbody tr', (rows) => rows.length);
+  assert.equal(folds, run_folds(out), "one row per fold");
   assert.ok(Math.abs(blend.evaluation.strategy.sharpe - out.best_value) < 1e-12, `${blend.evaluation.strategy.sharpe} vs ${out.best_value}`);
   assert.equal(await page.locator("#tuning").isVisible(), true);
   await page.screenshot({ path: join(ARTIFACTS, "report-ensemble-study.png"), fullPage: true });

@@ -420,6 +420,27 @@
       return [r.rank, r.model, r.passes ? "yes" : "no", fmt(m.sharpe, 2), fmt(m.excess_sharpe, 2), fmt(m.dsr), fmt(m.spa_p_value), fmt(m.mcs_p_value), m.dm_vs_best_p_value == null ? "–" : fmt(m.dm_vs_best_p_value), pct(m.stability.positive_folds, 0), pct(m.max_drawdown, 1), h ? fmt(h.strategy.sharpe, 2) : "–", r.reasons.join("; ")];
     });
     table($("leaderboard"), ["rank", "model", "passes", "Sharpe", "excess", "DSR", "SPA p", "MCS p", "DM p vs best", "positive folds", "max DD", "holdout Sharpe", "reasons"], rows, { labelCols: 2 });
+    const st = sel.ranking.map((r) => {
+      const s = r.metrics.stability;
+      return [r.model, s.folds, pct(s.positive_folds, 0), fmt(s.fold_sharpe_mean, 2), fmt(s.fold_sharpe_std, 2), fmt(s.fold_rank_mean, 2), fmt(s.fold_rank_std, 2), s.coef_sign_flips == null ? "–" : pct(s.coef_sign_flips, 1), s.top_feature_turnover == null ? "–" : pct(s.top_feature_turnover, 1)];
+    });
+    table($("stability"), ["model", "folds", "positive", "fold Sharpe mean", "fold Sharpe sd", "mean rank", "rank sd", "coef sign flips", "top-5 feature turnover"], st, { labelCols: 1 });
+    const rc = sel.tests?.fold_rank_correlation;
+    body.appendChild(el("p", `Rank correlation of consecutive folds: ${rc == null ? "–" : fmt(rc, 2)} · ${sel.tests?.n_trials ?? "?"} trials deflated for`));
+  }
+
+  function renderValidation() {
+    const v = payload.validation;
+    const ok = v && Array.isArray(v.checks);
+    $("validation").hidden = !ok;
+    if (!ok) return;
+    const body = $("validation-body");
+    body.replaceChildren();
+    const ul = el("ul");
+    for (const m of v.models) ul.appendChild(el("li", `${m.model}: ${m.passed}/${m.checks} checks pass`));
+    body.appendChild(ul);
+    const rows = v.checks.map((c) => [c.model, c.check, c.variant, fmt(c.base, 2), fmt(c.value, 2), fmt(c.change, 2), c.passes ? "yes" : "no"]);
+    table($("robustness"), ["model", "check", "variant", "Sharpe", "stressed", "change", "passes"], rows, { labelCols: 3 });
   }
 
   function renderEnsembles() {
@@ -638,6 +659,7 @@
       settings = structuredClone(runSettings);
       renderRun();
       renderSelection();
+      renderValidation();
       renderEnsembles();
       renderControls();
       renderTimeline();

@@ -12,6 +12,7 @@ use crate::labels::LabelSpec;
 use crate::metrics::MetricsSpec;
 use crate::model::ModelSpec;
 use crate::pipeline::HoldoutSpec;
+use crate::robustness::RobustnessSpec;
 use crate::selection::SelectionSpec;
 use crate::splits::SplitSpec;
 use crate::{Error, Result};
@@ -40,6 +41,9 @@ pub struct Config {
     /// How `strider select` and the run rank models and which one they recommend.
     #[serde(default)]
     pub selection: SelectionSpec,
+    /// Stresses of the finished run (`validation.json`); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustness: Option<RobustnessSpec>,
     /// A final period nothing but the last evaluation reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutSpec>,
@@ -129,6 +133,9 @@ impl Config {
         self.selection.validate()?;
         if let Some(h) = &self.holdout {
             h.validate()?;
+        }
+        if let Some(r) = &self.robustness {
+            r.validate()?;
         }
         for f in &self.features {
             f.validate()?;

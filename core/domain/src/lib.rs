@@ -62,6 +62,7 @@ pub mod names;
 pub mod pipeline;
 pub mod ranges;
 pub mod report;
+pub mod robustness;
 pub mod selection;
 pub mod splits;
 pub mod stats;

@@ -87,6 +87,9 @@ pub struct ReportPayload {
     /// `learned_from_folds`), i.e. the weights over time.
     #[serde(default)]
     pub ensembles: BTreeMap<String, Vec<serde_json::Value>>,
+    /// The run's `validation.json` (robustness stresses), when it has one.
+    #[serde(default)]
+    pub validation: serde_json::Value,
 }
 
 /// Mean importance over a tree model's fitted folds (`describe()` + `explain()` JSON), or `None`

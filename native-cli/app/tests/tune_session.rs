@@ -106,25 +106,47 @@ fn tuning_a_model_writes_a_runnable_best_config_and_runs_it() {
 }
 
 #[test]
-fn tuning_the_blend_writes_the_best_weights() {
+fn tuning_an_ensemble_walks_it_forward_and_writes_the_best_as_a_model() {
     let tmp = tempfile::tempdir().unwrap();
     let config = small_config(tmp.path());
     let target = Target::Config {
         config: Some(config),
         model: None,
-        objective: Metric::Dsr,
+        objective: Metric::Sharpe,
         feature_selection: false,
         ensemble: true,
     };
-    let r = tune(&request(tmp.path(), target, 3), &|_| {}).unwrap();
+    let r = tune(&request(tmp.path(), target, 4), &|_| {}).unwrap();
     assert_eq!(r.study, "small-ensemble-tune");
-    assert_eq!(r.count(TrialState::Complete), 3);
-    let weights: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("out/best_weights.json")).unwrap(),
+    assert_eq!(r.count(TrialState::Complete), 4);
+    // best.toml holds the ensemble over every model, and its run reproduces the best value:
+    // the trial's number was the ensemble's own walk-forward result.
+    let best = strider_core::config::Config::from_toml(
+        &std::fs::read_to_string(tmp.path().join("out/best.toml")).unwrap(),
     )
     .unwrap();
-    let names: Vec<&String> = weights.as_object().unwrap().keys().collect();
-    assert_eq!(names, ["ridge", "shrunk"]);
+    let tuned = best.models.last().unwrap();
+    assert_eq!(tuned.name, "tuned-ensemble");
+    let strider_core::model::ModelParams::Ensemble(p) = &tuned.params else {
+        panic!("not an ensemble: {tuned:?}");
+    };
+    assert_eq!(p.members, ["ridge", "shrunk"]);
+    let run_dir = std::path::PathBuf::from(r.best_run["run_dir"].as_str().unwrap());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let sharpe = summary["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "tuned-ensemble")
+        .unwrap()["strategy"]["sharpe"]
+        .as_f64()
+        .unwrap();
+    let value = r.best.as_ref().and_then(|b| b.value()).unwrap();
+    assert!(
+        (sharpe - value).abs() <= 1e-12 * value.abs().max(1.0),
+        "{sharpe} vs {value}"
+    );
 }
 
 #[test]

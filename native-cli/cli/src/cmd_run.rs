@@ -91,12 +91,17 @@ pub fn run(args: RunArgs) -> Result<()> {
             "summary": result.output.summary,
             "selection": result.selection,
             "holdout": result.holdout,
+            "robustness": result.robustness,
         });
         println!("{}", serde_json::to_string(&json)?);
     } else {
         crate::cmd_select::print_leaderboard(&result.selection);
         println!();
         print_tables(&result.output, &result.dir, args.folds);
+        if let Some(r) = &result.robustness {
+            println!();
+            crate::cmd_validate::print_robustness(r);
+        }
         if let Some(p) = &result.report {
             println!("report: {}", p.display());
         }

@@ -54,8 +54,9 @@ pub struct TuneArgs {
     /// Config mode: also switch each `[[features]]` group in or out.
     #[arg(long)]
     feature_selection: bool,
-    /// Config mode: tune the blend weights of the config's models (`weight.<model>`) instead of
-    /// one model's parameters; the config runs once, each trial re-trades the blend.
+    /// Config mode: tune an ensemble of all the config's models (method, weight objective, blend
+    /// fraction) instead of one model's parameters; each trial walks the ensemble forward, its
+    /// weights learned fold by fold from earlier folds only. best.toml adds `tuned-ensemble`.
     #[arg(long, conflicts_with_all = ["model", "feature_selection"])]
     ensemble: bool,
     /// Seconds between worker heartbeats; a RUNNING trial silent for twice as long is failed

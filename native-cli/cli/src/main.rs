@@ -12,6 +12,7 @@ mod cmd_select;
 mod cmd_serve;
 mod cmd_splits;
 mod cmd_tune;
+mod cmd_validate;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ enum Command {
     Models(cmd_models::ModelsArgs),
     /// Rank a finished run's models under (other) selection criteria and recommend one.
     Select(cmd_select::SelectArgs),
+    /// Robustness stresses of a finished run (costs, delays, noise, seeds, start dates, regimes).
+    Validate(cmd_validate::ValidateArgs),
     /// Write a run's self-contained, interactive report.html.
     Report(cmd_report::ReportArgs),
     /// Optimise hyper-parameters (a config's model, or any command) on an Optuna storage.
@@ -59,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Metrics(a) => cmd_metrics::run(a),
         Command::Models(a) => cmd_models::run(a),
         Command::Select(a) => cmd_select::run(a),
+        Command::Validate(a) => cmd_validate::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Tune(a) => cmd_tune::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),

@@ -32,6 +32,30 @@ impl Instrument {
         self.dates.is_empty()
     }
 
+    /// The bars on or after `start`.
+    pub fn tail_from(&self, start: chrono::NaiveDate) -> Instrument {
+        let skip = self.dates.partition_point(|d| *d < start);
+        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[skip..].to_vec());
+        Instrument {
+            name: self.name.clone(),
+            dates: self.dates[skip..].to_vec(),
+            open: cut(&self.open),
+            high: cut(&self.high),
+            low: cut(&self.low),
+            close: self.close[skip..].to_vec(),
+            volume: cut(&self.volume),
+            adj_close: cut(&self.adj_close),
+            extra: self
+                .extra
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    values: c.values[skip..].to_vec(),
+                })
+                .collect(),
+        }
+    }
+
     /// The first `n` bars.
     pub fn head(&self, n: usize) -> Instrument {
         let n = n.min(self.len());

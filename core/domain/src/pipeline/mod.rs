@@ -54,6 +54,9 @@ pub struct RunRequest<'a> {
     /// After validation, fit every model once more on all labelled rows and make its
     /// deployment bundle ([`ModelOutput::final_model`]).
     pub final_models: bool,
+    /// A robustness stress: Gaussian noise of this many standard deviations (of each feature on
+    /// the fold's training rows) added to the test rows' features before predicting.
+    pub test_feature_noise: Option<f64>,
 }
 
 impl<'a> RunRequest<'a> {
@@ -66,6 +69,14 @@ impl<'a> RunRequest<'a> {
             native_gbdt: None,
             cancel: None,
             final_models: false,
+            test_feature_noise: None,
+        }
+    }
+
+    pub fn test_feature_noise(self, k: f64) -> Self {
+        Self {
+            test_feature_noise: Some(k),
+            ..self
         }
     }
 

@@ -72,7 +72,21 @@ pub(super) fn walk_model(
     };
     for (si, split) in plan.splits.iter().enumerate() {
         let model = fit_split(req, data, mi, spec, si, split, &mut c, on_event)?;
-        let groups = predict_groups(data, model.as_ref(), si, split, &mut c)?;
+        let noisy = req.test_feature_noise.map(|k| {
+            with_test_noise(
+                data,
+                split,
+                k,
+                seed::derive(req.seed, &[mi as u64, si as u64, 7]),
+            )
+        });
+        let groups = predict_groups(
+            noisy.as_ref().unwrap_or(data),
+            model.as_ref(),
+            si,
+            split,
+            &mut c,
+        )?;
         let test_rows: Vec<usize> = groups.iter().flat_map(|(_, r)| r.iter().copied()).collect();
         if let Some(members) = model.member_predictions(data, &test_rows) {
             let seen = split
@@ -245,6 +259,38 @@ fn predict_groups(
     }
     // The groups are disjoint and ascending, so together they are the split's test rows.
     Ok(groups)
+}
+
+/// The dataset with Gaussian noise of `k` standard deviations (each feature's, on the split's
+/// training rows) added to the split's test rows: a robustness stress, never part of a run.
+fn with_test_noise(data: &Dataset, split: &Split, k: f64, seed: u64) -> Dataset {
+    use rand::{RngExt, SeedableRng};
+    let train = data.rows_at(&split.train);
+    let n_f = data.n_features();
+    let sd: Vec<f64> = (0..n_f)
+        .map(|j| {
+            let v: Vec<f64> = train.iter().map(|&r| data.row(r)[j]).collect();
+            crate::metrics::std(&v)
+        })
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut noisy = data.clone();
+    let tests: Vec<usize> = split
+        .test_groups
+        .iter()
+        .flat_map(|g| data.rows_at(g))
+        .collect();
+    for r in tests {
+        for (j, s) in sd.iter().enumerate() {
+            // Box-Muller: two uniforms in (0, 1] to one standard normal.
+            let (u, v): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+            let z = (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos();
+            if s.is_finite() {
+                noisy.x[r * n_f + j] += k * s * z;
+            }
+        }
+    }
+    noisy
 }
 
 /// Adds what the model says about its test rows (e.g. mean |SHAP|) to its fitted description.

@@ -161,6 +161,7 @@ pub fn payload_from_dir(
         learning_curves: optional("learning_curves.json")?,
         tuning: optional("tuning.json")?,
         selection: optional("selection.json")?,
+        validation: optional("validation.json")?,
         ensembles,
     })
 }

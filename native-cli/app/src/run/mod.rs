@@ -3,6 +3,7 @@
 //! configuration's run) and any native program call [`run_to_dir`].
 
 mod files;
+mod robust;
 mod select;
 mod source;
 
@@ -17,6 +18,7 @@ use strider_mlflow::TrackingUri;
 use strider_mlflow::tracker::{FinishReport, Tracker};
 
 pub use files::write_run;
+pub use robust::{stress, validate_run_dir};
 pub use select::{HoldoutRecord, reselect, run_dir_input, select_run};
 pub use source::{ConfigSource, LoadedData};
 
@@ -78,6 +80,8 @@ pub struct RunResult {
     pub output: RunOutput,
     pub selection: strider_core::selection::SelectionReport,
     pub holdout: Option<HoldoutRecord>,
+    /// The stresses of `[robustness]`, when the config has the table.
+    pub robustness: Option<strider_core::robustness::RobustnessReport>,
 }
 
 impl RunResult {
@@ -141,6 +145,15 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
         "selection.json".into(),
         serde_json::to_vec_pretty(&selection)?,
     ));
+    let robustness = match &config.robustness {
+        Some(_) => {
+            progress(Progress::Stage("robustness"));
+            let r = stress(&config, &validated, seed, &output)?;
+            files.push(("validation.json".into(), serde_json::to_vec_pretty(&r)?));
+            Some(r)
+        }
+        None => None,
+    };
     write_run(&dir, &config, &manifest, &output, &lineage, &files)?;
     let report = if request.report {
         let path = dir.join("report.html");
@@ -168,6 +181,7 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
         output,
         selection,
         holdout,
+        robustness,
     })
 }
 

@@ -184,6 +184,7 @@ fn csv_rows(text: &str, file: &str, want: &[&str]) -> Result<Vec<(usize, Vec<Str
 /// `strider select`: the run's models ranked under `spec`; holdout figures already in the run's
 /// `selection.json` are carried over (re-selecting never reads the holdout again).
 pub fn reselect(dir: &Path, spec: &SelectionSpec) -> Result<SelectionReport> {
+    spec.validate()?;
     let config_text = read(dir, "config.toml")?;
     let config = Config::from_toml(&config_text)
         .with_context(|| format!("{}", dir.join("config.toml").display()))?;

@@ -1,21 +1,31 @@
-//! The objective "blend a config's models": the config runs once (every model, walk-forward);
-//! each trial then weighs the models' out-of-sample scores (`weight.<model>` in [0, 1]) and
-//! re-trades the blend through the core's what-if, so a trial costs milliseconds.
+//! The objective "combine a config's models": each trial adds one `kind = "ensemble"` model over
+//! every model of the config (method, weight objective, blend fraction from the trial) and walks
+//! it forward. Its weights or meta-model are learned fold by fold from earlier folds only, so the
+//! trial's value is out-of-sample; nothing is fit on the returns it is judged on.
 
+use serde_json::Value;
 use strider_core::config::Config;
 use strider_core::data::Instrument;
+use strider_core::model::ensemble::{EnsembleMethod, EnsembleParams, WeightObjective};
+use strider_core::model::{ModelParams, ModelSpec};
 use strider_core::pipeline;
-use strider_core::report;
-use strider_core::whatif::{ENSEMBLE, WhatIf, WhatIfSettings};
 use strider_tune::{Distribution, Outcome, SearchSpace, Study, Trial};
 
 use super::config_space::Metric;
 
+/// The tuned ensemble's model name.
+pub const TUNED: &str = "tuned-ensemble";
+
 pub struct EnsembleObjective {
-    what_if: WhatIf,
     config: Config,
-    pub names: Vec<String>,
-    objective: Metric,
+    instruments: Vec<Instrument>,
+    pub objective: Metric,
+}
+
+fn categorical(choices: &[&str]) -> Distribution {
+    Distribution::Categorical {
+        choices: choices.iter().map(|c| Value::from(*c)).collect(),
+    }
 }
 
 impl EnsembleObjective {
@@ -24,64 +34,115 @@ impl EnsembleObjective {
         instruments: Vec<Instrument>,
         objective: Metric,
     ) -> crate::Result<Self> {
-        if config.models.len() < 2 {
-            crate::bail!("--ensemble needs a config with at least two [[models]]");
+        let members = config
+            .models
+            .iter()
+            .filter(|m| !matches!(m.params, ModelParams::Ensemble(_)))
+            .count();
+        if members < 2 {
+            crate::bail!(
+                "--ensemble needs a config with at least two [[models]] that are not ensembles"
+            );
         }
-        let seed = config.seed_or_default();
-        let native = crate::native_gbdt(Vec::new());
-        let out = pipeline::RunRequest::new(&config, &instruments, seed)
-            .native_gbdt(native.as_deref())
-            .run(&mut |_| {})?;
-        let names = &out.summary.dataset.instruments;
-        let predictions = report::path_predictions(&out, names)?;
+        if config.models.iter().any(|m| m.name == TUNED) {
+            crate::bail!("--ensemble adds a model `{TUNED}`; the config already has one");
+        }
         Ok(Self {
-            what_if: report::what_if(&config, instruments, &predictions, names)?,
-            names: config.models.iter().map(|m| m.name.clone()).collect(),
             config,
+            instruments,
             objective,
         })
     }
 
     pub fn space(&self) -> SearchSpace {
-        self.names
+        [
+            (
+                "ensemble.method".to_string(),
+                categorical(&["mean", "weighted", "stacking", "blending"]),
+            ),
+            (
+                "ensemble.objective".to_string(),
+                categorical(&["mse", "sharpe"]),
+            ),
+            (
+                "ensemble.blend_fraction".to_string(),
+                Distribution::float(0.1, 0.5),
+            ),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// The config with the trial's ensemble over every other model appended.
+    pub fn apply(
+        &self,
+        params: &std::collections::BTreeMap<String, Value>,
+    ) -> crate::Result<Config> {
+        let text = |k: &str| {
+            params
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let method = match text("ensemble.method").as_str() {
+            "weighted" => EnsembleMethod::Weighted,
+            "stacking" => EnsembleMethod::Stacking,
+            "blending" => EnsembleMethod::Blending,
+            _ => EnsembleMethod::Mean,
+        };
+        // The weight objective means something for weighted ensembles only.
+        let objective = match (method, text("ensemble.objective").as_str()) {
+            (EnsembleMethod::Weighted, "sharpe") => WeightObjective::Sharpe,
+            _ => WeightObjective::Mse,
+        };
+        let blend_fraction = params
+            .get("ensemble.blend_fraction")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.2);
+        let mut config = self.config.clone();
+        let members = config
+            .models
             .iter()
-            .map(|n| (format!("weight.{n}"), Distribution::float(0.0, 1.0)))
-            .collect()
+            .filter(|m| !matches!(m.params, ModelParams::Ensemble(_)))
+            .map(|m| m.name.clone())
+            .collect();
+        config.models.push(ModelSpec {
+            name: TUNED.into(),
+            features: None,
+            params: ModelParams::Ensemble(EnsembleParams {
+                members,
+                method,
+                objective,
+                meta: None,
+                blend_fraction,
+            }),
+        });
+        config.validate()?;
+        Ok(config)
     }
 
     pub fn evaluate(&self, study: &mut Study, trial: &mut Trial) -> crate::Result<Outcome> {
-        let params = trial.params();
-        let weights: std::collections::BTreeMap<String, f64> = self
-            .names
+        let config = self.apply(&trial.params())?;
+        let native = crate::native_gbdt(Vec::new());
+        let idx = [config.models.len() - 1];
+        let out = pipeline::RunRequest::new(&config, &self.instruments, config.seed_or_default())
+            .native_gbdt(native.as_deref())
+            .models(&idx)
+            .run(&mut |_| {})?;
+        let net: Vec<f64> = out.models[0]
+            .backtest
+            .portfolio
             .iter()
-            .map(|n| {
-                (
-                    n.clone(),
-                    params[&format!("weight.{n}")].as_f64().unwrap_or(0.0),
-                )
-            })
+            .map(|d| d.strategy)
             .collect();
-        if weights.values().all(|w| *w <= 0.0) {
-            return Ok(Outcome::Fail("every weight is zero".into()));
-        }
-        let view = self.what_if.evaluate(&WhatIfSettings {
-            strategy: self.config.strategy.clone(),
-            ensemble: weights,
-            rolling_window: 126,
-            statistics: false,
-        })?;
-        let blend = view
-            .models
-            .iter()
-            .find(|m| m.name == ENSEMBLE)
-            .ok_or_else(|| crate::Error::Input("no blend".into()))?;
         super::config_space::objective_value(
             study,
             trial,
             self.objective,
-            &blend.series.net,
-            blend.evaluation.strategy.sharpe,
-            &self.config.metrics,
+            &net,
+            out.summary.models[0].evaluation.strategy.sharpe,
+            &config.metrics,
         )
     }
 }

@@ -72,7 +72,7 @@ pub struct TuneResult {
 
 enum Built {
     Config(Box<ConfigObjective>, Option<PathBuf>),
-    Ensemble(Box<EnsembleObjective>),
+    Ensemble(Box<EnsembleObjective>, Option<PathBuf>),
     Command(CommandObjective),
 }
 
@@ -80,7 +80,7 @@ impl Built {
     fn objective(&self) -> &dyn Objective {
         match self {
             Built::Config(o, _) => o.as_ref(),
-            Built::Ensemble(o) => o.as_ref(),
+            Built::Ensemble(o, _) => o.as_ref(),
             Built::Command(o) => o,
         }
     }
@@ -168,7 +168,7 @@ fn plan_config(
         let obj = EnsembleObjective::new(config, instruments, objective)?;
         return Ok(Plan {
             space: obj.space(),
-            built: Built::Ensemble(Box::new(obj)),
+            built: Built::Ensemble(Box::new(obj), source.base),
             directions: vec![Direction::Maximize],
             default_study,
             seed,
@@ -275,14 +275,28 @@ fn summarise(
     };
     let best_run = match (&plan.built, &best) {
         (Built::Config(obj, base), Some(b)) => {
-            best_config_run(obj, base.as_deref(), b, &study_name, &out_dir, &summary)?
-        }
-        (Built::Ensemble(_), Some(b)) => {
-            let config = match &request.target {
-                Target::Config { config, .. } => config.clone(),
-                Target::Command { .. } => None,
+            let config = obj.apply(&b.external_params())?;
+            let run = BestRun {
+                objective: obj.objective,
+                base: base.as_deref(),
+                best: b,
+                study_name: &study_name,
+                out_dir: &out_dir,
+                summary: &summary,
             };
-            best_weights_run(b, config, &out_dir, &summary)?
+            run.write(config)?
+        }
+        (Built::Ensemble(obj, base), Some(b)) => {
+            let config = obj.apply(&b.external_params())?;
+            let run = BestRun {
+                objective: obj.objective,
+                base: base.as_deref(),
+                best: b,
+                study_name: &study_name,
+                out_dir: &out_dir,
+                summary: &summary,
+            };
+            run.write(config)?
         }
         _ => Value::Null,
     };
@@ -297,74 +311,66 @@ fn summarise(
     })
 }
 
-/// best.toml, runnable from where it is written (data paths made absolute, or the bundled data
-/// copied beside it), and a full run of it with the study in its report.
-fn best_config_run(
-    obj: &ConfigObjective,
-    base: Option<&Path>,
-    best: &FrozenTrial,
-    study_name: &str,
-    out_dir: &Path,
-    summary: &Value,
-) -> Result<Value> {
-    let mut config = obj.apply(&best.external_params())?;
-    for path in config
-        .data
-        .files
-        .iter_mut()
-        .chain(config.data.panels.iter_mut())
-    {
-        match base {
-            Some(base) => {
-                let full = base.join(&*path);
-                *path = std::fs::canonicalize(&full)
-                    .unwrap_or(full)
-                    .display()
-                    .to_string();
-            }
-            None => {
-                let text = crate::bundled::file(path).context("bundled data")?;
-                let dest = out_dir.join(&*path);
-                std::fs::create_dir_all(dest.parent().unwrap_or(out_dir))?;
-                std::fs::write(&dest, text)?;
-            }
-        }
-    }
-    let best_toml = out_dir.join("best.toml");
-    let mut text = format!(
-        "# Best of study `{}` (trial {}, {} = {}), written by strider tune.\n# Data paths are absolute, or the bundled data sits beside this file.\n",
-        study_name,
-        best.number,
-        match obj.objective {
-            Metric::Sharpe => "out-of-sample Sharpe",
-            Metric::Dsr => "deflated Sharpe",
-        },
-        best.value().unwrap_or(f64::NAN)
-    );
-    text.push_str(&config.to_toml()?);
-    write_atomic(&best_toml, text.as_bytes())?;
-    let run_dir = run_with_study(Some(best_toml.clone()), out_dir, summary)?;
-    Ok(json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")}))
+/// The best trial's config as a runnable file, and its run.
+struct BestRun<'a> {
+    objective: Metric,
+    base: Option<&'a Path>,
+    best: &'a FrozenTrial,
+    study_name: &'a str,
+    out_dir: &'a Path,
+    summary: &'a Value,
 }
 
-/// best_weights.json and the config's run, whose report opens its what-if on these weights.
-fn best_weights_run(
-    best: &FrozenTrial,
-    config: Option<PathBuf>,
-    out_dir: &Path,
-    summary: &Value,
-) -> Result<Value> {
-    let weights: serde_json::Map<String, Value> = best
-        .external_params()
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("weight.").map(|m| (m.to_string(), v)))
-        .collect();
-    let path = out_dir.join("best_weights.json");
-    write_atomic(&path, &serde_json::to_vec_pretty(&weights)?)?;
-    let run_dir = run_with_study(config, out_dir, summary)?;
-    Ok(
-        json!({"weights": weights, "weights_file": path, "run_dir": run_dir, "report": run_dir.join("report.html")}),
-    )
+impl BestRun<'_> {
+    /// best.toml, runnable from where it is written (data paths made absolute, or the bundled
+    /// data copied beside it), and a full run of it with the study in its report.
+    fn write(&self, config: strider_core::config::Config) -> Result<Value> {
+        let (base, best, study_name, out_dir, summary) = (
+            self.base,
+            self.best,
+            self.study_name,
+            self.out_dir,
+            self.summary,
+        );
+        let mut config = config;
+        for path in config
+            .data
+            .files
+            .iter_mut()
+            .chain(config.data.panels.iter_mut())
+        {
+            match base {
+                Some(base) => {
+                    let full = base.join(&*path);
+                    *path = std::fs::canonicalize(&full)
+                        .unwrap_or(full)
+                        .display()
+                        .to_string();
+                }
+                None => {
+                    let text = crate::bundled::file(path).context("bundled data")?;
+                    let dest = out_dir.join(&*path);
+                    std::fs::create_dir_all(dest.parent().unwrap_or(out_dir))?;
+                    std::fs::write(&dest, text)?;
+                }
+            }
+        }
+        let best_toml = out_dir.join("best.toml");
+        let mut text = format!(
+            "# Best of study `{}` (trial {}, {} = {}), written by strider tune.\n# Data paths are absolute, or the bundled data sits beside this file.\n",
+            study_name,
+            best.number,
+            match self.objective {
+                Metric::Sharpe => "out-of-sample Sharpe",
+                Metric::Dsr => "deflated Sharpe",
+            },
+            best.value().unwrap_or(f64::NAN)
+        );
+        text.push_str(&config.to_toml()?);
+        write_atomic(&best_toml, text.as_bytes())?;
+        let run_dir = run_with_study(Some(best_toml.clone()), out_dir, summary)?;
+        Ok(json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")}))
+    }
 }
 
 /// Runs a config (untracked) into `<out_dir>/best-run-<time>` with the study's `tuning.json` in

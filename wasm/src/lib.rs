@@ -82,6 +82,9 @@ pub fn run(config_toml: &str, files_json: &str, options_json: &str) -> Result<St
             .ok_or_else(|| "not provided to the browser run".to_string())
     })
     .map_err(js_err)?;
+    // As natively: validation never reads the holdout's bars.
+    let (instruments, _) =
+        strider_core::pipeline::validation_data(&cfg, instruments).map_err(js_err)?;
     let out = strider_core::pipeline::run(&cfg, &instruments, seed, &mut |_| {}).map_err(js_err)?;
     let returns = out
         .models

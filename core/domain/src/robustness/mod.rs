@@ -302,6 +302,13 @@ impl Stresses<'_> {
     fn is_stochastic(&self, mi: usize) -> bool {
         match &self.req.config.models[mi].params {
             ModelParams::Lstm(_) | ModelParams::Gbdt(_) => true,
+            ModelParams::Ensemble(e)
+                if e.meta
+                    .as_ref()
+                    .is_some_and(|m| matches!(m.params, ModelParams::Gbdt(_))) =>
+            {
+                true
+            }
             ModelParams::Ensemble(e) => self
                 .req
                 .config

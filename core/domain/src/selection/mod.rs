@@ -22,6 +22,11 @@ use crate::stats::{
 };
 use crate::{Error, Result};
 
+/// The most models one selection ranks (the model confidence set costs `reps · k²`).
+pub const MAX_CANDIDATES: usize = 1000;
+/// Trials counted beyond that bound change the deflation by nothing measurable.
+pub const MAX_TRIALS: usize = 1_000_000_000;
+
 /// One model as selection sees it: its out-of-sample net returns and the benchmark's on the same
 /// days, its per-fold Sharpe ratios and its fitted parameters per refit.
 #[derive(Debug, Clone)]
@@ -109,8 +114,17 @@ pub struct SelectionReport {
 /// Ranks the candidates and recommends the best one that passes every criterion.
 pub fn select(input: &SelectionInput, spec: &SelectionSpec) -> Result<SelectionReport> {
     spec.validate()?;
+    if input.candidates.len() > MAX_CANDIDATES {
+        return Err(Error::RunData(format!(
+            "selection: {} models (at most {MAX_CANDIDATES})",
+            input.candidates.len()
+        )));
+    }
     let aligned = Aligned::new(&input.candidates)?;
-    let n_trials = input.candidates.len() + input.other_trials;
+    let n_trials = input
+        .candidates
+        .len()
+        .saturating_add(input.other_trials.min(MAX_TRIALS));
     let mut measured = measure(input, spec, &aligned, n_trials)?;
     order(&mut measured, spec.rule);
     add_dm_vs_best(&mut measured, &aligned);
@@ -236,14 +250,20 @@ fn measure(
     let judged: Vec<Vec<f64>> = (0..aligned.net.len())
         .map(|m| aligned.judged(m, spec.benchmark))
         .collect();
-    let trial_sharpes: Vec<f64> = judged.iter().map(|r| sharpe_per_period(r, ms)).collect();
-    // The Sharpe ratio the best of `n_trials` unskilled trials is expected to reach; with one
-    // trial nothing was selected, so the bar is zero.
-    let sr0 = if n_trials >= 2 && trial_sharpes.len() >= 2 {
-        var(&trial_sharpes).sqrt() * expected_max_sharpe(n_trials)
-    } else {
-        0.0
+    // Excess returns over buy-and-hold are already relative: no risk-free rate comes off them.
+    let judged_spec = match spec.benchmark {
+        Benchmark::BuyAndHold => MetricsSpec {
+            risk_free: 0.0,
+            ..ms.clone()
+        },
+        Benchmark::Zero => ms.clone(),
     };
+    let trial_sharpes: Vec<f64> = judged
+        .iter()
+        .map(|r| sharpe_per_period(r, &judged_spec))
+        .filter(|s| s.is_finite())
+        .collect();
+    let sr0 = no_skill_bar(&trial_sharpes, n_trials, aligned.dates.len());
     let losses: Vec<Vec<f64>> = (0..aligned.net.len()).map(|m| aligned.loss(m)).collect();
     let mcs = if losses.len() >= 2 {
         Some(model_confidence_set(
@@ -266,7 +286,7 @@ fn measure(
     let mut rows = Vec::new();
     for (m, c) in input.candidates.iter().enumerate() {
         let s: SeriesMetrics = series_metrics(&aligned.dates, &aligned.net[m], None, ms);
-        let excess = series_metrics(&aligned.dates, &judged[m], None, ms);
+        let excess = series_metrics(&aligned.dates, &judged[m], None, &judged_spec);
         rows.push((
             m,
             Ranked {
@@ -299,6 +319,23 @@ fn measure(
     Ok(rows)
 }
 
+/// `SR0`, the per-period Sharpe ratio the best of `n_trials` unskilled trials is expected to
+/// reach: the trials' dispersion times `E[max]` of that many normals. The dispersion is the
+/// variance of the run's (finite) trial Sharpe ratios; with fewer than two of them (one model
+/// tuned over many trials) it is the sampling variance of a Sharpe ratio of `periods` returns
+/// under no skill, `1 / periods`. One trial selects nothing: the bar is zero.
+fn no_skill_bar(trial_sharpes: &[f64], n_trials: usize, periods: usize) -> f64 {
+    if n_trials < 2 {
+        return 0.0;
+    }
+    let variance = if trial_sharpes.len() >= 2 {
+        var(trial_sharpes)
+    } else {
+        1.0 / periods.max(1) as f64
+    };
+    variance.sqrt() * expected_max_sharpe(n_trials)
+}
+
 /// Best first by the rule; NaN last; ties keep the run's model order.
 fn order(rows: &mut [(usize, Ranked)], rule: Rule) {
     let key = |r: &Ranked| {
@@ -323,5 +360,103 @@ fn add_dm_vs_best(rows: &mut [(usize, Ranked)], aligned: &Aligned) {
             r.metrics.dm_vs_best_statistic = Some(dm.statistic);
             r.metrics.dm_vs_best_p_value = Some(dm.p_value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(name: &str, net: Vec<f64>) -> Candidate {
+        let d0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        Candidate {
+            name: name.into(),
+            kind: "ridge".into(),
+            dates: (0..net.len() as u64)
+                .map(|i| d0 + chrono::Days::new(i))
+                .collect(),
+            benchmark: vec![0.0; net.len()],
+            fold_sharpes: vec![1.0, 0.5],
+            fitted: Vec::new(),
+            net,
+        }
+    }
+
+    fn input(candidates: Vec<Candidate>, other_trials: usize) -> SelectionInput {
+        SelectionInput {
+            candidates,
+            other_trials,
+            metrics: MetricsSpec::default(),
+            seed: 1,
+        }
+    }
+
+    fn wobble(n: usize, drift: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| drift + 0.01 * ((i * 7919 % 17) as f64 - 8.0) / 8.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_single_model_tuned_over_many_trials_is_deflated() {
+        let spec = SelectionSpec {
+            reps: 50,
+            ..Default::default()
+        };
+        let alone = select(&input(vec![candidate("m", wobble(500, 0.001))], 0), &spec).unwrap();
+        let tuned = select(&input(vec![candidate("m", wobble(500, 0.001))], 200), &spec).unwrap();
+        let (a, t) = (&alone.ranking[0].metrics, &tuned.ranking[0].metrics);
+        assert_eq!((a.n_trials, t.n_trials), (1, 201));
+        assert!(t.dsr < a.dsr - 0.05, "{} vs {}", t.dsr, a.dsr);
+    }
+
+    #[test]
+    fn a_model_that_never_trades_does_not_poison_the_others() {
+        let spec = SelectionSpec {
+            reps: 50,
+            benchmark: Benchmark::Zero,
+            ..Default::default()
+        };
+        let r = select(
+            &input(
+                vec![
+                    candidate("idle", vec![0.0; 500]),
+                    candidate("m", wobble(500, 0.004)),
+                    candidate("n", wobble(500, 0.0)),
+                ],
+                0,
+            ),
+            &spec,
+        )
+        .unwrap();
+        let m = r.ranking.iter().find(|x| x.model == "m").unwrap();
+        assert!(
+            m.metrics.dsr.is_finite() && m.metrics.dsr > 0.9,
+            "{}",
+            m.metrics.dsr
+        );
+    }
+
+    #[test]
+    fn absurd_inputs_are_errors_not_allocations() {
+        let many: Vec<Candidate> = (0..=MAX_CANDIDATES)
+            .map(|i| candidate(&format!("m{i}"), vec![0.0; 3]))
+            .collect();
+        assert!(select(&input(many, 0), &SelectionSpec::default()).is_err());
+        let r = select(
+            &input(
+                vec![
+                    candidate("a", wobble(50, 0.0)),
+                    candidate("b", wobble(50, 0.001)),
+                ],
+                usize::MAX,
+            ),
+            &SelectionSpec {
+                reps: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.tests.n_trials, 2 + MAX_TRIALS);
     }
 }

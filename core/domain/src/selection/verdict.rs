@@ -82,7 +82,9 @@ pub(super) fn recommend(rows: &[Ranked], spec: &SelectionSpec) -> (Option<String
             passing.len()
         )];
         reasons.extend(best.reasons.iter().cloned());
-        if let Some(other) = passing.get(1)
+        // Diebold-Mariano is against the top-ranked model: only then is it against this one.
+        if best.rank == 1
+            && let Some(other) = passing.get(1)
             && let Some(p) = other.metrics.dm_vs_best_p_value
             && p > 0.05
         {

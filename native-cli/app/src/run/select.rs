@@ -94,6 +94,12 @@ pub fn run_dir_input(dir: &Path, config: &Config) -> Result<SelectionInput> {
                 .with_context(|| format!("returns.csv line {line}: {what} `{}`", c[i]))
         };
         let (net, bench) = (num(2, "strategy")?, num(3, "benchmark")?);
+        if !config.models.iter().any(|m| m.name == c[0]) {
+            bail!(
+                "returns.csv line {line}: `{}` is not a model of the run's config",
+                c[0]
+            );
+        }
         let cand = by_model.entry(c[0].clone()).or_insert_with(|| {
             order.push(c[0].clone());
             candidate(&c[0], config)

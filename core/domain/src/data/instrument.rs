@@ -34,47 +34,32 @@ impl Instrument {
 
     /// The bars on or after `start`.
     pub fn tail_from(&self, start: chrono::NaiveDate) -> Instrument {
-        let skip = self.dates.partition_point(|d| *d < start);
-        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[skip..].to_vec());
-        Instrument {
-            name: self.name.clone(),
-            dates: self.dates[skip..].to_vec(),
-            open: cut(&self.open),
-            high: cut(&self.high),
-            low: cut(&self.low),
-            close: self.close[skip..].to_vec(),
-            volume: cut(&self.volume),
-            adj_close: cut(&self.adj_close),
-            extra: self
-                .extra
-                .iter()
-                .map(|c| Column {
-                    name: c.name.clone(),
-                    values: c.values[skip..].to_vec(),
-                })
-                .collect(),
-        }
+        self.bars(self.dates.partition_point(|d| *d < start)..self.len())
     }
 
     /// The first `n` bars.
     pub fn head(&self, n: usize) -> Instrument {
-        let n = n.min(self.len());
-        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[..n].to_vec());
+        self.bars(0..n.min(self.len()))
+    }
+
+    /// The bars in `range` (within `0..len`), every column cut alike.
+    fn bars(&self, range: std::ops::Range<usize>) -> Instrument {
+        let cut = |v: &[f64]| v[range.clone()].to_vec();
         Instrument {
             name: self.name.clone(),
-            dates: self.dates[..n].to_vec(),
-            open: cut(&self.open),
-            high: cut(&self.high),
-            low: cut(&self.low),
-            close: self.close[..n].to_vec(),
-            volume: cut(&self.volume),
-            adj_close: cut(&self.adj_close),
+            dates: self.dates[range.clone()].to_vec(),
+            open: self.open.as_deref().map(cut),
+            high: self.high.as_deref().map(cut),
+            low: self.low.as_deref().map(cut),
+            close: cut(&self.close),
+            volume: self.volume.as_deref().map(cut),
+            adj_close: self.adj_close.as_deref().map(cut),
             extra: self
                 .extra
                 .iter()
                 .map(|c| Column {
                     name: c.name.clone(),
-                    values: c.values[..n].to_vec(),
+                    values: cut(&c.values),
                 })
                 .collect(),
         }

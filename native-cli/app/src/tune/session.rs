@@ -273,32 +273,27 @@ fn summarise(
     } else {
         None
     };
-    let best_run = match (&plan.built, &best) {
+    // Either objective turns the best trial into a config; both are written and run alike.
+    let best_config = match (&plan.built, &best) {
         (Built::Config(obj, base), Some(b)) => {
-            let config = obj.apply(&b.external_params())?;
-            let run = BestRun {
-                objective: obj.objective,
-                base: base.as_deref(),
-                best: b,
-                study_name: &study_name,
-                out_dir: &out_dir,
-                summary: &summary,
-            };
-            run.write(config)?
+            Some((obj.apply(&b.external_params())?, obj.objective, base, b))
         }
         (Built::Ensemble(obj, base), Some(b)) => {
-            let config = obj.apply(&b.external_params())?;
-            let run = BestRun {
-                objective: obj.objective,
-                base: base.as_deref(),
-                best: b,
-                study_name: &study_name,
-                out_dir: &out_dir,
-                summary: &summary,
-            };
-            run.write(config)?
+            Some((obj.apply(&b.external_params())?, obj.objective, base, b))
         }
-        _ => Value::Null,
+        _ => None,
+    };
+    let best_run = match best_config {
+        Some((config, objective, base, best)) => BestRun {
+            objective,
+            base: base.as_deref(),
+            best,
+            study_name: &study_name,
+            out_dir: &out_dir,
+            summary: &summary,
+        }
+        .write(config)?,
+        None => Value::Null,
     };
     Ok(TuneResult {
         study: study_name,

@@ -372,3 +372,57 @@ impl DeployedBundle {
         )
     }
 }
+
+/// Drift between two tables, column by column (the same JSON as `strider drift --reference
+/// --current --json`). `reference_json` and `current_json` map column names to arrays of numbers
+/// (`null` for a missing value); `thresholds_json` may set `psi`, `ks_pvalue` and `share`.
+#[wasm_bindgen]
+pub fn drift_tables(
+    reference_json: &str,
+    current_json: &str,
+    thresholds_json: &str,
+) -> Result<String, JsError> {
+    let columns = |text: &str| -> Result<Vec<(String, Vec<f64>)>, JsError> {
+        let map: BTreeMap<String, Vec<Option<f64>>> = serde_json::from_str(text).map_err(js_err)?;
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
+            .collect())
+    };
+    let thresholds: strider_core::drift::DriftThresholds = if thresholds_json.trim().is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_str(thresholds_json).map_err(js_err)?
+    };
+    thresholds.validate().map_err(js_err)?;
+    let drift = strider_core::drift::table_drift(
+        &columns(reference_json)?,
+        &columns(current_json)?,
+        &thresholds,
+    )
+    .map_err(js_err)?;
+    to_json(&drift)
+}
+
+/// The 0-based indices at which a stream detector (`adwin` or `page-hinkley`, River 0.26's
+/// algorithms) reports a change in `values_json` (an array of numbers); `params_json` maps
+/// parameter names to values, e.g. `{"delta": 0.01}`.
+#[wasm_bindgen]
+pub fn drift_stream(
+    values_json: &str,
+    detector: &str,
+    params_json: &str,
+) -> Result<String, JsError> {
+    let values: Vec<f64> = serde_json::from_str(values_json).map_err(js_err)?;
+    let params: BTreeMap<String, serde_json::Value> = if params_json.trim().is_empty() {
+        BTreeMap::new()
+    } else {
+        serde_json::from_str(params_json).map_err(js_err)?
+    };
+    let params: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    let spec = strider_core::drift::DetectorSpec::parse(detector, &params).map_err(js_err)?;
+    to_json(&serde_json::json!({"detections": strider_core::drift::detections(&spec, &values)}))
+}

@@ -47,6 +47,9 @@ pub struct Config {
     /// A final period nothing but the last evaluation reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutSpec>,
+    /// How `strider watch` keeps the deployed model healthy; absent: no retraining policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain: Option<crate::retrain::RetrainSpec>,
 }
 
 fn default_name() -> String {
@@ -133,6 +136,17 @@ impl Config {
         self.selection.validate()?;
         if let Some(h) = &self.holdout {
             h.validate()?;
+        }
+        if let Some(r) = &self.retrain {
+            r.validate()?;
+            if let Some(m) = &r.model
+                && !self.models.iter().any(|s| s.name() == m)
+            {
+                return Err(Error::config(
+                    "retrain.model",
+                    format!("`{m}` is not one of the config's [[models]]"),
+                ));
+            }
         }
         if let Some(r) = &self.robustness {
             r.validate()?;

@@ -62,6 +62,7 @@ pub mod names;
 pub mod pipeline;
 pub mod ranges;
 pub mod report;
+pub mod retrain;
 pub mod robustness;
 pub mod selection;
 pub mod splits;
@@ -71,6 +72,8 @@ pub mod whatif;
 pub use error::{Error, Result};
 /// Seed derivation shared by every crate.
 pub use strider_base::seed;
+/// The drift detectors (KS, PSI, ADWIN, Page-Hinkley) the retraining triggers use.
+pub use strider_drift as drift;
 /// The tree engine this domain trains and evaluates (`model.txt`, the trainer, TreeSHAP).
 pub use strider_gbdt as gbdt;
 

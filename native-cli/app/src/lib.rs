@@ -25,6 +25,7 @@
 
 pub mod bundled;
 pub mod deploy;
+pub mod drift;
 mod error;
 pub mod gbdt_files;
 #[cfg(feature = "lightgbm")]
@@ -35,6 +36,7 @@ pub mod run;
 pub mod rundir;
 pub mod track_run;
 pub mod tune;
+pub mod watch;
 
 pub use error::{Context, Error, Result};
 

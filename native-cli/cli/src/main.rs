@@ -1,18 +1,21 @@
 //! `strider`: the command-line edge of Strider. Reads files, writes run directories, shows
 //! progress; all computation is in the library crates (`strider-app` and below).
 
+mod cmd_drift;
 mod cmd_gbdt;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
 mod cmd_predict;
 mod cmd_report;
+mod cmd_retrain;
 mod cmd_run;
 mod cmd_select;
 mod cmd_serve;
 mod cmd_splits;
 mod cmd_tune;
 mod cmd_validate;
+mod cmd_watch;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +41,14 @@ enum Command {
     Select(cmd_select::SelectArgs),
     /// Robustness stresses of a finished run (costs, delays, noise, seeds, start dates, regimes).
     Validate(cmd_validate::ValidateArgs),
+    /// Data drift between two tables (PSI, Kolmogorov-Smirnov), or change points in a stream
+    /// (ADWIN, Page-Hinkley).
+    Drift(cmd_drift::DriftArgs),
+    /// Keep a deployed model healthy: follow new bars (or replay history), fire retraining
+    /// triggers, gate challengers, promote and roll back.
+    Watch(cmd_watch::WatchArgs),
+    /// Ask a running (or the next) `strider watch` to retrain a model now.
+    Retrain(cmd_retrain::RetrainArgs),
     /// Write a run's self-contained, interactive report.html.
     Report(cmd_report::ReportArgs),
     /// Optimise hyper-parameters (a config's model, or any command) on an Optuna storage.
@@ -63,6 +74,9 @@ fn main() -> std::process::ExitCode {
         Command::Models(a) => cmd_models::run(a),
         Command::Select(a) => cmd_select::run(a),
         Command::Validate(a) => cmd_validate::run(a),
+        Command::Drift(a) => cmd_drift::run(a),
+        Command::Watch(a) => cmd_watch::run(a),
+        Command::Retrain(a) => cmd_retrain::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Tune(a) => cmd_tune::run(a),
         Command::Mlflow(a) => cmd_mlflow::run(a),

@@ -37,6 +37,11 @@ impl Instrument {
         self.bars(self.dates.partition_point(|d| *d < start)..self.len())
     }
 
+    /// The bars on or before `end`: the data as it stood on that date.
+    pub fn through(&self, end: chrono::NaiveDate) -> Instrument {
+        self.bars(0..self.dates.partition_point(|d| *d <= end))
+    }
+
     /// The first `n` bars.
     pub fn head(&self, n: usize) -> Instrument {
         self.bars(0..n.min(self.len()))

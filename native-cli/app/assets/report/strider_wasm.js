@@ -241,6 +241,92 @@ let wasm_bindgen = (function(exports) {
     exports.config_inputs = config_inputs;
 
     /**
+     * The 0-based indices at which a stream detector (`adwin` or `page-hinkley`, River 0.26's
+     * algorithms) reports a change in `values_json` (an array of numbers); `params_json` maps
+     * parameter names to values, e.g. `{"delta": 0.01}`.
+     * @param {string} values_json
+     * @param {string} detector
+     * @param {string} params_json
+     * @returns {string}
+     */
+    function drift_stream(values_json, detector, params_json) {
+        let deferred5_0;
+        let deferred5_1;
+        try {
+            let ptr0, len0, ptr1, len1, ptr2, len2;
+            try {
+                ptr0 = passStringToWasm0(values_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(detector, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+                ptr2 = passStringToWasm0(params_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len2 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.drift_stream(ptr0, len0, ptr1, len1, ptr2, len2);
+            var ptr4 = ret[0];
+            var len4 = ret[1];
+            if (ret[3]) {
+                ptr4 = 0; len4 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred5_0 = ptr4;
+            deferred5_1 = len4;
+            return getStringFromWasm0(ptr4, len4);
+        } finally {
+            wasm.__wbindgen_free(deferred5_0, deferred5_1, 1);
+        }
+    }
+    exports.drift_stream = drift_stream;
+
+    /**
+     * Drift between two tables, column by column (the same JSON as `strider drift --reference
+     * --current --json`). `reference_json` and `current_json` map column names to arrays of numbers
+     * (`null` for a missing value); `thresholds_json` may set `psi`, `ks_pvalue` and `share`.
+     * @param {string} reference_json
+     * @param {string} current_json
+     * @param {string} thresholds_json
+     * @returns {string}
+     */
+    function drift_tables(reference_json, current_json, thresholds_json) {
+        let deferred5_0;
+        let deferred5_1;
+        try {
+            let ptr0, len0, ptr1, len1, ptr2, len2;
+            try {
+                ptr0 = passStringToWasm0(reference_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(current_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+                ptr2 = passStringToWasm0(thresholds_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len2 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.drift_tables(ptr0, len0, ptr1, len1, ptr2, len2);
+            var ptr4 = ret[0];
+            var len4 = ret[1];
+            if (ret[3]) {
+                ptr4 = 0; len4 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred5_0 = ptr4;
+            deferred5_1 = len4;
+            return getStringFromWasm0(ptr4, len4);
+        } finally {
+            wasm.__wbindgen_free(deferred5_0, deferred5_1, 1);
+        }
+    }
+    exports.drift_tables = drift_tables;
+
+    /**
      * Predict with a LightGBM model.txt. `rows_json` is an array of feature rows (`null` = missing);
      * `kind` is `"pred"`, `"raw"` or `"contrib"`. Returns one array of outputs per row.
      * @param {string} model_text

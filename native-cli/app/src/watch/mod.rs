@@ -1,0 +1,352 @@
+//! `strider watch`: the service that keeps a deployed model healthy. It notices new bars (or,
+//! in replay, feeds the existing data one bar at a time as if live), paper-trades the champion,
+//! evaluates the `[retrain]` triggers, runs retrain → gate → promote cycles, rolls a promotion
+//! back when it breaches its bound, and writes every step to `STATE/events.jsonl`.
+//!
+//! Exactly once: each bar is one committed step (see [`state`]); registry moves are safe to
+//! repeat. Never dead: a failing step (bad data, a training error, the tracking server down) is
+//! recorded as an `error` event and the next bar is processed.
+
+mod checks;
+mod cycle;
+mod paper;
+mod registry;
+mod report;
+pub mod state;
+mod tracking;
+mod train;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use strider_core::bundle::Bundle;
+use strider_core::config::Config;
+use strider_core::data::Instrument;
+use strider_core::dataset::Dataset;
+use strider_core::retrain::RetrainSpec;
+
+use crate::deploy::{ModelRef, resolve};
+use crate::run::ConfigSource;
+use crate::{Context, Result, bail};
+use paper::VersionScores;
+use state::{EventLog, WatchState};
+
+/// What `strider watch` was asked to do.
+#[derive(Debug, Clone)]
+pub struct WatchRequest {
+    pub config: PathBuf,
+    pub state: PathBuf,
+    /// The registry and tracking store (default: `STATE/mlruns`).
+    pub tracking_uri: Option<String>,
+    /// Replay the data from this date (inclusive) to `to` instead of waiting for new bars.
+    pub replay: Option<(NaiveDate, Option<NaiveDate>)>,
+    /// Live mode: how often the data files are read again.
+    pub poll: Duration,
+    /// Live mode: stop after this many polls that brought no new bar (`None`: run until killed).
+    pub idle_polls: Option<u64>,
+    /// Stamp events with the wall-clock time (`wall_time`, outside their reproducible content).
+    pub wall_time: bool,
+}
+
+/// What the service did, for the caller to print.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WatchSummary {
+    pub bars: u64,
+    pub cycles: u64,
+    pub errors: u64,
+    pub champion: Option<u64>,
+    pub events: PathBuf,
+}
+
+pub struct Watcher {
+    dir: PathBuf,
+    source: ConfigSource,
+    config: Config,
+    spec: RetrainSpec,
+    model_index: usize,
+    model_name: String,
+    registered: String,
+    tracking_uri: Option<String>,
+    instruments: Vec<Instrument>,
+    calendar: Vec<NaiveDate>,
+    /// The model's features on all the data (for data drift), built on first use.
+    features: Option<Dataset>,
+    scores: HashMap<u64, VersionScores>,
+    state: WatchState,
+    log: EventLog,
+    /// The last data-reading error recorded (not repeated while it persists).
+    last_error: Option<String>,
+}
+
+/// Runs the service until the replay ends, or (live) until `idle_polls` polls bring nothing.
+pub fn watch(req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<WatchSummary> {
+    let mut w = Watcher::open(req)?;
+    match req.replay {
+        Some((from, to)) => {
+            let last = w.calendar.partition_point(|d| to.is_none_or(|t| *d <= t));
+            let first = w.calendar.partition_point(|d| *d < from);
+            w.process(first..last, on_event)?;
+        }
+        None => w.follow(req, on_event)?,
+    }
+    Ok(w.summary())
+}
+
+impl Watcher {
+    fn open(req: &WatchRequest) -> Result<Self> {
+        std::fs::create_dir_all(&req.state)
+            .with_context(|| format!("creating {}", req.state.display()))?;
+        let source = ConfigSource::load(Some(&req.config))?;
+        let config = source.config()?;
+        let Some(spec) = config.retrain.clone() else {
+            bail!(
+                "{}: no [retrain] table: nothing to watch",
+                req.config.display()
+            );
+        };
+        let model_index = match &spec.model {
+            Some(m) => config
+                .models
+                .iter()
+                .position(|s| s.name() == m)
+                .unwrap_or(0),
+            None => 0,
+        };
+        let model_name = config.models[model_index].name().to_string();
+        let registered = spec
+            .registered_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{model_name}", config.name));
+        let sha = strider_core::bundle::sha256_hex(source.text.as_bytes());
+        let state = WatchState::load_or_new(&req.state, &sha)?;
+        let log = EventLog::open(&req.state, state.events_len, req.wall_time)?;
+        let tracking_uri = Some(
+            req.tracking_uri
+                .clone()
+                .unwrap_or_else(|| req.state.join("mlruns").display().to_string()),
+        );
+        let mut w = Self {
+            dir: req.state.clone(),
+            source,
+            config,
+            spec,
+            model_index,
+            model_name,
+            registered,
+            tracking_uri,
+            instruments: Vec::new(),
+            calendar: Vec::new(),
+            features: None,
+            scores: HashMap::new(),
+            state,
+            log,
+            last_error: None,
+        };
+        match w.reload() {
+            Ok(_) => {}
+            // A live service starts even on a bad file: it records why and reads it again.
+            Err(e) if req.replay.is_none() => w.record_error(None, &e)?,
+            Err(e) => return Err(e),
+        }
+        Ok(w)
+    }
+
+    /// Records an error outside any bar's step (reading the data), once per distinct message,
+    /// so a file that stays broken does not flood the log.
+    fn record_error(&mut self, date: Option<NaiveDate>, e: &crate::Error) -> Result<()> {
+        let message = e.chain();
+        if self.last_error.as_deref() == Some(message.as_str()) {
+            return Ok(());
+        }
+        self.last_error = Some(message.clone());
+        self.state.errors += 1;
+        let date = date.or(self.state.last_bar).unwrap_or_default();
+        let mut f = Map::new();
+        f.insert("error".into(), Value::from(message));
+        self.log
+            .append(date, "error", &self.model_name.clone(), f)?;
+        self.state.events_len = self.log.sync()?;
+        self.state.commit(&self.dir)
+    }
+
+    /// Reads the data files again; true when they changed.
+    fn reload(&mut self) -> Result<bool> {
+        let data = self.source.load_data(&self.config)?;
+        if data.instruments == self.instruments {
+            return Ok(false);
+        }
+        self.instruments = data.instruments;
+        let mut calendar: Vec<NaiveDate> = self
+            .instruments
+            .iter()
+            .flat_map(|i| i.dates.iter().copied())
+            .collect();
+        calendar.sort_unstable();
+        calendar.dedup();
+        self.calendar = calendar;
+        // Earlier bars may have been rewritten: scores and features are recomputed.
+        self.scores.clear();
+        self.features = None;
+        Ok(true)
+    }
+
+    fn summary(&self) -> WatchSummary {
+        WatchSummary {
+            bars: self.state.bars,
+            cycles: self.state.cycles,
+            errors: self.state.errors,
+            champion: self.state.champion().map(|r| r.version),
+            events: self.dir.join("events.jsonl"),
+        }
+    }
+
+    /// Processes the calendar's bars in `range` that come after the last committed one.
+    fn process(
+        &mut self,
+        range: std::ops::Range<usize>,
+        on_event: &mut dyn FnMut(&Value),
+    ) -> Result<()> {
+        for k in range {
+            let now = self.calendar[k];
+            if self.state.last_bar.is_some_and(|d| now <= d) {
+                continue;
+            }
+            let before = self.log_len();
+            if let Err(e) = self.step(k) {
+                self.state.errors += 1;
+                let mut f = Map::new();
+                f.insert("error".into(), Value::from(e.chain()));
+                self.log.append(now, "error", &self.model_name.clone(), f)?;
+            }
+            self.state.last_bar = Some(now);
+            self.state.bars += 1;
+            self.state.events_len = self.log.sync()?;
+            self.state.commit(&self.dir)?;
+            for event in read_events_from(&self.dir, before)? {
+                on_event(&event);
+            }
+        }
+        Ok(())
+    }
+
+    fn log_len(&self) -> u64 {
+        self.state.events_len
+    }
+
+    /// Live mode: poll the data files; process new bars as they appear.
+    fn follow(&mut self, req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<()> {
+        let mut idle = 0;
+        loop {
+            let start = match self.state.last_bar {
+                Some(d) => self.calendar.partition_point(|x| *x <= d),
+                // A new service starts on the newest bar: history is for replays.
+                None => self.calendar.len().saturating_sub(1),
+            };
+            if start < self.calendar.len() {
+                idle = 0;
+                self.process(start..self.calendar.len(), on_event)?;
+            } else {
+                idle += 1;
+                if req.idle_polls.is_some_and(|n| idle >= n) {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(req.poll);
+            match self.reload() {
+                Ok(_) => self.last_error = None,
+                // A corrupt or half-written file: recorded, and read again at the next poll.
+                Err(e) => self.record_error(None, &e)?,
+            }
+        }
+    }
+
+    /// One bar: paper-trade, maybe roll back, evaluate triggers, maybe run a cycle.
+    fn step(&mut self, k: usize) -> Result<()> {
+        self.state.bars_since_retrain = self.state.bars_since_retrain.map(|b| b + 1);
+        if self.state.reigns.is_empty() {
+            let fired = strider_core::retrain::Fired {
+                trigger: "manual",
+                evidence: serde_json::json!({"reason": "no champion yet"}),
+            };
+            return self.cycle(k, &[fired]);
+        }
+        self.ensure_scores()?;
+        if self.check_rollback(k)? {
+            return Ok(());
+        }
+        let fired = self.triggers(k)?;
+        if fired.is_empty() {
+            return Ok(());
+        }
+        self.cycle(k, &fired)
+    }
+
+    /// Loads and scores every version that has reigned.
+    fn ensure_scores(&mut self) -> Result<()> {
+        let versions: Vec<u64> = self.state.reigns.iter().map(|r| r.version).collect();
+        for v in versions {
+            if self.scores.contains_key(&v) {
+                continue;
+            }
+            let bundle = self.load_version(v)?;
+            let s = paper::score_all(&bundle, &self.instruments)?;
+            self.scores.insert(v, s);
+        }
+        Ok(())
+    }
+
+    fn load_version(&self, version: u64) -> Result<Bundle> {
+        let r = ModelRef::Version {
+            name: self.registered.clone(),
+            version,
+        };
+        let resolved = resolve(&r, self.tracking_uri.as_deref())?;
+        Ok(Bundle::load_checked(&resolved.files)?)
+    }
+
+    /// The live scores through `now`.
+    fn live(&self, now: NaiveDate) -> Vec<Vec<Option<f64>>> {
+        paper::live_scores(&self.instruments, &self.state.reigns, &self.scores, now)
+    }
+
+    fn reset_detector(&mut self, now: NaiveDate) {
+        let detector = self.spec.model_drift.as_ref().and_then(|m| m.detector);
+        self.state.detector = detector.map(|d| d.start());
+        self.state.detector_fed_through = Some(now);
+    }
+}
+
+/// The events appended at or after byte `from` of the log.
+fn read_events_from(dir: &Path, from: u64) -> Result<Vec<Value>> {
+    let text = std::fs::read(dir.join("events.jsonl"))?;
+    let tail = text.get(from as usize..).unwrap_or_default();
+    Ok(tail
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect())
+}
+
+/// Queues a manual retrain request for the watch on `state` (acted on once, at its next bar).
+pub fn request_retrain(config: &Path, state: &Path, model: &str, reason: &str) -> Result<PathBuf> {
+    let source = ConfigSource::load(Some(config))?;
+    let cfg = source.config()?;
+    if !cfg.models.iter().any(|m| m.name() == model) {
+        bail!("{}: no model `{model}`", config.display());
+    }
+    let dir = state.join("requests");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let path = dir.join(format!("{stamp}.json"));
+    let body = serde_json::to_vec(&checks::ManualRequest {
+        model: model.into(),
+        reason: reason.into(),
+    })?;
+    let tmp = dir.join(format!(".{stamp}.tmp"));
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}

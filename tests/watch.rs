@@ -1,0 +1,530 @@
+//! `strider watch` and `strider drift` end to end through the binary: a replay of the bundled
+//! data with triggers, gates, promotions and a rollback; `kill -9` at random points giving the
+//! very same event log; injected faults recorded as errors while the service goes on; a planted
+//! regime change firing the data-drift trigger soon after it; the drift command against scipy.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{ok_json, project, repo, strider};
+
+/// The bundled data kept healthy as `examples/watch.toml` says (one ridge, every trigger).
+fn watched(dir: &Path) -> PathBuf {
+    project(dir, |_| {
+        std::fs::read_to_string(repo().join("examples/watch.toml")).unwrap()
+    })
+}
+
+fn replay(dir: &Path, state: &str, from: &str, to: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strider"));
+    c.args([
+        "watch",
+        "config.toml",
+        "--replay",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--state",
+        state,
+        "--json",
+    ])
+    .current_dir(dir);
+    c
+}
+
+/// The event log without its wall-clock stamps.
+fn events(state: &Path) -> Vec<Value> {
+    std::fs::read_to_string(state.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("wall_time");
+            v
+        })
+        .collect()
+}
+
+/// The MLflow runs the watch logged (one per cycle) in `STATE/mlruns`.
+fn tracked_cycles(state: &Path) -> Vec<String> {
+    let mut runs = Vec::new();
+    for exp in std::fs::read_dir(state.join("mlruns")).unwrap().flatten() {
+        let meta = std::fs::read_to_string(exp.path().join("meta.yaml")).unwrap_or_default();
+        if !meta.contains("name: bokeh-3-ridge-watch") {
+            continue;
+        }
+        for run in std::fs::read_dir(exp.path()).unwrap().flatten() {
+            let name = run.path().join("tags/strider.cycle");
+            if let Ok(cycle) = std::fs::read_to_string(name) {
+                runs.push(cycle);
+            }
+        }
+    }
+    runs.sort();
+    runs
+}
+
+fn kinds<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+#[test]
+fn a_replay_fires_triggers_gates_promotes_and_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    let out = replay(dir, "state", "2008-01-02", "2009-06-30")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("state"));
+    for e in &ev {
+        assert!(
+            e["date"].is_string() && e["kind"].is_string() && e["model"] == "ridge",
+            "{e}"
+        );
+    }
+    let fired: Vec<&str> = kinds(&ev, "trigger")
+        .iter()
+        .map(|e| e["trigger"].as_str().unwrap())
+        .collect();
+    for t in ["manual", "performance", "data_drift", "model_drift"] {
+        assert!(fired.contains(&t), "{t} never fired: {fired:?}");
+    }
+    let gates = kinds(&ev, "gate");
+    let promoted = kinds(&ev, "promoted");
+    let rejected = kinds(&ev, "rejected");
+    assert!(
+        promoted.len() >= 2 && !rejected.is_empty(),
+        "{} promoted, {} rejected",
+        promoted.len(),
+        rejected.len()
+    );
+    // A promotion after the first passed the gate: significance, not just a higher number.
+    for g in &gates {
+        let passed = g["passed"].as_bool().unwrap();
+        assert_eq!(
+            passed,
+            g["p_value"].as_f64().unwrap() < 0.2 && g["mean_difference"].as_f64().unwrap() > 0.0
+        );
+    }
+    assert_eq!(
+        gates.iter().filter(|g| g["passed"] == true).count(),
+        promoted.len() - 1
+    );
+    let rolled = kinds(&ev, "rolled_back");
+    assert!(!rolled.is_empty(), "no rollback");
+    assert!(rolled[0]["value"].as_f64().unwrap() < -2.0);
+    // Every cycle wrote its report; the registry's alias names the last champion.
+    let cycles = std::fs::read_dir(dir.join("state/cycles")).unwrap().count();
+    assert_eq!(cycles, promoted.len() + rejected.len());
+    // ... and is one MLflow run, with its decision.
+    let tracked = tracked_cycles(&dir.join("state"));
+    assert_eq!(tracked.len(), cycles, "{tracked:?}");
+    let mut logged: Vec<String> = promoted
+        .iter()
+        .chain(&rejected)
+        .map(|e| e["cycle"].as_str().unwrap().to_string())
+        .collect();
+    logged.sort();
+    assert_eq!(tracked, logged);
+    let summary: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap(),
+    )
+    .unwrap();
+    let shown = ok_json(&strider(
+        &[
+            "models",
+            "show",
+            "bokeh-3-ridge",
+            "--json",
+            "--tracking-uri",
+            "state/mlruns",
+        ],
+        dir,
+    ));
+    assert_eq!(shown["model"]["aliases"]["champion"], summary["champion"]);
+    let report = std::fs::read_to_string(
+        dir.join("state/cycles")
+            .join(format!("{}.html", rejected[0]["cycle"].as_str().unwrap())),
+    )
+    .unwrap();
+    assert!(report.contains("rejected") && report.contains("Diebold-Mariano"));
+}
+
+#[test]
+fn kill_9_at_random_points_leaves_the_same_event_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    let (from, to) = ("2007-06-01", "2009-12-31");
+    let start = Instant::now();
+    let whole = replay(dir, "whole", from, to).output().unwrap();
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let took = start.elapsed();
+    let reference = events(&dir.join("whole"));
+    // Kill points spread over the run (fixed fractions: a reproducible "random" schedule).
+    let mut kills = 0;
+    for fraction in [0.13, 0.37, 0.52, 0.71, 0.29, 0.88] {
+        let mut child = replay(dir, "killed", from, to)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(took.mul_f64(fraction).max(Duration::from_millis(20)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 3, "only {kills} runs were still going when killed");
+    let last = replay(dir, "killed", from, to).output().unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert_eq!(events(&dir.join("killed")), reference);
+    // Nothing was registered twice either.
+    let versions = |state: &str| {
+        std::fs::read_dir(dir.join(state).join("mlruns/models/bokeh-3-ridge"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("version-")
+            })
+            .count()
+    };
+    assert_eq!(versions("killed"), versions("whole"));
+    assert_eq!(
+        tracked_cycles(&dir.join("killed")),
+        tracked_cycles(&dir.join("whole"))
+    );
+}
+
+#[test]
+fn a_training_failure_is_an_error_event_and_the_replay_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    let clean = replay(dir, "clean", "2008-01-02", "2008-12-31")
+        .output()
+        .unwrap();
+    assert!(clean.status.success());
+    let ev = events(&dir.join("clean"));
+    // Fail the final fit of the second cycle that promotes or the first rejected one's gate fit.
+    let cycle_date = kinds(&ev, "trigger")[1]["date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = replay(dir, "faulty", "2008-01-02", "2008-12-31")
+        .env("STRIDER_WATCH_FAIL_TRAINING", &cycle_date)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let faulty = events(&dir.join("faulty"));
+    let errors = kinds(&faulty, "error");
+    assert!(
+        !errors.is_empty() && errors[0]["error"].as_str().unwrap().contains("injected"),
+        "{errors:?}"
+    );
+    let last_date = |e: &[Value]| e.last().unwrap()["date"].as_str().unwrap().to_string();
+    assert!(
+        last_date(&faulty) > cycle_date,
+        "the service went on after the failure"
+    );
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("faulty/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["last_bar"], "2008-12-31");
+    assert!(state["errors"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn a_corrupt_appended_bar_is_recorded_and_the_next_good_bar_is_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    let live = |dir: &Path| {
+        strider(
+            &[
+                "watch",
+                "config.toml",
+                "--state",
+                "live",
+                "--poll",
+                "0.05",
+                "--idle-polls",
+                "3",
+                "--json",
+            ],
+            dir,
+        )
+    };
+    let first = live(dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        kinds(&events(&dir.join("live")), "promoted").len(),
+        1,
+        "the newest bar gets a champion"
+    );
+    let file = dir.join("data/bokeh_aapl.csv");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{good}2013-03-04,oops,1,1,1,1,1\n")).unwrap();
+    let second = live(dir);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let ev = events(&dir.join("live"));
+    let errors = kinds(&ev, "error");
+    assert_eq!(errors.len(), 1, "{ev:?}");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("bokeh_aapl.csv"),
+        "{}",
+        errors[0]
+    );
+    // Repaired with a real next bar for every instrument: processed as the next step.
+    for t in ["aapl", "msft", "ibm"] {
+        let f = dir.join(format!("data/bokeh_{t}.csv"));
+        let text = std::fs::read_to_string(&f).unwrap();
+        let text = text
+            .lines()
+            .filter(|l| !l.contains("oops"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let last = text.lines().last().unwrap().to_string();
+        let next = last.replacen("2013-03-01", "2013-03-04", 1);
+        std::fs::write(&f, format!("{text}\n{next}\n")).unwrap();
+    }
+    assert!(live(dir).status.success());
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("live/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["last_bar"], "2013-03-04");
+}
+
+/// Two instruments of independent returns whose volatility triples from bar `change` on.
+/// (Features of overlapping windows, such as 5-bar returns, are autocorrelated: KS p-values,
+/// which assume independent draws, then fire without any change, and this test would measure
+/// that instead of the detector.)
+fn regime_data(dir: &Path, change: usize) -> Vec<String> {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let mut state = 7u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / 2f64.powi(53)
+    };
+    let mut dates = Vec::new();
+    for name in ["aaa", "bbb"] {
+        let mut text = String::from("date,open,high,low,close,volume\n");
+        let mut close = 100.0;
+        let mut date = chrono::NaiveDate::from_ymd_opt(2010, 1, 4).unwrap();
+        dates.clear();
+        for t in 0..1200 {
+            let z = (0..4).map(|_| uniform()).sum::<f64>() - 2.0;
+            let vol = if t < change { 0.01 } else { 0.03 };
+            close *= 1.0 + vol * z * 1.7;
+            text += &format!("{date},{close},{close},{close},{close},1000\n");
+            dates.push(date.to_string());
+            date = date.succ_opt().unwrap();
+        }
+        std::fs::write(dir.join(format!("data/{name}.csv")), text).unwrap();
+    }
+    dates
+}
+
+#[test]
+fn a_planted_regime_change_fires_data_drift_soon_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let change = 900;
+    let dates = regime_data(dir, change);
+    std::fs::write(
+        dir.join("config.toml"),
+        "name = \"regime\"\n[data]\nfiles = [\"data/aaa.csv\", \"data/bbb.csv\"]\n\
+         [[features]]\nkind = \"returns\"\nperiods = [1]\n[[features]]\nkind = \"lagged_returns\"\nlags = [1, 2]\n\
+         [split]\nscheme = \"walk-forward\"\ntrain_size = 250\ntest_size = 125\n\
+         [[models]]\nname = \"ridge\"\nkind = \"ridge\"\n\
+         [retrain]\nmin_spacing = 20\n[retrain.data_drift]\nwindow = 60\nevery = 1\n",
+    )
+    .unwrap();
+    let out = replay(dir, "state", &dates[700], &dates[1100])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("state"));
+    let drift: Vec<&str> = kinds(&ev, "trigger")
+        .into_iter()
+        .filter(|e| e["trigger"] == "data_drift")
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    let first = *drift.first().expect("data drift fired");
+    assert!(
+        first >= dates[change].as_str(),
+        "fired before the change: {first}"
+    );
+    assert!(
+        first <= dates[change + 15].as_str(),
+        "fired late: {first} (change on {})",
+        dates[change]
+    );
+}
+
+#[test]
+fn drift_on_files_equals_the_scipy_goldens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = std::fs::read_to_string(repo().join("examples/data/bokeh_aapl.csv")).unwrap();
+    let close: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    let r: Vec<f64> = close.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let csv = |v: &[f64]| {
+        let mut s = String::from("date,ret\n");
+        for (i, x) in v.iter().enumerate() {
+            s += &format!("d{i},{x}\n");
+        }
+        s
+    };
+    std::fs::write(dir.join("ref.csv"), csv(&r[..400])).unwrap();
+    std::fs::write(dir.join("cur.csv"), csv(&r[400..800])).unwrap();
+    let out = ok_json(&strider(
+        &[
+            "drift",
+            "--reference",
+            "ref.csv",
+            "--current",
+            "cur.csv",
+            "--json",
+        ],
+        dir,
+    ));
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/golden/drift/drift.json")).unwrap(),
+    )
+    .unwrap();
+    let case = |kind: &str| {
+        golden[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "returns, two halves")
+            .unwrap()
+            .clone()
+    };
+    let col = &out["columns"]["ret"];
+    assert!(
+        (col["ks_statistic"].as_f64().unwrap() - case("ks")["statistic"].as_f64().unwrap()).abs()
+            < 1e-12
+    );
+    assert!(
+        (col["ks_pvalue"].as_f64().unwrap() / case("ks")["pvalue"].as_f64().unwrap() - 1.0).abs()
+            < 1e-9
+    );
+    assert!((col["psi"].as_f64().unwrap() - case("psi")["psi"].as_f64().unwrap()).abs() < 1e-12);
+    assert_eq!(out["drift"], col["drifted"]);
+    // A stream: one 0-based index per detection.
+    std::fs::write(
+        dir.join("s.csv"),
+        (0..400)
+            .map(|i| if i < 200 { "0\n" } else { "10\n" })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let s = ok_json(&strider(
+        &[
+            "drift",
+            "--stream",
+            "s.csv",
+            "--detector",
+            "page-hinkley",
+            "--json",
+        ],
+        dir,
+    ));
+    let at = s["detections"][0].as_u64().unwrap();
+    assert!((200..240).contains(&at), "{s}");
+    let bad = strider(
+        &[
+            "drift",
+            "--stream",
+            "s.csv",
+            "--detector",
+            "adwin",
+            "--param",
+            "delta=2",
+        ],
+        dir,
+    );
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("delta"));
+}
+
+#[test]
+fn a_registry_server_that_is_down_is_an_error_event_not_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    // Port 9 (discard) refuses connections: every registry call fails after its retries.
+    let out = replay(dir, "down", "2008-01-02", "2008-01-03")
+        .args(["--tracking-uri", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("down"));
+    let errors = kinds(&ev, "error");
+    assert_eq!(errors.len(), 2, "{ev:?}");
+    assert!(errors[0]["error"].as_str().unwrap().contains("127.0.0.1:9"));
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("down/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["last_bar"], "2008-01-03");
+    assert_eq!(
+        state["reigns"],
+        serde_json::json!([]),
+        "no champion was made"
+    );
+}

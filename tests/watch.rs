@@ -269,69 +269,72 @@ fn a_corrupt_appended_bar_is_recorded_and_the_next_good_bar_is_processed() {
     let dir = tmp.path();
     watched(dir);
     let live = |dir: &Path| {
-        strider(
-            &[
-                "watch",
-                "config.toml",
-                "--state",
-                "live",
-                "--poll",
-                "0.05",
-                "--idle-polls",
-                "3",
-                "--json",
-            ],
-            dir,
-        )
+        let args = ["watch", "config.toml", "--state", "live", "--poll", "0.05"];
+        let out = strider(&[&args[..], &["--idle-polls", "3", "--json"]].concat(), dir);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let state: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("live/state.json")).unwrap())
+                .unwrap();
+        (events(&dir.join("live")), state)
     };
-    let first = live(dir);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let (ev, _) = live(dir);
     assert_eq!(
-        kinds(&events(&dir.join("live")), "promoted").len(),
+        kinds(&ev, "promoted").len(),
         1,
         "the newest bar gets a champion"
     );
-    let file = dir.join("data/bokeh_aapl.csv");
-    let good = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, format!("{good}2013-03-04,oops,1,1,1,1,1\n")).unwrap();
-    let second = live(dir);
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    let ev = events(&dir.join("live"));
-    let errors = kinds(&ev, "error");
-    assert_eq!(errors.len(), 1, "{ev:?}");
-    assert!(
-        errors[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("bokeh_aapl.csv"),
-        "{}",
-        errors[0]
-    );
-    // Repaired with a real next bar for every instrument: processed as the next step.
-    for t in ["aapl", "msft", "ibm"] {
+    let append = |t: &str, line: &str| {
         let f = dir.join(format!("data/bokeh_{t}.csv"));
         let text = std::fs::read_to_string(&f).unwrap();
-        let text = text
+        std::fs::write(&f, format!("{text}{line}\n")).unwrap();
+    };
+    append("aapl", "2013-03-04,oops,1,1,1,1,1");
+    let (ev, state) = live(dir);
+    let errors = kinds(&ev, "error");
+    assert_eq!(errors.len(), 1, "{ev:?}");
+    let message = errors[0]["error"].as_str().unwrap();
+    assert!(
+        message.contains("bokeh_aapl.csv") && message.contains("line 3272"),
+        "{message}"
+    );
+    assert_eq!(state["last_bar"], "2013-03-01", "no new bar yet");
+    // The next bar arrives after the corrupt line, which stays in the file: it is processed.
+    for t in ["aapl", "msft", "ibm"] {
+        let text = std::fs::read_to_string(dir.join(format!("data/bokeh_{t}.csv"))).unwrap();
+        let last = text
             .lines()
-            .filter(|l| !l.contains("oops"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let last = text.lines().last().unwrap().to_string();
-        let next = last.replacen("2013-03-01", "2013-03-04", 1);
-        std::fs::write(&f, format!("{text}\n{next}\n")).unwrap();
+            .rfind(|l| l.starts_with("2013-03-01"))
+            .unwrap()
+            .to_string();
+        append(t, &last.replacen("2013-03-01", "2013-03-04", 1));
     }
-    assert!(live(dir).status.success());
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("live/state.json")).unwrap())
-            .unwrap();
+    let (ev, state) = live(dir);
+    assert_eq!(state["last_bar"], "2013-03-04");
+    assert_eq!(
+        kinds(&ev, "error").len(),
+        1,
+        "the skipped line is recorded once"
+    );
+    // History rewritten badly is an error, and the data read before stays in use.
+    let f = dir.join("data/bokeh_msft.csv");
+    let text =
+        std::fs::read_to_string(&f)
+            .unwrap()
+            .replacen("\n2000-03-02,", "\n2000-03-02,bad", 1);
+    std::fs::write(&f, text).unwrap();
+    let (ev, state) = live(dir);
+    let errors = kinds(&ev, "error");
+    assert_eq!(errors.len(), 2, "{ev:?}");
+    assert!(
+        errors[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("bokeh_msft.csv")
+    );
     assert_eq!(state["last_bar"], "2013-03-04");
 }
 
@@ -527,4 +530,47 @@ fn a_registry_server_that_is_down_is_an_error_event_not_a_crash() {
         serde_json::json!([]),
         "no champion was made"
     );
+}
+
+#[test]
+fn a_tuning_budget_chooses_the_parameters_the_same_way_every_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = watched(dir);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "train_bars = 1000\n",
+            "train_bars = 1000\ntune_trials = 3\n",
+        ),
+    )
+    .unwrap();
+    let run = |state: &str| {
+        let out = replay(dir, state, "2008-01-02", "2008-03-31")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        events(&dir.join(state))
+    };
+    let first = run("a");
+    let tuned: Vec<&Value> = kinds(&first, "retrain")
+        .into_iter()
+        .filter(|e| e["stage"] == "tune" || e["tuned"].is_object())
+        .collect();
+    assert!(tuned.len() >= 2, "{first:?}");
+    let alpha = |e: &Value| {
+        let p = if e["stage"] == "tune" {
+            &e["params"]
+        } else {
+            &e["tuned"]
+        };
+        p["model.alpha"].as_f64().unwrap()
+    };
+    assert!(tuned.iter().all(|e| alpha(e) > 0.0));
+    assert_eq!(run("b"), first, "same seed, same events");
 }

@@ -34,8 +34,13 @@ impl AdwinParams {
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(format!("delta must be in (0, 1), got {}", self.delta));
         }
-        if self.clock == 0 || self.max_buckets == 0 || self.max_buckets > 1000 {
-            return Err("clock must be ≥ 1 and max_buckets in 1..=1000".into());
+        // One bucket per row would leave rows empty after a merge; a zero minimum would test a
+        // cut with an empty side.
+        if self.clock == 0 || !(2..=1000).contains(&self.max_buckets) || self.min_window_length == 0
+        {
+            return Err(
+                "clock and min_window_length must be ≥ 1 and max_buckets in 2..=1000".into(),
+            );
         }
         Ok(())
     }
@@ -147,7 +152,12 @@ impl Adwin {
     fn drop_oldest_bucket(&mut self) {
         let last = self.rows.len() - 1;
         let size = (1u64 << last.min(62)) as f64;
-        let (u, v) = (self.rows[last].totals[0], self.rows[last].variances[0]);
+        let (Some(&u), Some(&v)) = (
+            self.rows[last].totals.first(),
+            self.rows[last].variances.first(),
+        ) else {
+            return;
+        };
         let mu = u / size;
         self.width -= size;
         self.total -= u;

@@ -120,12 +120,17 @@ pub struct RetrainSpec {
     /// The alias that names the champion.
     #[serde(default = "default_alias")]
     pub alias: String,
-    /// The least number of bars between two retrains (triggers inside it are logged, not run).
+    /// The least number of bars between two retrains: inside it only manual requests act (the
+    /// other triggers are not evaluated; the loss detector still sees every bar).
     #[serde(default = "default_spacing")]
     pub min_spacing: usize,
     /// The most bars a champion is trained on (`None`: every bar before the cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_bars: Option<usize>,
+    /// A tuning budget per cycle: this many TPE trials (walk-forward Sharpe) choose the model's
+    /// parameters on the challenger's training data before it is fit (`None` / 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune_trials: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<PerformanceTrigger>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +178,15 @@ impl RetrainSpec {
             crate::names::check_name("retrain.registered_name", name)?;
         }
         window_ok("retrain.gate.window", self.gate.window)?;
+        if let Some(n) = self.train_bars {
+            window_ok("retrain.train_bars", n)?;
+        }
+        if self.tune_trials.is_some_and(|n| n > 1000) {
+            return Err(Error::config(
+                "retrain.tune_trials",
+                "at most 1000 trials per cycle",
+            ));
+        }
         if !(self.gate.alpha > 0.0 && self.gate.alpha < 1.0) {
             return Err(Error::config("retrain.gate.alpha", "must be in (0, 1)"));
         }

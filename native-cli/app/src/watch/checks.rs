@@ -8,7 +8,7 @@ use strider_core::dataset::Dataset;
 use strider_core::retrain::{Fired, live_metric, triggers};
 
 use super::Watcher;
-use super::paper::{matured, paper_days};
+use super::paper::{masked, matured, paper_days};
 use super::registry::point_alias;
 use super::state::Reign;
 use crate::Result;
@@ -21,13 +21,12 @@ pub struct ManualRequest {
 }
 
 impl Watcher {
-    /// The champion's realised paper days since it took office.
+    /// The champion's realised paper days since it took office: only its own signals (the
+    /// first days after a promotion still carry its predecessor's positions).
     fn reign_days(&self, now: NaiveDate, reign: &Reign) -> Vec<PortfolioDay> {
         let live = self.live(now);
-        paper_days(&self.instruments, &live, &self.config.strategy, now)
-            .into_iter()
-            .filter(|d| d.date > reign.after)
-            .collect()
+        let own = masked(&self.instruments, &live, (reign.after, now));
+        paper_days(&self.instruments, &own, &self.config.strategy, now)
     }
 
     /// A champion on probation whose live statistic breaches the rollback bound (checked once
@@ -41,12 +40,6 @@ impl Watcher {
             return Ok(false);
         };
         let days = self.reign_days(now, &reign);
-        if days.len() >= rb.window {
-            if let Some(r) = self.state.reigns.last_mut() {
-                r.probation_from = None;
-            }
-            return Ok(false);
-        }
         if days.len() < (rb.window / 2).max(5) {
             return Ok(false);
         }
@@ -60,12 +53,16 @@ impl Watcher {
             (reign.after, now),
             now,
         );
-        let Some(value) = live_metric(rb.metric, &days, &m, &self.config.metrics) else {
+        let value = live_metric(rb.metric, &days, &m, &self.config.metrics);
+        let Some(value) = value.filter(|v| *v < rb.below) else {
+            // Probation ends once the whole window passed without a breach.
+            if days.len() >= rb.window
+                && let Some(r) = self.state.reigns.last_mut()
+            {
+                r.probation_from = None;
+            }
             return Ok(false);
         };
-        if value >= rb.below {
-            return Ok(false);
-        }
         let reason = format!(
             "strider watch: rollback, live {:?} {value:.3} < {} over {} bars",
             rb.metric,
@@ -111,7 +108,7 @@ impl Watcher {
         };
         let days = self.reign_days(now, &reign);
         let detector = self.feed_detector(&days);
-        let mut fired = self.manual_requests()?;
+        let mut fired = self.manual_requests(now)?;
         let spaced = self
             .state
             .bars_since_retrain
@@ -183,10 +180,11 @@ impl Watcher {
         if k < m.window || now <= reign.after {
             return None;
         }
+        let finite = |v: Vec<f64>| v.into_iter().filter(|x| x.is_finite()).collect::<Vec<_>>();
         triggers::prediction_drift(
             m,
-            &pick(ref_from, reign.trained_through),
-            &pick(cur_from.max(reign.after), now),
+            &finite(pick(ref_from, reign.trained_through)),
+            &finite(pick(cur_from.max(reign.after), now)),
         )
     }
 
@@ -211,7 +209,7 @@ impl Watcher {
     }
 
     /// Pending `strider retrain` requests for this model, each acted on once.
-    fn manual_requests(&mut self) -> Result<Vec<Fired>> {
+    fn manual_requests(&mut self, now: NaiveDate) -> Result<Vec<Fired>> {
         let dir = self.dir.join("requests");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(Vec::new());
@@ -224,18 +222,26 @@ impl Watcher {
         names.sort();
         let mut fired = Vec::new();
         for name in names {
-            let text = std::fs::read_to_string(dir.join(&name))?;
             self.state.manual_done.push(name.clone());
-            let Ok(req) = serde_json::from_str::<ManualRequest>(&text) else {
-                crate::bail!("{}: not a retrain request", dir.join(&name).display());
-            };
-            if req.model != self.model_name {
+            let path = dir.join(&name);
+            let request = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<ManualRequest>(&t).ok());
+            let Some(req) = request else {
+                let message = format!("{}: not a retrain request; ignored", path.display());
+                let e = json!({ "error": message });
+                self.log
+                    .append(now, "error", &self.model_name.clone(), obj(e))?;
+                self.state.errors += 1;
                 continue;
+            };
+            if req.model == self.model_name {
+                // The reason only: the request's file name holds the wall-clock time.
+                fired.push(Fired {
+                    trigger: "manual",
+                    evidence: json!({ "reason": req.reason }),
+                });
             }
-            fired.push(Fired {
-                trigger: "manual",
-                evidence: json!({"reason": req.reason, "request": name}),
-            });
         }
         Ok(fired)
     }

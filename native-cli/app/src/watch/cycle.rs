@@ -42,21 +42,29 @@ impl Watcher {
         self.state.bars_since_retrain = Some(0);
         let cycle = format!("{}-{now}", self.registered);
         let champion = self.state.champion().cloned();
-        let gated = match &champion {
+        let (gated, config) = match &champion {
             Some(_) => {
-                let g = self.gate_challenger(k)?;
+                let (g, config) = self.gate_challenger(k)?;
                 if !g.passed {
                     let e = json!({"cycle": cycle, "reason": g.reason, "p_value": g.p_value,
                                    "mean_difference": g.mean_difference});
                     self.log.append(now, "rejected", &model, fields(e))?;
-                    report::write(self, &cycle, now, fired, Some(&g), None)?;
-                    return self.track(now, &cycle, fired, Some(&g), None);
+                    return self.report_and_track(now, &cycle, fired, Some(&g), None);
                 }
-                Some(g)
+                (Some(g), config)
             }
-            None => None,
+            None => {
+                let (config, tuned) = self.tuned_config(&self.training_data(now))?;
+                if let Some(params) = tuned {
+                    let e = json!({"cycle": cycle, "stage": "tune", "params": params});
+                    self.log.append(now, "retrain", &model, fields(e))?;
+                }
+                (None, config)
+            }
         };
-        let refit = train(&self.config, self.model_index, &self.training_data(now))?;
+        // A gated challenger's config (tuned, if at all, before the gate window) is refit on
+        // every bar.
+        let refit = train(&config, self.model_index, &self.training_data(now))?;
         let e = json!({"cycle": cycle, "stage": "final", "trained_from": refit.first_bar.to_string(),
                        "trained_through": refit.last_bar.to_string(),
                        "validation_sharpe": finite(refit.validation_sharpe),
@@ -69,17 +77,34 @@ impl Watcher {
         data_through(&self.instruments, through, self.spec.train_bars)
     }
 
-    /// Trains on the bars before the gate window and trades the window beside the champion.
-    fn gate_challenger(&mut self, k: usize) -> Result<GateResult> {
+    /// The config with the cycle's tuning budget spent on `data` (unchanged without one).
+    fn tuned_config(
+        &self,
+        data: &[strider_core::data::Instrument],
+    ) -> Result<(
+        strider_core::config::Config,
+        Option<BTreeMap<String, Value>>,
+    )> {
+        match self.spec.tune_trials {
+            Some(n) if n > 0 => super::tuning::tuned(&self.config, self.model_index, data, n),
+            _ => Ok((self.config.clone(), None)),
+        }
+    }
+
+    /// Trains on the bars before the gate window (tuned there, with a budget) and trades the
+    /// window beside the champion. Returns the verdict and the challenger's config.
+    fn gate_challenger(&mut self, k: usize) -> Result<(GateResult, strider_core::config::Config)> {
         let now = self.calendar[k];
         let w = self.spec.gate.window;
         if k <= w {
             bail!("{k} bars are too few for a gate window of {w} bars");
         }
         let cut = self.calendar[k - w - 1];
-        let challenger = train(&self.config, self.model_index, &self.training_data(cut))?;
+        let data = self.training_data(cut);
+        let (config, tuned) = self.tuned_config(&data)?;
+        let challenger = train(&config, self.model_index, &data)?;
         let e = json!({"stage": "gate", "trained_from": challenger.first_bar.to_string(),
-                       "trained_through": cut.to_string(),
+                       "trained_through": cut.to_string(), "tuned": tuned,
                        "validation_sharpe": finite(challenger.validation_sharpe),
                        "bundle_sha256": challenger.bundle.sha256});
         self.log
@@ -99,7 +124,7 @@ impl Watcher {
         let mut e = fields(serde_json::to_value(&g)?);
         e.insert("window_from".into(), Value::from(cut.to_string()));
         self.log.append(now, "gate", &self.model_name.clone(), e)?;
-        Ok(g)
+        Ok((g, config))
     }
 
     /// Registers the refit challenger and points the alias at it.
@@ -129,8 +154,12 @@ impl Watcher {
             tags.insert("strider.gate.p_value".into(), g.p_value.to_string());
             tags.insert("strider.gate.n".into(), g.n.to_string());
         }
+        // Everything that can fail without touching the registry comes first: once the alias
+        // has moved, the step must not fail.
+        let scores = score_all(&refit.bundle, &self.instruments)?;
         let uri = self.tracking_uri.clone();
-        let version = register_once(uri.as_deref(), &self.registered, cycle, &dir, &tags)?;
+        let id = format!("{cycle}@{}", self.state.instance);
+        let version = register_once(uri.as_deref(), &self.registered, &id, &dir, &tags)?;
         let reason = format!("strider watch: cycle {cycle} ({})", triggers.join(", "));
         point_alias(
             uri.as_deref(),
@@ -148,19 +177,38 @@ impl Watcher {
                 .map(|c| c.version),
         });
         self.reset_detector(now);
-        self.scores
-            .insert(version, score_all(&refit.bundle, &self.instruments)?);
+        self.scores.insert(version, scores);
         let e = json!({"cycle": cycle, "version": version,
                        "previous": champion.map(|c| c.version),
                        "alias": self.spec.alias, "bundle_sha256": refit.bundle.sha256});
         self.log
             .append(now, "promoted", &self.model_name.clone(), fields(e))?;
-        report::write(self, cycle, now, fired, gated, Some(version))?;
-        self.track(now, cycle, fired, gated, Some(version))
+        self.report_and_track(now, cycle, fired, gated, Some(version))
     }
 
-    /// Logs the cycle to tracking. A failure (the server down) is an `error` event, not a
-    /// failed step: the cycle's decision stands.
+    /// The cycle report and the tracking run, after the decision: a failure of either is an
+    /// `error` event, and the decision stands.
+    fn report_and_track(
+        &mut self,
+        now: NaiveDate,
+        cycle: &str,
+        fired: &[Fired],
+        gated: Option<&GateResult>,
+        version: Option<u64>,
+    ) -> Result<()> {
+        let done = report::write(self, cycle, now, fired, gated, version)
+            .and_then(|()| self.track(now, cycle, fired, gated, version));
+        if let Err(e) = done {
+            let mut f = Map::new();
+            let message = format!("reporting cycle {cycle}: {}", e.chain());
+            f.insert("error".into(), Value::from(message));
+            self.log.append(now, "error", &self.model_name.clone(), f)?;
+            self.state.errors += 1;
+        }
+        Ok(())
+    }
+
+    /// Logs the cycle to tracking as an MLflow run.
     fn track(
         &mut self,
         now: NaiveDate,
@@ -223,14 +271,7 @@ impl Watcher {
             time_ms,
         };
         let uri = self.tracking_uri.clone();
-        if let Err(e) = super::tracking::log_cycle(uri.as_deref(), &self.dir, &run) {
-            let mut f = Map::new();
-            let message = format!("tracking cycle {cycle}: {}", e.chain());
-            f.insert("error".into(), Value::from(message));
-            self.log.append(now, "error", &self.model_name.clone(), f)?;
-            self.state.errors += 1;
-        }
-        Ok(())
+        super::tracking::log_cycle(uri.as_deref(), &self.dir, &self.state.instance, &run)
     }
 }
 

@@ -9,12 +9,14 @@
 
 mod checks;
 mod cycle;
+mod data;
 mod paper;
 mod registry;
 mod report;
 pub mod state;
 mod tracking;
 mod train;
+mod tuning;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -77,8 +79,6 @@ pub struct Watcher {
     scores: HashMap<u64, VersionScores>,
     state: WatchState,
     log: EventLog,
-    /// The last data-reading error recorded (not repeated while it persists).
-    last_error: Option<String>,
 }
 
 /// Runs the service until the replay ends, or (live) until `idle_polls` polls bring nothing.
@@ -143,7 +143,6 @@ impl Watcher {
             scores: HashMap::new(),
             state,
             log,
-            last_error: None,
         };
         match w.reload() {
             Ok(_) => {}
@@ -158,10 +157,10 @@ impl Watcher {
     /// so a file that stays broken does not flood the log.
     fn record_error(&mut self, date: Option<NaiveDate>, e: &crate::Error) -> Result<()> {
         let message = e.chain();
-        if self.last_error.as_deref() == Some(message.as_str()) {
+        if self.state.last_error.as_deref() == Some(message.as_str()) {
             return Ok(());
         }
-        self.last_error = Some(message.clone());
+        self.state.last_error = Some(message.clone());
         self.state.errors += 1;
         let date = date.or(self.state.last_bar).unwrap_or_default();
         let mut f = Map::new();
@@ -174,11 +173,12 @@ impl Watcher {
 
     /// Reads the data files again; true when they changed.
     fn reload(&mut self) -> Result<bool> {
-        let data = self.source.load_data(&self.config)?;
-        if data.instruments == self.instruments {
+        let instruments = self.read_data()?;
+        self.state.last_error = None;
+        if instruments == self.instruments {
             return Ok(false);
         }
-        self.instruments = data.instruments;
+        self.instruments = instruments;
         let mut calendar: Vec<NaiveDate> = self
             .instruments
             .iter()
@@ -215,7 +215,11 @@ impl Watcher {
                 continue;
             }
             let before = self.log_len();
+            // A failed step leaves the state as it found it (manual requests, spacing, the
+            // detector), so what it was about is tried again on the next bar.
+            let snapshot = self.state.clone();
             if let Err(e) = self.step(k) {
+                self.state = snapshot;
                 self.state.errors += 1;
                 let mut f = Map::new();
                 f.insert("error".into(), Value::from(e.chain()));
@@ -255,10 +259,9 @@ impl Watcher {
                 }
             }
             std::thread::sleep(req.poll);
-            match self.reload() {
-                Ok(_) => self.last_error = None,
-                // A corrupt or half-written file: recorded, and read again at the next poll.
-                Err(e) => self.record_error(None, &e)?,
+            if let Err(e) = self.reload() {
+                // A file rewritten badly: recorded, and read again at the next poll.
+                self.record_error(None, &e)?;
             }
         }
     }

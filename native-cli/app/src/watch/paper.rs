@@ -119,7 +119,24 @@ pub fn window_returns(
     (from, to): (NaiveDate, NaiveDate),
     now: NaiveDate,
 ) -> BTreeMap<NaiveDate, f64> {
-    let masked: Vec<Vec<Option<f64>>> = instruments
+    paper_days(
+        instruments,
+        &masked(instruments, scores, (from, to)),
+        strategy,
+        now,
+    )
+    .into_iter()
+    .map(|d| (d.date, d.strategy))
+    .collect()
+}
+
+/// Scores with every signal outside (`from`, `to`] removed.
+pub fn masked(
+    instruments: &[Instrument],
+    scores: &[Vec<Option<f64>>],
+    (from, to): (NaiveDate, NaiveDate),
+) -> Vec<Vec<Option<f64>>> {
+    instruments
         .iter()
         .zip(scores)
         .map(|(inst, s)| {
@@ -129,10 +146,6 @@ pub fn window_returns(
                 .map(|(&d, &v)| v.filter(|_| d > from && d <= to))
                 .collect()
         })
-        .collect();
-    paper_days(instruments, &masked, strategy, now)
-        .into_iter()
-        .map(|d| (d.date, d.strategy))
         .collect()
 }
 

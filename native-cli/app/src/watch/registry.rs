@@ -1,10 +1,12 @@
 //! The watch's registry moves, each safe to repeat: a step redone after `kill -9` finds the
-//! version its cycle already registered (by the `strider.cycle` tag) and an alias already moved.
+//! version its cycle already registered (by the `strider.cycle` tag, or by its bundle folder when
+//! the kill came before the tags were written) and an alias already moved (recording the move in
+//! the alias history if the kill came between the two).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use strider_mlflow::registry::move_alias;
+use strider_mlflow::registry::{AliasMove, HISTORY_TAG, alias_history, move_alias};
 
 use crate::Result;
 use crate::deploy::{register_bundle, with_registry};
@@ -20,7 +22,8 @@ pub fn register_once(
     bundle_dir: &Path,
     tags: &BTreeMap<String, String>,
 ) -> Result<u64> {
-    if let Some(v) = version_of_cycle(tracking_uri, name, cycle)? {
+    let source = format!("file://{}", std::fs::canonicalize(bundle_dir)?.display());
+    if let Some(v) = version_of_cycle(tracking_uri, name, cycle, &source)? {
         return Ok(v);
     }
     let mut tags = tags.clone();
@@ -28,7 +31,12 @@ pub fn register_once(
     Ok(register_bundle(tracking_uri, bundle_dir, name, &[], &tags)?.version)
 }
 
-fn version_of_cycle(tracking_uri: Option<&str>, name: &str, cycle: &str) -> Result<Option<u64>> {
+fn version_of_cycle(
+    tracking_uri: Option<&str>,
+    name: &str,
+    cycle: &str,
+    source: &str,
+) -> Result<Option<u64>> {
     with_registry(tracking_uri, |reg| {
         if !reg.list_models()?.iter().any(|m| m == name) {
             return Ok(None);
@@ -37,7 +45,9 @@ fn version_of_cycle(tracking_uri: Option<&str>, name: &str, cycle: &str) -> Resu
         Ok(model
             .versions
             .iter()
-            .find(|v| v.tags.get(CYCLE_TAG).map(String::as_str) == Some(cycle))
+            .find(|v| {
+                v.tags.get(CYCLE_TAG).map(String::as_str) == Some(cycle) || v.source == source
+            })
             .map(|v| v.version))
     })
 }
@@ -52,10 +62,25 @@ pub fn point_alias(
 ) -> Result<()> {
     with_registry(tracking_uri, |reg| {
         let model = reg.get_model(name)?;
-        if model.aliases.get(alias) == Some(&version) {
+        if model.aliases.get(alias) != Some(&version) {
+            move_alias(reg, name, alias, version, reason)?;
             return Ok(());
         }
-        move_alias(reg, name, alias, version, reason)?;
+        let mut history = alias_history(&model, alias);
+        if history.last().is_some_and(|h| h.version == version) {
+            return Ok(());
+        }
+        // Killed between moving the alias and recording the move: record it now.
+        let previous = history.last().map(|h| h.version);
+        history.push(AliasMove {
+            time_ms: strider_mlflow::now_ms(),
+            version,
+            previous,
+            reason: reason.to_string(),
+            by: "strider watch".into(),
+        });
+        let json = serde_json::to_string(&history)?;
+        reg.set_model_tag(name, &format!("{HISTORY_TAG}{alias}"), &json)?;
         Ok(())
     })
 }

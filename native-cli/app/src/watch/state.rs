@@ -49,6 +49,20 @@ pub struct WatchState {
     pub errors: u64,
     /// Manual requests already acted on (their file names).
     pub manual_done: Vec<String>,
+    /// This state's own id, made once: registry versions and tracking runs carry it, so two
+    /// state directories sharing a registry never mistake each other's cycles.
+    #[serde(default)]
+    pub instance: String,
+    /// The last data-reading error recorded (not repeated while it persists).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Each data file's line count at the last good read: a bad line past it is a corrupt new
+    /// bar, skipped with an error; a bad line before it is history rewritten, an error.
+    #[serde(default)]
+    pub known_lines: std::collections::BTreeMap<String, usize>,
+    /// Corrupt new lines left out of the data files.
+    #[serde(default)]
+    pub skipped: Vec<super::data::SkippedLine>,
 }
 
 impl WatchState {
@@ -67,6 +81,10 @@ impl WatchState {
             cycles: 0,
             errors: 0,
             manual_done: Vec::new(),
+            instance: String::new(),
+            last_error: None,
+            known_lines: Default::default(),
+            skipped: Vec::new(),
         }
     }
 
@@ -78,7 +96,17 @@ impl WatchState {
     pub fn load_or_new(dir: &Path, config_sha256: &str) -> Result<Self> {
         let path = dir.join("state.json");
         if !path.exists() {
-            return Ok(Self::new(config_sha256.to_string()));
+            let mut state = Self::new(config_sha256.to_string());
+            let seed = format!(
+                "{}|{}|{:?}",
+                std::fs::canonicalize(dir)?.display(),
+                std::process::id(),
+                std::time::SystemTime::now()
+            );
+            state.instance = strider_core::bundle::sha256_hex(seed.as_bytes())[..12].to_string();
+            // Committed before any step, so a restart keeps the same instance.
+            state.commit(dir)?;
+            return Ok(state);
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;

@@ -32,11 +32,19 @@ fn local_root(tracking_uri: Option<&str>, state: &Path) -> (PathBuf, Option<Stri
     }
 }
 
-pub fn log_cycle(tracking_uri: Option<&str>, state: &Path, run: &CycleRun) -> Result<()> {
+/// Logs `run`; `instance` (the state's id) keeps cycles of two state directories that share a
+/// store apart.
+pub fn log_cycle(
+    tracking_uri: Option<&str>,
+    state: &Path,
+    instance: &str,
+    run: &CycleRun,
+) -> Result<()> {
     let (root, server) = local_root(tracking_uri, state);
     let store = LocalStore::open(&root)?;
     let exp = store.get_or_create_experiment(run.experiment)?;
-    let id = strider_core::bundle::sha256_hex(run.cycle.as_bytes())[..32].to_string();
+    let key = format!("{}@{instance}", run.cycle);
+    let id = strider_core::bundle::sha256_hex(key.as_bytes())[..32].to_string();
     let dir = root.join(&exp).join(&id);
     if dir.exists() {
         // A partial run from an interrupted step: written again from scratch.
@@ -61,8 +69,11 @@ pub fn log_cycle(tracking_uri: Option<&str>, state: &Path, run: &CycleRun) -> Re
     }
     store.end_run(&exp, &id, RunStatus::Finished, run.time_ms)?;
     if let Some(base) = server {
+        // Every buffered cycle, not only this one: runs a down server missed go now (the sync
+        // is idempotent).
         let rest = RestClient::new(&base);
-        strider_mlflow::sync::sync_store(&store, &rest, Some(&[id]), &IdMap::new())?;
+        let all = store.run_ids(&exp);
+        strider_mlflow::sync::sync_store(&store, &rest, Some(&all), &IdMap::new())?;
     }
     Ok(())
 }

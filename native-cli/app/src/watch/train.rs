@@ -28,9 +28,9 @@ pub fn data_through(
         .iter()
         .map(|i| {
             let cut = i.through(through);
-            match train_bars {
-                Some(n) if cut.len() > n => {
-                    let start = cut.dates[cut.len() - n];
+            match train_bars.and_then(|n| cut.dates.len().checked_sub(n)) {
+                Some(first) if first > 0 && first < cut.dates.len() => {
+                    let start = cut.dates[first];
                     cut.tail_from(start)
                 }
                 _ => cut,

@@ -92,8 +92,12 @@ fn human(e: &serde_json::Value) -> String {
         },
         "rejected" => s("reason"),
         "rolled_back" => format!(
-            "to version {} ({} {})",
-            e["to_version"], e["metric"], e["value"]
+            "to version {} (live {} {:.3} < {} over {} bars)",
+            e["to_version"],
+            s("metric"),
+            e["value"].as_f64().unwrap_or(f64::NAN),
+            e["below"],
+            e["bars"]
         ),
         "retrain" => format!("{} through {}", s("stage"), s("trained_through")),
         "error" => s("error"),

@@ -633,3 +633,73 @@ fn an_unreachable_server_buffers_and_sync_replays() {
     let cmp = inspect(&["compare", buffer.to_str().unwrap(), &uri]);
     assert_eq!(cmp["ok"], true, "{cmp}");
 }
+
+#[test]
+#[ignore]
+fn a_watch_replay_on_a_server_registers_promotes_and_logs_every_cycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("server"));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for t in ["aapl", "msft", "ibm"] {
+        std::fs::copy(
+            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            dir.join(format!("data/bokeh_{t}.csv")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(repo().join("examples/watch.toml"), dir.join("watch.toml")).unwrap();
+    let uri = server.uri();
+    let args = [
+        "watch",
+        "watch.toml",
+        "--replay",
+        "--from",
+        "2008-01-02",
+        "--to",
+        "2008-11-30",
+    ];
+    let out = strider(
+        &[
+            &args[..],
+            &["--state", "s", "--tracking-uri", &uri, "--json"],
+        ]
+        .concat(),
+        dir,
+        &dir.join("buffer"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    let events = &lines[..lines.len() - 1];
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!(count("error"), 0, "{events:?}");
+    assert!(count("promoted") >= 2 && count("rejected") >= 1);
+    // MLflow's own client: the alias names the last champion, every cycle is a run.
+    let alias = inspect(&["alias", &uri, "bokeh-3-ridge", "champion"]);
+    assert_eq!(
+        alias["version"].as_str().unwrap(),
+        summary["champion"].to_string(),
+        "{alias}"
+    );
+    let runs = runs_json(&uri, "bokeh-3-ridge-watch");
+    assert_eq!(runs.len(), count("promoted") + count("rejected"));
+    for r in &runs {
+        assert!(["promoted", "rejected"].contains(&r["params"]["decision"].as_str().unwrap()));
+        assert!(
+            r["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "cycle.html"),
+            "{r}"
+        );
+    }
+}

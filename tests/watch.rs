@@ -574,3 +574,68 @@ fn a_tuning_budget_chooses_the_parameters_the_same_way_every_time() {
     assert!(tuned.iter().all(|e| alpha(e) > 0.0));
     assert_eq!(run("b"), first, "same seed, same events");
 }
+
+#[test]
+fn a_manual_request_fires_once_with_its_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    watched(dir);
+    let q = ok_json(&strider(
+        &[
+            "retrain",
+            "config.toml",
+            "--model",
+            "ridge",
+            "--reason",
+            "new data vendor",
+            "--state",
+            "m",
+            "--json",
+        ],
+        dir,
+    ));
+    assert!(q["request"].as_str().unwrap().ends_with(".json"));
+    let bad = strider(
+        &[
+            "retrain",
+            "config.toml",
+            "--model",
+            "nope",
+            "--reason",
+            "x",
+            "--state",
+            "m",
+        ],
+        dir,
+    );
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("no model `nope`")
+    );
+    std::fs::write(dir.join("m/requests/zz-broken.json"), "{").unwrap();
+    let out = replay(dir, "m", "2008-01-02", "2008-02-15")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("m"));
+    let manual: Vec<&Value> = kinds(&ev, "trigger")
+        .into_iter()
+        .filter(|e| e["trigger"] == "manual" && e["evidence"]["reason"] == "new data vendor")
+        .collect();
+    assert_eq!(manual.len(), 1, "acted on once: {ev:?}");
+    let errors = kinds(&ev, "error");
+    assert_eq!(
+        errors.len(),
+        1,
+        "the broken request is an error: {errors:?}"
+    );
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a retrain request")
+    );
+}

@@ -16,6 +16,7 @@ pub struct RetrainArgs {
     /// The watch's state directory.
     #[arg(long, default_value = "strider-watch")]
     state: PathBuf,
+    /// Print `{"request": PATH}` instead of a sentence.
     #[arg(long)]
     json: bool,
 }

@@ -639,3 +639,57 @@ fn a_manual_request_fires_once_with_its_reason() {
             .contains("not a retrain request")
     );
 }
+
+#[test]
+fn ab_test_decides_for_the_better_series_and_waits_on_equal_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = std::fs::read_to_string(repo().join("examples/data/bokeh_ibm.csv")).unwrap();
+    let close: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    let r: Vec<f64> = close.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let write = |name: &str, v: &[f64]| {
+        let body: String = v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| format!("d{i},{x}\n"))
+            .collect();
+        std::fs::write(dir.join(name), format!("date,ret\n{body}")).unwrap();
+    };
+    // B earns A's return plus 0.4 standard deviations of it a day, with its own noise.
+    let sd = (r.iter().map(|x| x * x).sum::<f64>() / r.len() as f64).sqrt();
+    let b: Vec<f64> = r
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x + 0.4 * sd + 0.5 * sd * ((i * 7919 % 13) as f64 / 6.0 - 1.0))
+        .collect();
+    write("a.csv", &r[..1000]);
+    write("b.csv", &b[..1000]);
+    let better = ok_json(&strider(
+        &["ab", "test", "--a", "a.csv", "--b", "b.csv", "--json"],
+        dir,
+    ));
+    assert_eq!(better["decision"], "b", "{}", better["p_value"]);
+    let at = better["at"].as_u64().unwrap() as usize;
+    assert!(better["p_value"].as_f64().unwrap() <= 0.05);
+    assert_eq!(better["path"].as_array().unwrap().len(), at + 1);
+    let swapped = ok_json(&strider(
+        &["ab", "test", "--a", "b.csv", "--b", "a.csv", "--json"],
+        dir,
+    ));
+    assert_eq!(swapped["decision"], "a");
+    let same = ok_json(&strider(
+        &["ab", "test", "--a", "a.csv", "--b", "a.csv", "--json"],
+        dir,
+    ));
+    assert_eq!(
+        (same["decision"].as_str(), same["at"].is_null()),
+        (Some("continue"), true)
+    );
+    write("short.csv", &r[..10]);
+    let bad = strider(&["ab", "test", "--a", "a.csv", "--b", "short.csv"], dir);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("pairs them"));
+}

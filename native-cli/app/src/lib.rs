@@ -23,6 +23,7 @@
 // No panics by construction in library code (tests may unwrap): see README "Limits".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod ab;
 pub mod bundled;
 pub mod deploy;
 pub mod drift;

@@ -1,6 +1,7 @@
 //! `strider`: the command-line edge of Strider. Reads files, writes run directories, shows
 //! progress; all computation is in the library crates (`strider-app` and below).
 
+mod cmd_ab;
 mod cmd_drift;
 mod cmd_gbdt;
 mod cmd_metrics;
@@ -44,6 +45,8 @@ enum Command {
     /// Data drift between two tables (PSI, Kolmogorov-Smirnov), or change points in a stream
     /// (ADWIN, Page-Hinkley).
     Drift(cmd_drift::DriftArgs),
+    /// A/B tests: champion against challenger with an always-valid sequential test.
+    Ab(cmd_ab::AbArgs),
     /// Keep a deployed model healthy: follow new bars (or replay history), fire retraining
     /// triggers, gate challengers, promote and roll back.
     Watch(cmd_watch::WatchArgs),
@@ -75,6 +78,7 @@ fn main() -> std::process::ExitCode {
         Command::Select(a) => cmd_select::run(a),
         Command::Validate(a) => cmd_validate::run(a),
         Command::Drift(a) => cmd_drift::run(a),
+        Command::Ab(a) => cmd_ab::run(a),
         Command::Watch(a) => cmd_watch::run(a),
         Command::Retrain(a) => cmd_retrain::run(a),
         Command::Report(a) => cmd_report::run(a),

@@ -7,6 +7,7 @@ mod bootstrap;
 mod dm;
 mod dsr;
 mod mcs;
+mod msprt;
 mod pbo;
 mod spa;
 
@@ -14,5 +15,6 @@ pub use bootstrap::{StationaryBootstrap, default_block_size};
 pub use dm::{DieboldMariano, diebold_mariano};
 pub use dsr::{DeflatedSharpe, deflated_sharpe, expected_max_sharpe};
 pub use mcs::{Mcs, McsMethod, model_confidence_set};
+pub use msprt::{Decision, Msprt, MsprtResult, MsprtSpec, msprt};
 pub use pbo::{Pbo, probability_of_backtest_overfitting};
 pub use spa::{Spa, superior_predictive_ability};

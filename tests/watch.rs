@@ -181,7 +181,9 @@ fn kill_9_at_random_points_leaves_the_same_event_log() {
     let reference = events(&dir.join("whole"));
     // Kill points spread over the run (fixed fractions: a reproducible "random" schedule).
     let mut kills = 0;
-    for fraction in [0.13, 0.37, 0.52, 0.71, 0.29, 0.88] {
+    // Each run resumes where the last was killed, so the fractions of a whole run add up (to
+    // 0.72 here: every run is still going when it is killed, the last one finishes).
+    for fraction in [0.08, 0.15, 0.11, 0.19, 0.06, 0.13] {
         let mut child = replay(dir, "killed", from, to)
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -193,7 +195,7 @@ fn kill_9_at_random_points_leaves_the_same_event_log() {
         }
         child.wait().unwrap();
     }
-    assert!(kills >= 3, "only {kills} runs were still going when killed");
+    assert!(kills >= 4, "only {kills} runs were still going when killed");
     let last = replay(dir, "killed", from, to).output().unwrap();
     assert!(
         last.status.success(),

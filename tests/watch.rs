@@ -695,3 +695,114 @@ fn ab_test_decides_for_the_better_series_and_waits_on_equal_ones() {
     let bad = strider(&["ab", "test", "--a", "a.csv", "--b", "short.csv"], dir);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("pairs them"));
 }
+
+/// Two instruments whose `sig` column predicts the next return with sign +1 before bar `flip`
+/// and -1 after it.
+fn flipping_signal(dir: &Path, flip: usize) -> Vec<String> {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let mut state = 11u64;
+    let mut normal = || {
+        let mut s = 0.0;
+        for _ in 0..12 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s += (state >> 11) as f64 / 2f64.powi(53);
+        }
+        s - 6.0
+    };
+    let mut dates = Vec::new();
+    for name in ["aaa", "bbb"] {
+        let r: Vec<f64> = (0..=800).map(|_| 0.01 * normal()).collect();
+        let mut text = String::from("date,open,high,low,close,volume,sig\n");
+        let (mut close, mut date) = (100.0, chrono::NaiveDate::from_ymd_opt(2015, 1, 5).unwrap());
+        dates.clear();
+        for t in 0..800 {
+            close *= 1.0 + r[t];
+            let sign = if t < flip { 1.0 } else { -1.0 };
+            let sig = sign * r[t + 1] + 0.01 * normal();
+            text += &format!("{date},{close},{close},{close},{close},1000,{sig}\n");
+            dates.push(date.to_string());
+            date = date.succ_opt().unwrap();
+        }
+        std::fs::write(dir.join(format!("data/{name}.csv")), text).unwrap();
+    }
+    dates
+}
+
+#[test]
+fn an_ab_gate_promotes_a_challenger_that_wins_in_shadow_and_records_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dates = flipping_signal(dir, 500);
+    std::fs::write(
+        dir.join("config.toml"),
+        "name = \"flip\"\nseed = 3\n[data]\nfiles = [\"data/aaa.csv\", \"data/bbb.csv\"]\n\
+         [[features]]\nkind = \"column\"\nname = \"sig\"\n\
+         [split]\nscheme = \"walk-forward\"\ntrain_size = 80\ntest_size = 30\nreduce_test = true\n\
+         [strategy]\nexecution_lag = 0\n\
+         [[models]]\nname = \"ridge\"\nkind = \"ridge\"\nalpha = 0.001\n\
+         [retrain]\nmin_spacing = 10\ntrain_bars = 150\n\
+         [retrain.performance]\nwindow = 20\nbelow = 0.0\n\
+         [retrain.gate]\nkind = \"ab\"\nalpha = 0.05\nmax_bars = 100\nburn_in = 10\n",
+    )
+    .unwrap();
+    let out = replay(dir, "state", &dates[400], &dates[700])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("state"));
+    let started: Vec<&Value> = kinds(&ev, "gate")
+        .into_iter()
+        .filter(|g| g["stage"] == "started")
+        .collect();
+    let decided: Vec<&Value> = kinds(&ev, "gate")
+        .into_iter()
+        .filter(|g| g["stage"] == "decided")
+        .collect();
+    let summary: Vec<String> = ev
+        .iter()
+        .map(|e| format!("{} {} {}", e["date"], e["kind"], e["reason"]))
+        .collect();
+    assert!(!started.is_empty(), "{summary:?}");
+    let won = decided
+        .iter()
+        .find(|g| g["decision"] == "b")
+        .expect("a challenger won its A/B test");
+    assert!(won["p_value"].as_f64().unwrap() <= 0.05);
+    assert!(
+        won["date"].as_str().unwrap() > dates[500].as_str(),
+        "after the flip"
+    );
+    let promoted = kinds(&ev, "promoted");
+    let version = won["version"].as_u64().unwrap();
+    assert!(
+        promoted
+            .iter()
+            .any(|p| p["version"] == version && p["date"] == won["date"])
+    );
+    // The result is on the registry version.
+    let shown = ok_json(&strider(
+        &[
+            "models",
+            "show",
+            "flip-ridge",
+            "--json",
+            "--tracking-uri",
+            "state/mlruns",
+        ],
+        dir,
+    ));
+    let v = shown["model"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == version)
+        .unwrap();
+    assert_eq!(v["tags"]["strider.ab.decision"], "b", "{v}");
+    assert_eq!(v["tags"]["strider.gate"], "ab");
+}

@@ -85,6 +85,10 @@ fn human(e: &serde_json::Value) -> String {
     let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let detail = match s("kind").as_str() {
         "trigger" => format!("{} ({})", s("trigger"), evidence(&e["evidence"])),
+        "gate" if s("stage") == "started" => format!(
+            "A/B test started: version {} scores in shadow (alpha {}, at most {} bars)",
+            e["version"], e["alpha"], e["max_bars"]
+        ),
         "gate" => s("reason"),
         "promoted" => match e["previous"].as_u64() {
             Some(p) => format!("version {} (was {p})", e["version"]),

@@ -12,7 +12,7 @@ pub mod triggers;
 pub use gate::{GateResult, gate};
 pub use live::{Matured, live_metric};
 pub use spec::{
-    DataDriftTrigger, GateSpec, LiveMetric, ModelDriftTrigger, PerformanceTrigger, RetrainSpec,
-    RollbackSpec, ScheduleTrigger,
+    DataDriftTrigger, GateKind, GateSpec, LiveMetric, ModelDriftTrigger, PerformanceTrigger,
+    RetrainSpec, RollbackSpec, ScheduleTrigger,
 };
 pub use triggers::Fired;

@@ -75,25 +75,79 @@ pub struct ModelDriftTrigger {
     pub detector: Option<DetectorSpec>,
 }
 
-/// How a challenger must beat the champion before it is promoted.
+/// Which test promotes a challenger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GateKind {
+    /// Both trade the recent `window` bars (the challenger fit before them); one-sided
+    /// Diebold-Mariano.
+    #[default]
+    Dm,
+    /// An A/B test from now on: the challenger (fit on every bar) scores each new bar in shadow
+    /// beside the champion, and an always-valid sequential test (mSPRT) on the paired paper
+    /// returns decides, at most `max_bars` later.
+    Ab,
+}
+
+/// How a challenger must beat the champion before it is promoted: `[retrain.gate]`, or just
+/// `gate = "dm"` / `gate = "ab"` with the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GateSpec {
-    /// The recent bars both models trade, out of sample for the challenger (it is fit on the bars
-    /// before them, purged by the label horizon).
+    pub kind: GateKind,
+    /// DM: the recent bars both models trade, out of sample for the challenger (it is fit on the
+    /// bars before them, purged by the label horizon).
     pub window: usize,
-    /// One-sided Diebold-Mariano p-value (on per-bar losses = minus paper returns) the challenger
-    /// must reach: a better number alone is not enough.
+    /// The p-value the challenger must reach (DM: one-sided; A/B: always valid): a better number
+    /// alone is not enough.
     pub alpha: f64,
+    /// A/B: the most bars the shadow test runs; undecided by then, the champion stays.
+    pub max_bars: usize,
+    /// A/B: the mixing prior's standard deviation, in units of the returns' differences.
+    pub tau: f64,
+    /// A/B: bars before the first look.
+    pub burn_in: usize,
 }
 
 impl Default for GateSpec {
     fn default() -> Self {
         Self {
+            kind: GateKind::Dm,
             window: 120,
             alpha: 0.1,
+            max_bars: 250,
+            tau: 0.1,
+            burn_in: 30,
         }
     }
+}
+
+impl GateSpec {
+    /// The A/B gate's sequential test.
+    pub fn msprt(&self) -> crate::stats::MsprtSpec {
+        crate::stats::MsprtSpec {
+            alpha: self.alpha,
+            tau: self.tau,
+            burn_in: self.burn_in,
+        }
+    }
+}
+
+/// `gate = "ab"` or a `[retrain.gate]` table.
+fn gate_spec<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<GateSpec, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Input {
+        Kind(GateKind),
+        Table(GateSpec),
+    }
+    Ok(match Input::deserialize(d)? {
+        Input::Kind(kind) => GateSpec {
+            kind,
+            ..GateSpec::default()
+        },
+        Input::Table(t) => t,
+    })
 }
 
 /// After a promotion, return the alias to the previous version when the new champion's live
@@ -139,7 +193,7 @@ pub struct RetrainSpec {
     pub data_drift: Option<DataDriftTrigger>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_drift: Option<ModelDriftTrigger>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "gate_spec")]
     pub gate: GateSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackSpec>,
@@ -189,6 +243,13 @@ impl RetrainSpec {
         }
         if !(self.gate.alpha > 0.0 && self.gate.alpha < 1.0) {
             return Err(Error::config("retrain.gate.alpha", "must be in (0, 1)"));
+        }
+        if self.gate.kind == GateKind::Ab {
+            window_ok("retrain.gate.max_bars", self.gate.max_bars)?;
+            self.gate
+                .msprt()
+                .validate()
+                .map_err(|e| Error::config("retrain.gate", e.to_string()))?;
         }
         if let Some(p) = &self.performance {
             window_ok("retrain.performance.window", p.window)?;
@@ -294,5 +355,11 @@ mod tests {
             "below is required"
         );
         assert!(parse("unknown = 1\n").is_err());
+        let ab = parse("gate = \"ab\"\n").unwrap();
+        assert_eq!((ab.gate.kind, ab.gate.max_bars), (GateKind::Ab, 250));
+        let table = parse("[gate]\nkind = \"ab\"\nmax_bars = 100\nalpha = 0.05\n").unwrap();
+        assert_eq!((table.gate.kind, table.gate.max_bars), (GateKind::Ab, 100));
+        assert!(parse("gate = \"coin\"\n").is_err());
+        assert!(parse("[gate]\nkind = \"ab\"\nburn_in = 1\n").is_err());
     }
 }

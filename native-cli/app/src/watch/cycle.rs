@@ -15,7 +15,14 @@ use super::train::{Trained, data_through, train};
 use super::{Watcher, report};
 use crate::{Result, bail};
 
-fn fields(v: Value) -> Map<String, Value> {
+/// A registered version about to become the champion.
+pub(super) struct Promotion {
+    pub version: u64,
+    pub trained_through: NaiveDate,
+    pub bundle_sha256: String,
+}
+
+pub(super) fn fields(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -43,6 +50,9 @@ impl Watcher {
         let cycle = format!("{}-{now}", self.registered);
         let champion = self.state.champion().cloned();
         let (gated, config) = match &champion {
+            Some(_) if self.spec.gate.kind == strider_core::retrain::GateKind::Ab => {
+                return self.start_shadow(k, &cycle, fired);
+            }
             Some(_) => {
                 let (g, config) = self.gate_challenger(k)?;
                 if !g.passed {
@@ -73,12 +83,12 @@ impl Watcher {
         self.promote(now, &cycle, fired, refit, gated.as_ref(), champion.as_ref())
     }
 
-    fn training_data(&self, through: NaiveDate) -> Vec<strider_core::data::Instrument> {
+    pub(super) fn training_data(&self, through: NaiveDate) -> Vec<strider_core::data::Instrument> {
         data_through(&self.instruments, through, self.spec.train_bars)
     }
 
     /// The config with the cycle's tuning budget spent on `data` (unchanged without one).
-    fn tuned_config(
+    pub(super) fn tuned_config(
         &self,
         data: &[strider_core::data::Instrument],
     ) -> Result<(
@@ -137,6 +147,30 @@ impl Watcher {
         gated: Option<&GateResult>,
         champion: Option<&Reign>,
     ) -> Result<()> {
+        let mut tags = BTreeMap::new();
+        if let Some(g) = gated {
+            tags.insert("strider.gate.p_value".into(), g.p_value.to_string());
+            tags.insert("strider.gate.n".into(), g.n.to_string());
+        }
+        let (version, scores) = self.register_refit(cycle, fired, &refit, tags)?;
+        let moved = Promotion {
+            version,
+            trained_through: refit.last_bar,
+            bundle_sha256: refit.bundle.sha256.clone(),
+        };
+        self.move_alias_to(now, cycle, fired, &moved, scores, champion)?;
+        self.report_and_track(now, cycle, fired, gated, Some(version))
+    }
+
+    /// Writes the refit's bundle folder and registers it (once), tagged with the triggers;
+    /// returns the version and its scores on every bar.
+    pub(super) fn register_refit(
+        &mut self,
+        cycle: &str,
+        fired: &[Fired],
+        refit: &Trained,
+        mut tags: BTreeMap<String, String>,
+    ) -> Result<(u64, super::paper::VersionScores)> {
         let dir = self.dir.join("bundles").join(cycle);
         if !dir.exists() {
             let files = crate::deploy::with_mlmodel(
@@ -149,46 +183,57 @@ impl Watcher {
             crate::deploy::write_bundle_dir(&dir, &files)?;
         }
         let triggers: Vec<&str> = fired.iter().map(|f| f.trigger).collect();
-        let mut tags = BTreeMap::from([("strider.triggers".to_string(), triggers.join(","))]);
-        if let Some(g) = gated {
-            tags.insert("strider.gate.p_value".into(), g.p_value.to_string());
-            tags.insert("strider.gate.n".into(), g.n.to_string());
-        }
+        tags.insert("strider.triggers".to_string(), triggers.join(","));
         // Everything that can fail without touching the registry comes first: once the alias
         // has moved, the step must not fail.
         let scores = score_all(&refit.bundle, &self.instruments)?;
         let uri = self.tracking_uri.clone();
         let id = format!("{cycle}@{}", self.state.instance);
         let version = register_once(uri.as_deref(), &self.registered, &id, &dir, &tags)?;
+        Ok((version, scores))
+    }
+
+    /// Points the alias at a registered version and makes it the champion from the next bar.
+    pub(super) fn move_alias_to(
+        &mut self,
+        now: NaiveDate,
+        cycle: &str,
+        fired: &[Fired],
+        to: &Promotion,
+        scores: super::paper::VersionScores,
+        champion: Option<&Reign>,
+    ) -> Result<()> {
+        let triggers: Vec<&str> = fired.iter().map(|f| f.trigger).collect();
         let reason = format!("strider watch: cycle {cycle} ({})", triggers.join(", "));
+        let uri = self.tracking_uri.clone();
         point_alias(
             uri.as_deref(),
             &self.registered,
             &self.spec.alias,
-            version,
+            to.version,
             &reason,
         )?;
         self.state.reigns.push(Reign {
-            version,
+            version: to.version,
             after: now,
-            trained_through: refit.last_bar,
+            trained_through: to.trained_through,
             probation_from: champion
                 .filter(|_| self.spec.rollback.is_some())
                 .map(|c| c.version),
         });
         self.reset_detector(now);
-        self.scores.insert(version, scores);
-        let e = json!({"cycle": cycle, "version": version,
+        self.scores.insert(to.version, scores);
+        let e = json!({"cycle": cycle, "version": to.version,
                        "previous": champion.map(|c| c.version),
-                       "alias": self.spec.alias, "bundle_sha256": refit.bundle.sha256});
+                       "alias": self.spec.alias, "bundle_sha256": to.bundle_sha256});
         self.log
             .append(now, "promoted", &self.model_name.clone(), fields(e))?;
-        self.report_and_track(now, cycle, fired, gated, Some(version))
+        Ok(())
     }
 
     /// The cycle report and the tracking run, after the decision: a failure of either is an
     /// `error` event, and the decision stands.
-    fn report_and_track(
+    pub(super) fn report_and_track(
         &mut self,
         now: NaiveDate,
         cycle: &str,

@@ -13,6 +13,7 @@ mod data;
 mod paper;
 mod registry;
 mod report;
+mod shadow;
 pub mod state;
 mod tracking;
 mod train;
@@ -280,6 +281,10 @@ impl Watcher {
         if self.check_rollback(k)? {
             return Ok(());
         }
+        if self.state.shadow.is_some() {
+            // A challenger on trial: no new cycle until it is decided.
+            return self.advance_shadow(k);
+        }
         let fired = self.triggers(k)?;
         if fired.is_empty() {
             return Ok(());
@@ -289,7 +294,14 @@ impl Watcher {
 
     /// Loads and scores every version that has reigned.
     fn ensure_scores(&mut self) -> Result<()> {
-        let versions: Vec<u64> = self.state.reigns.iter().map(|r| r.version).collect();
+        let shadow = self.state.shadow.as_ref().map(|s| s.version);
+        let versions: Vec<u64> = self
+            .state
+            .reigns
+            .iter()
+            .map(|r| r.version)
+            .chain(shadow)
+            .collect();
         for v in versions {
             if self.scores.contains_key(&v) {
                 continue;

@@ -84,3 +84,18 @@ pub fn point_alias(
         Ok(())
     })
 }
+
+/// Sets tags on a version (each write is idempotent).
+pub fn tag_version(
+    tracking_uri: Option<&str>,
+    name: &str,
+    version: u64,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    with_registry(tracking_uri, |reg| {
+        for (k, v) in tags {
+            reg.set_version_tag(name, version, k, v)?;
+        }
+        Ok(())
+    })
+}

@@ -63,6 +63,9 @@ pub struct WatchState {
     /// Corrupt new lines left out of the data files.
     #[serde(default)]
     pub skipped: Vec<super::data::SkippedLine>,
+    /// A challenger on an A/B trial (`gate = "ab"`).
+    #[serde(default)]
+    pub shadow: Option<super::shadow::Shadow>,
 }
 
 impl WatchState {
@@ -85,6 +88,7 @@ impl WatchState {
             last_error: None,
             known_lines: Default::default(),
             skipped: Vec::new(),
+            shadow: None,
         }
     }
 

@@ -40,6 +40,11 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: WatchArgs) -> Result<()> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && to < from
+    {
+        bail!("--to {to} is before --from {from}");
+    }
     if !(args.poll.is_finite() && args.poll > 0.0 && args.poll <= 86_400.0) {
         bail!("--poll must be in (0, 86400] seconds, got {}", args.poll);
     }

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${CARGO_TARGET_DIR:-target}/www
-features=()
+features=(--features drift)
 if [[ "${1:-}" == "--webgpu" ]]; then
   out=${CARGO_TARGET_DIR:-target}/www-webgpu
-  features=(--features webgpu)
+  features=(--features webgpu,drift)
 fi
 cargo build --release -p strider-wasm --target wasm32-unknown-unknown "${features[@]}"
 rm -rf "$out"

@@ -806,3 +806,49 @@ fn an_ab_gate_promotes_a_challenger_that_wins_in_shadow_and_records_it() {
     assert_eq!(v["tags"]["strider.ab.decision"], "b", "{v}");
     assert_eq!(v["tags"]["strider.gate"], "ab");
 }
+
+#[test]
+fn a_bad_cron_pattern_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = watched(dir);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "every_bars = 126\n",
+            "every_bars = 126\ncron = \"61 * * * *\"\n",
+        ),
+    )
+    .unwrap();
+    let out = replay(dir, "c", "2008-01-02", "2008-01-10")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("retrain.schedule.cron") && err.lines().count() == 1,
+        "{err}"
+    );
+    // A good one fires on the first bar at or after its time (here the only trigger).
+    let base = &text[..text.find("[retrain]").unwrap()];
+    let only_cron =
+        format!("{base}[retrain]\nmin_spacing = 5\n[retrain.schedule]\ncron = \"0 0 1 * *\"\n");
+    std::fs::write(&config, only_cron).unwrap();
+    let out = replay(dir, "ok", "2008-01-02", "2008-04-30")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events(&dir.join("ok"));
+    let dates: Vec<&str> = kinds(&ev, "trigger")
+        .into_iter()
+        .filter(|e| e["trigger"] == "schedule")
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    // 2008: Feb 1 is a Friday, Mar 1 a Saturday (so Monday the 3rd), Apr 1 a Tuesday.
+    assert_eq!(dates, ["2008-02-01", "2008-03-03", "2008-04-01"]);
+}

@@ -374,8 +374,9 @@ impl DeployedBundle {
 }
 
 /// Drift between two tables, column by column (the same JSON as `strider drift --reference
-/// --current --json`). `reference_json` and `current_json` map column names to arrays of numbers
+/// --current --json`). Feature `drift`. `reference_json` and `current_json` map column names to arrays of numbers
 /// (`null` for a missing value); `thresholds_json` may set `psi`, `ks_pvalue` and `share`.
+#[cfg(feature = "drift")]
 #[wasm_bindgen]
 pub fn drift_tables(
     reference_json: &str,
@@ -407,6 +408,7 @@ pub fn drift_tables(
 /// The 0-based indices at which a stream detector (`adwin` or `page-hinkley`, River 0.26's
 /// algorithms) reports a change in `values_json` (an array of numbers); `params_json` maps
 /// parameter names to values, e.g. `{"delta": 0.01}`.
+#[cfg(feature = "drift")]
 #[wasm_bindgen]
 pub fn drift_stream(
     values_json: &str,

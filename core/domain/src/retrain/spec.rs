@@ -30,7 +30,8 @@ pub struct PerformanceTrigger {
     pub below: f64,
 }
 
-/// Fire on a calendar schedule (cron, evaluated on bar dates at midnight UTC) and/or every N bars.
+/// Fire on a calendar schedule (cron, evaluated on bar dates at midnight UTC; checked and
+/// evaluated by the service) and/or every N bars.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleTrigger {
@@ -255,14 +256,12 @@ impl RetrainSpec {
             window_ok("retrain.performance.window", p.window)?;
             finite("retrain.performance.below", p.below)?;
         }
-        if let Some(s) = &self.schedule {
-            if let Some(cron) = &s.cron {
-                super::schedule::parse_cron(cron)
-                    .map_err(|e| Error::config("retrain.schedule.cron", e))?;
-            }
-            if s.every_bars == Some(0) {
-                return Err(Error::config("retrain.schedule.every_bars", "must be ≥ 1"));
-            }
+        if self
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.every_bars == Some(0))
+        {
+            return Err(Error::config("retrain.schedule.every_bars", "must be ≥ 1"));
         }
         if let Some(d) = &self.data_drift {
             window_ok("retrain.data_drift.window", d.window)?;
@@ -330,10 +329,6 @@ mod tests {
         for (text, key) in [
             ("[gate]\nalpha = 1.5\n", "retrain.gate.alpha"),
             ("[gate]\nwindow = 2\n", "retrain.gate.window"),
-            (
-                "[schedule]\ncron = \"every day\"\n",
-                "retrain.schedule.cron",
-            ),
             (
                 "[schedule]\nevery_bars = 0\n",
                 "retrain.schedule.every_bars",

@@ -5,7 +5,6 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::live::{Matured, live_metric};
-use super::schedule::{cron_due, parse_cron};
 use super::spec::{DataDriftTrigger, ModelDriftTrigger, PerformanceTrigger, ScheduleTrigger};
 use crate::backtest::PortfolioDay;
 use crate::metrics::MetricsSpec;
@@ -36,12 +35,13 @@ pub fn performance(
     })
 }
 
-/// A cron time passed since the previous bar, or `every_bars` bars passed since the last retrain.
+/// `every_bars` bars passed since the last retrain, or (as the caller found) a cron time passed
+/// since the previous bar.
 pub fn schedule(
     s: &ScheduleTrigger,
-    previous: Option<NaiveDate>,
     date: NaiveDate,
     bars_since_retrain: Option<usize>,
+    cron_due: bool,
 ) -> Option<Fired> {
     if let (Some(every), Some(since)) = (s.every_bars, bars_since_retrain)
         && since >= every
@@ -51,8 +51,7 @@ pub fn schedule(
             evidence: json!({"every_bars": every, "bars_since_retrain": since}),
         });
     }
-    let cron = parse_cron(s.cron.as_deref()?).ok()?;
-    cron_due(&cron, previous?, date).then(|| Fired {
+    cron_due.then(|| Fired {
         trigger: "schedule",
         evidence: json!({"cron": s.cron, "due_by": date.to_string()}),
     })
@@ -112,10 +111,10 @@ mod tests {
             cron: Some("0 0 * * MON".into()),
             every_bars: Some(10),
         };
-        assert!(schedule(&s, Some(d("2024-01-02")), d("2024-01-03"), Some(10)).is_some());
-        assert!(schedule(&s, Some(d("2024-01-02")), d("2024-01-03"), Some(3)).is_none());
-        // Monday 2024-01-08 passed between Friday and Tuesday.
-        assert!(schedule(&s, Some(d("2024-01-05")), d("2024-01-09"), Some(3)).is_some());
+        assert!(schedule(&s, d("2024-01-03"), Some(10), false).is_some());
+        assert!(schedule(&s, d("2024-01-03"), Some(3), false).is_none());
+        let cron = schedule(&s, d("2024-01-09"), Some(3), true).unwrap();
+        assert_eq!(cron.evidence["due_by"], "2024-01-09");
     }
 
     #[test]

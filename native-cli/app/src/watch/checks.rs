@@ -133,11 +133,19 @@ impl Watcher {
             fired.extend(triggers::performance(&p, &days, &m, &ms));
         }
         if let Some(s) = &self.spec.schedule {
+            let cron = s
+                .cron
+                .as_deref()
+                .and_then(|c| super::schedule::parse_cron(c).ok());
+            let due = match (cron, prev) {
+                (Some(c), Some(p)) => super::schedule::cron_due(&c, p, now),
+                _ => false,
+            };
             fired.extend(triggers::schedule(
                 s,
-                prev,
                 now,
                 self.state.bars_since_retrain,
+                due,
             ));
         }
         if let Some(d) = self.spec.data_drift

@@ -13,6 +13,7 @@ mod data;
 mod paper;
 mod registry;
 mod report;
+mod schedule;
 mod shadow;
 pub mod state;
 mod tracking;
@@ -108,6 +109,14 @@ impl Watcher {
                 req.config.display()
             );
         };
+        if let Some(cron) = spec.schedule.as_ref().and_then(|s| s.cron.as_deref()) {
+            schedule::parse_cron(cron).map_err(|e| {
+                crate::Error::Input(format!(
+                    "{}: config: retrain.schedule.cron: {e}",
+                    req.config.display()
+                ))
+            })?;
+        }
         let model_index = match &spec.model {
             Some(m) => config
                 .models

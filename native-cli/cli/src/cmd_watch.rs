@@ -4,12 +4,14 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::Args;
-use strider_app::watch::{WatchRequest, watch};
+use strider_app::watch::{Progress, WatchRequest, committed_events, describe, watch};
+use strider_serve::MonitorServer;
 
 #[derive(Args)]
 #[command(after_help = "Examples:
   strider watch config.toml --state ops/              # follow the data files as bars arrive
-  strider watch config.toml --replay --from 2019-01-01 --state replay/ --json")]
+  strider watch config.toml --replay --from 2019-01-01 --state replay/ --json
+  strider watch config.toml --state ops/ --listen 127.0.0.1:9400   # GET /metrics /status /events")]
 pub struct WatchArgs {
     /// The config, with a `[retrain]` table (its data files are followed for new bars).
     config: PathBuf,
@@ -34,9 +36,31 @@ pub struct WatchArgs {
     /// Live mode: stop after this many polls bring no new bar (default: run until stopped).
     #[arg(long)]
     idle_polls: Option<u64>,
+    /// Serve GET /metrics (Prometheus), /status (JSON) and /events (server-sent events) on
+    /// HOST:PORT while the service runs (port 0 picks a free one; stderr says which).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
     /// Print each event as a JSON line (and a JSON summary at the end).
     #[arg(long)]
     json: bool,
+}
+
+/// The monitoring endpoints, when asked for.
+fn monitor(args: &WatchArgs) -> Result<Option<std::sync::Arc<MonitorServer>>> {
+    let Some(listen) = &args.listen else {
+        return Ok(None);
+    };
+    let Some((host, port)) = listen.rsplit_once(':') else {
+        bail!("--listen {listen}: expected HOST:PORT, e.g. 127.0.0.1:9400");
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        bail!("--listen {listen}: `{port}` is not a port number");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let events = committed_events(&args.state)?;
+    Ok(Some(std::sync::Arc::new(MonitorServer::start(
+        host, port, &events,
+    )?)))
 }
 
 pub fn run(args: WatchArgs) -> Result<()> {
@@ -48,6 +72,14 @@ pub fn run(args: WatchArgs) -> Result<()> {
     if !(args.poll.is_finite() && args.poll > 0.0 && args.poll <= 86_400.0) {
         bail!("--poll must be in (0, 86400] seconds, got {}", args.poll);
     }
+    let server = monitor(&args)?;
+    let progress = match &server {
+        Some(s) => {
+            let s = s.clone();
+            Progress::new(move |p| s.progress(p))
+        }
+        None => Progress::default(),
+    };
     let req = WatchRequest {
         config: args.config.clone(),
         state: args.state.clone(),
@@ -59,12 +91,16 @@ pub fn run(args: WatchArgs) -> Result<()> {
         poll: Duration::from_secs_f64(args.poll),
         idle_polls: args.idle_polls,
         wall_time: true,
+        progress,
     };
     let json = args.json;
     let summary = watch(&req, &mut |event| {
+        if let Some(s) = &server {
+            s.event(event);
+        }
         if json {
             println!("{event}");
-        } else {
+        } else if event["kind"] != "live" {
             println!("{}", human(event));
         }
     })?;
@@ -88,67 +124,5 @@ pub fn run(args: WatchArgs) -> Result<()> {
 /// One event as a line for people.
 fn human(e: &serde_json::Value) -> String {
     let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let detail = match s("kind").as_str() {
-        "trigger" => format!("{} ({})", s("trigger"), evidence(&e["evidence"])),
-        "gate" if s("stage") == "started" => format!(
-            "A/B test started: version {} scores in shadow (alpha {}, at most {} bars)",
-            e["version"], e["alpha"], e["max_bars"]
-        ),
-        "gate" => s("reason"),
-        "promoted" => match e["previous"].as_u64() {
-            Some(p) => format!("version {} (was {p})", e["version"]),
-            None => format!("version {} (first champion)", e["version"]),
-        },
-        "rejected" => s("reason"),
-        "rolled_back" => format!(
-            "to version {} (live {} {:.3} < {} over {} bars)",
-            e["to_version"],
-            s("metric"),
-            e["value"].as_f64().unwrap_or(f64::NAN),
-            e["below"],
-            e["bars"]
-        ),
-        "retrain" => format!("{} through {}", s("stage"), s("trained_through")),
-        "error" => s("error"),
-        _ => String::new(),
-    };
-    format!("{}  {:<11} {}", s("date"), s("kind"), detail)
-}
-
-/// A trigger's evidence in a few words.
-fn evidence(v: &serde_json::Value) -> String {
-    let n = |k: &str| v[k].as_f64().map_or("-".into(), |x| format!("{x:.3}"));
-    if let Some(drifted) = v["drifted"].as_array() {
-        let names: Vec<&str> = drifted
-            .iter()
-            .filter_map(|d| d["feature"].as_str())
-            .collect();
-        return format!(
-            "{} of features drifted: {}",
-            n("share_drifted"),
-            names.join(", ")
-        );
-    }
-    match v["check"].as_str() {
-        Some("prediction_psi") => return format!("prediction PSI {} >= {}", n("psi"), n("bound")),
-        Some("loss_detector") => {
-            let detector = v["detector"]["detector"].as_str().unwrap_or("detector");
-            let on = v["changed_on"].as_str().unwrap_or("-");
-            return format!("{detector} on the per-bar loss changed on {on}");
-        }
-        _ => {}
-    }
-    if v.get("metric").is_some() {
-        let metric = v["metric"].as_str().unwrap_or("metric");
-        return format!(
-            "{metric} {} < {} over {} bars",
-            n("value"),
-            n("below"),
-            v["window"]
-        );
-    }
-    if let Some(r) = v["reason"].as_str() {
-        return r.to_string();
-    }
-    v.to_string()
+    format!("{}  {:<11} {}", s("date"), s("kind"), describe(e))
 }

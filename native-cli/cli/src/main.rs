@@ -7,6 +7,7 @@ mod cmd_gbdt;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
+mod cmd_monitor;
 mod cmd_predict;
 mod cmd_report;
 mod cmd_retrain;
@@ -50,6 +51,9 @@ enum Command {
     /// Keep a deployed model healthy: follow new bars (or replay history), fire retraining
     /// triggers, gate challengers, promote and roll back.
     Watch(cmd_watch::WatchArgs),
+    /// Write a self-contained page over a `strider watch` service's event log: live against
+    /// backtest, drift over time, triggers, promotions, rollbacks and A/B trials.
+    Monitor(cmd_monitor::MonitorArgs),
     /// Ask a running (or the next) `strider watch` to retrain a model now.
     Retrain(cmd_retrain::RetrainArgs),
     /// Write a run's self-contained, interactive report.html.
@@ -80,6 +84,7 @@ fn main() -> std::process::ExitCode {
         Command::Drift(a) => cmd_drift::run(a),
         Command::Ab(a) => cmd_ab::run(a),
         Command::Watch(a) => cmd_watch::run(a),
+        Command::Monitor(a) => cmd_monitor::run(a),
         Command::Retrain(a) => cmd_retrain::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Tune(a) => cmd_tune::run(a),

@@ -19,6 +19,8 @@ mod bars;
 mod error;
 mod log;
 mod metrics;
+mod monitor;
+mod monitor_metrics;
 mod poll;
 mod routes;
 mod state;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{Error, Result};
+pub use monitor::MonitorServer;
 use strider_app::deploy::ModelRef;
 
 /// What to serve and where.

@@ -23,7 +23,7 @@ pub struct ManualRequest {
 impl Watcher {
     /// The champion's realised paper days since it took office: only its own signals (the
     /// first days after a promotion still carry its predecessor's positions).
-    fn reign_days(&self, now: NaiveDate, reign: &Reign) -> Vec<PortfolioDay> {
+    pub(super) fn reign_days(&self, now: NaiveDate, reign: &Reign) -> Vec<PortfolioDay> {
         let live = self.live(now);
         let own = masked(&self.instruments, &live, (reign.after, now));
         paper_days(&self.instruments, &own, &self.config.strategy, now)
@@ -153,6 +153,11 @@ impl Watcher {
         {
             let (reference, current) =
                 self.feature_windows(&reign, k, d.reference_bars, d.window)?;
+            // Measured for the monitor whether or not it fires.
+            self.gauges.share_drifted =
+                strider_drift::table_drift(&reference, &current, &d.thresholds)
+                    .ok()
+                    .map(|t| t.share_drifted);
             fired.extend(triggers::data_drift(&d, &reference, &current));
         }
         if let Some(m) = self.spec.model_drift {
@@ -163,7 +168,7 @@ impl Watcher {
     }
 
     fn prediction_drift(
-        &self,
+        &mut self,
         m: &strider_core::retrain::ModelDriftTrigger,
         reign: &Reign,
         k: usize,
@@ -189,11 +194,11 @@ impl Watcher {
             return None;
         }
         let finite = |v: Vec<f64>| v.into_iter().filter(|x| x.is_finite()).collect::<Vec<_>>();
-        triggers::prediction_drift(
-            m,
-            &finite(pick(ref_from, reign.trained_through)),
-            &finite(pick(cur_from.max(reign.after), now)),
-        )
+        let in_sample = finite(pick(ref_from, reign.trained_through));
+        let latest = finite(pick(cur_from.max(reign.after), now));
+        // Measured for the monitor whether or not it fires.
+        self.gauges.prediction_psi = strider_drift::psi(&in_sample, &latest);
+        triggers::prediction_drift(m, &in_sample, &latest)
     }
 
     /// Feeds the loss stream (minus each new paper day's return) to the detector.

@@ -74,7 +74,12 @@ impl Watcher {
         };
         // A gated challenger's config (tuned, if at all, before the gate window) is refit on
         // every bar.
-        let refit = train(&config, self.model_index, &self.training_data(now))?;
+        let refit = train(
+            &config,
+            self.model_index,
+            &self.training_data(now),
+            &self.progress,
+        )?;
         let e = json!({"cycle": cycle, "stage": "final", "trained_from": refit.first_bar.to_string(),
                        "trained_through": refit.last_bar.to_string(),
                        "validation_sharpe": finite(refit.validation_sharpe),
@@ -112,7 +117,7 @@ impl Watcher {
         let cut = self.calendar[k - w - 1];
         let data = self.training_data(cut);
         let (config, tuned) = self.tuned_config(&data)?;
-        let challenger = train(&config, self.model_index, &data)?;
+        let challenger = train(&config, self.model_index, &data, &self.progress)?;
         let e = json!({"stage": "gate", "trained_from": challenger.first_bar.to_string(),
                        "trained_through": cut.to_string(), "tuned": tuned,
                        "validation_sharpe": finite(challenger.validation_sharpe),

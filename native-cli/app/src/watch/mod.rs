@@ -10,12 +10,17 @@
 mod checks;
 mod cycle;
 mod data;
+mod describe;
+mod live;
+pub mod monitor;
+mod page;
 mod paper;
 mod registry;
 mod report;
 mod schedule;
 mod shadow;
 pub mod state;
+mod svg;
 mod tracking;
 mod train;
 mod tuning;
@@ -35,6 +40,8 @@ use strider_core::retrain::RetrainSpec;
 use crate::deploy::{ModelRef, resolve};
 use crate::run::ConfigSource;
 use crate::{Context, Result, bail};
+pub use describe::describe;
+pub use page::write_monitor;
 use paper::VersionScores;
 use state::{EventLog, WatchState};
 
@@ -53,6 +60,36 @@ pub struct WatchRequest {
     pub idle_polls: Option<u64>,
     /// Stamp events with the wall-clock time (`wall_time`, outside their reproducible content).
     pub wall_time: bool,
+    /// Where a cycle's training reports as it runs (not written to the log).
+    pub progress: Progress,
+}
+
+/// A sink for training progress during a cycle: the pipeline's events as JSON, as they happen.
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<ProgressSink>>);
+
+type ProgressSink = dyn Fn(&Value) + Send + Sync;
+
+impl Progress {
+    pub fn new(sink: impl Fn(&Value) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(sink)))
+    }
+
+    pub fn emit(&self, event: &impl serde::Serialize) {
+        if let (Some(sink), Ok(v)) = (&self.0, serde_json::to_value(event)) {
+            sink(&v);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(sink)"
+        } else {
+            "Progress(none)"
+        })
+    }
 }
 
 /// What the service did, for the caller to print.
@@ -81,6 +118,9 @@ pub struct Watcher {
     scores: HashMap<u64, VersionScores>,
     state: WatchState,
     log: EventLog,
+    /// Drift statistics measured on the bar being processed.
+    gauges: live::Gauges,
+    progress: Progress,
 }
 
 /// Runs the service until the replay ends, or (live) until `idle_polls` polls bring nothing.
@@ -153,6 +193,8 @@ impl Watcher {
             scores: HashMap::new(),
             state,
             log,
+            gauges: Default::default(),
+            progress: req.progress.clone(),
         };
         match w.reload() {
             Ok(_) => {}
@@ -228,6 +270,7 @@ impl Watcher {
             // A failed step leaves the state as it found it (manual requests, spacing, the
             // detector), so what it was about is tried again on the next bar.
             let snapshot = self.state.clone();
+            self.gauges = Default::default();
             if let Err(e) = self.step(k) {
                 self.state = snapshot;
                 self.state.errors += 1;
@@ -237,6 +280,9 @@ impl Watcher {
             }
             self.state.last_bar = Some(now);
             self.state.bars += 1;
+            let live = self.live_fields(now);
+            self.log
+                .append(now, "live", &self.model_name.clone(), live)?;
             self.state.events_len = self.log.sync()?;
             self.state.commit(&self.dir)?;
             for event in read_events_from(&self.dir, before)? {
@@ -346,12 +392,28 @@ impl Watcher {
 /// The events appended at or after byte `from` of the log.
 fn read_events_from(dir: &Path, from: u64) -> Result<Vec<Value>> {
     let text = std::fs::read(dir.join("events.jsonl"))?;
-    let tail = text.get(from as usize..).unwrap_or_default();
-    Ok(tail
-        .split(|b| *b == b'\n')
+    Ok(parse_lines(text.get(from as usize..).unwrap_or_default()))
+}
+
+fn parse_lines(text: &[u8]) -> Vec<Value> {
+    text.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect())
+        .collect()
+}
+
+/// The events `state` has committed (an interrupted step's tail is left out), for a monitor
+/// starting beside the service; none for a new state directory.
+pub fn committed_events(state: &Path) -> Result<Vec<Value>> {
+    if !state.join("state.json").exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(state.join("state.json"))?;
+    let committed: WatchState = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a strider watch state", state.display()))?;
+    let text = std::fs::read(state.join("events.jsonl")).unwrap_or_default();
+    let head = text.get(..committed.events_len as usize).unwrap_or(&text);
+    Ok(parse_lines(head))
 }
 
 /// Queues a manual retrain request for the watch on `state` (acted on once, at its next bar).

@@ -39,15 +39,21 @@ pub fn data_through(
         .collect()
 }
 
-/// Walks the model forward and fits it on every labelled bar of `instruments`.
-pub fn train(config: &Config, model: usize, instruments: &[Instrument]) -> Result<Trained> {
+/// Walks the model forward and fits it on every labelled bar of `instruments`, reporting the
+/// pipeline's events (stages, folds, per-iteration training metrics) to `progress` as they happen.
+pub fn train(
+    config: &Config,
+    model: usize,
+    instruments: &[Instrument],
+    progress: &super::Progress,
+) -> Result<Trained> {
     let native = crate::native_gbdt(Vec::new());
     let idx = [model];
     let out = pipeline::RunRequest::new(config, instruments, config.seed_or_default())
         .native_gbdt(native.as_deref())
         .models(&idx)
         .final_models(true)
-        .run(&mut |_| {})?;
+        .run(&mut |e| progress.emit(&e))?;
     let Some(m) = out.models.into_iter().next() else {
         bail!("the run produced no model");
     };

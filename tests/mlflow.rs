@@ -1,6 +1,6 @@
 //! Tracking against a real MLflow (3.17): servers started on 127.0.0.1 by
 //! scripts/mlflow-server.sh, every assertion read back through MLflow's own Python client
-//! (tests/mlflow/inspect_mlflow.py). Ignored by a plain `cargo test`; scripts/test.sh installs
+//! (tests/mlflow/inspect_mlflow.py), or, while a run is still going, through its REST API. Ignored by a plain `cargo test`; scripts/test.sh installs
 //! MLflow and runs them with `--ignored`.
 
 use std::net::TcpListener;
@@ -702,4 +702,132 @@ fn a_watch_replay_on_a_server_registers_promotes_and_logs_every_cycle() {
             "{r}"
         );
     }
+}
+
+/// POSTs `body` to the server's REST API (read back live, while a run is going).
+fn rest(uri: &str, path: &str, body: Value) -> Value {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .post(&format!("{uri}/api/2.0/mlflow/{path}"))
+        .send_json(body)
+        .unwrap()
+        .into_json()
+        .unwrap()
+}
+
+/// Every run's `train/train_loss` points on the server now: run id -> (status, timestamps).
+fn training_points(uri: &str) -> Vec<(String, String, Vec<i64>)> {
+    let exps = rest(
+        uri,
+        "experiments/search",
+        serde_json::json!({"max_results": 100}),
+    );
+    let ids: Vec<Value> = exps["experiments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["experiment_id"].clone())
+        .collect();
+    let runs = rest(
+        uri,
+        "runs/search",
+        serde_json::json!({"experiment_ids": ids, "max_results": 1000}),
+    );
+    let mut out = Vec::new();
+    for r in runs["runs"].as_array().into_iter().flatten() {
+        let has = r["data"]["metrics"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["key"] == "train/train_loss"));
+        if !has {
+            continue;
+        }
+        let id = r["info"]["run_id"].as_str().unwrap().to_string();
+        let history: Value = ureq::get(&format!("{uri}/api/2.0/mlflow/metrics/get-history"))
+            .query("run_id", &id)
+            .query("metric_key", "train/train_loss")
+            .query("max_results", "100000")
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let stamps = history["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| m["timestamp"].as_i64().unwrap())
+            .collect();
+        let status = r["info"]["status"].as_str().unwrap_or("").to_string();
+        out.push((id, status, stamps));
+    }
+    out
+}
+
+#[test]
+#[ignore]
+fn training_metrics_reach_the_server_while_a_fold_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("server"));
+    let small = std::fs::read_to_string(small_config(dir)).unwrap();
+    // One tree model of many iterations: each fold streams them, then spends seconds on its
+    // SHAP values and predictions, when points held back would show as late.
+    let trees = "[[models]]\nname = \"trees\"\nkind = \"gbdt\"\nnum_iterations = 1500\n\
+                 learning_rate = 0.005\nnum_leaves = 15\nmin_data_in_leaf = 20\n\n";
+    let at = small.find("[[models]]").unwrap();
+    let end = small.find("[strategy]").unwrap();
+    let cfg = format!("{}{trees}{}", &small[..at], &small[end..]);
+    std::fs::write(dir.join("trees.toml"), cfg).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "trees.toml", "--json", "--out", "run"])
+        .args(["--tracking-uri", &server.uri()])
+        .current_dir(dir)
+        .env("STRIDER_MLFLOW_BUFFER", dir.join("buffer"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Polled while the run goes: every point shows up within a second or so of being measured
+    // (a fold's points held back to its end would be seconds late).
+    let mut live_points = 0;
+    let mut worst_ms = 0i64;
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    while child.try_wait().unwrap().is_none() {
+        let now = strider_now_ms();
+        for (id, _, stamps) in training_points(&server.uri()) {
+            let before = seen.insert(id, stamps.len()).unwrap_or(0);
+            for t in &stamps[before.min(stamps.len())..] {
+                worst_ms = worst_ms.max(now - t);
+                live_points += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let out = child.wait_with_output().unwrap();
+    let v = ok(&out);
+    assert_eq!(v["tracking"]["report"]["synced"], true, "{}", v["tracking"]);
+    assert!(
+        live_points >= 3000,
+        "only {live_points} points reached the server while the run went"
+    );
+    eprintln!("{live_points} training points seen live, the latest {worst_ms} ms after measurement");
+    // A second of batching, a poll's interval and length, and a loaded machine's slack.
+    assert!(
+        worst_ms < 3_000,
+        "a point reached the server {worst_ms} ms late"
+    );
+    // And all of them in the end.
+    let finished = training_points(&server.uri());
+    assert!(!finished.is_empty());
+    for (id, status, stamps) in finished {
+        assert_eq!(status, "FINISHED", "{id}");
+        assert_eq!(stamps.len(), 1500, "{id}");
+    }
+}
+
+fn strider_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

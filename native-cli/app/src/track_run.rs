@@ -159,6 +159,7 @@ impl RunTracking {
                 step: e.step as i64,
             }],
         )?;
+        // The tracker streams it to a server within a second (batched on its own thread).
         Ok(())
     }
 

@@ -79,6 +79,13 @@ pub fn run(args: RunArgs) -> Result<()> {
             bar.set_length(total);
             bar.inc(1);
         }
+        Progress::Train {
+            model,
+            split,
+            name,
+            step,
+            value,
+        } => bar.set_message(format!("{model} fold {split}: {name} {value:.5} at {step}")),
     });
     bar.finish_and_clear();
     let result = result?;

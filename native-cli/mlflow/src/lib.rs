@@ -52,6 +52,7 @@ pub mod logged_model;
 pub mod mlmodel;
 pub mod registry;
 pub mod rest;
+mod streamer;
 pub mod sync;
 pub mod tracker;
 mod yaml;

@@ -3,13 +3,14 @@
 //! an idempotent sync, waiting for the server if it went away. Nothing logged is lost: if the
 //! server stays down, the runs stay in the local buffer store for `strider mlflow sync`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::error::chain;
 use crate::local::LocalStore;
 use crate::rest::RestClient;
+use crate::streamer::Streamer;
 use crate::sync::{IdMap, SyncReport, sync_store};
 use crate::{
     DatasetInput, Metric, PARENT_TAG, Result, RunStatus, SOURCE_RUN_TAG, TrackingUri, now_ms,
@@ -20,7 +21,8 @@ struct Remote {
     experiment: Option<String>,
     ids: IdMap,
     healthy: bool,
-    pending: HashMap<String, Vec<Metric>>,
+    /// Sends metric points from a thread of its own, at most a second after they are logged.
+    streamer: Streamer,
 }
 
 /// Logs runs to a [`TrackingUri`]: always to a local store, and to a server if there is one.
@@ -85,6 +87,7 @@ impl Tracker {
             TrackingUri::Local(p) => (p.clone(), None),
             TrackingUri::Server(base) => {
                 let rest = RestClient::new(base).with_budget(budget);
+                let streamer = Streamer::start(RestClient::new(base).with_budget(budget));
                 (
                     buffer_dir(base),
                     Some(Remote {
@@ -92,7 +95,7 @@ impl Tracker {
                         experiment: None,
                         ids: IdMap::new(),
                         healthy: true,
-                        pending: HashMap::new(),
+                        streamer,
                     }),
                 )
             }
@@ -187,33 +190,24 @@ impl Tracker {
         Ok(())
     }
 
-    /// Append metric points; with a server they are queued and sent by [`Self::flush`].
+    /// Append metric points; with a server they are also streamed to it, batched, within a
+    /// second.
     pub fn log_metrics(&mut self, run: &str, metrics: &[Metric]) -> Result<()> {
         self.local.log_metrics(&self.experiment, run, metrics)?;
-        if let Some(r) = &mut self.remote {
-            r.pending
-                .entry(run.to_string())
-                .or_default()
-                .extend_from_slice(metrics);
+        if let Some(r) = &self.remote
+            && r.healthy
+            && let Some(sid) = r.ids.get(run)
+        {
+            r.streamer.send(sid, metrics);
         }
         Ok(())
     }
 
-    /// Send queued metric points now (live streaming).
+    /// Send the streamed points queued so far now, without waiting for the second to pass.
     pub fn flush(&mut self) {
-        let pending: Vec<(String, Vec<Metric>)> = match &mut self.remote {
-            Some(r) => r.pending.drain().collect(),
-            None => return,
-        };
-        self.remote_do(|r| {
-            for (run, points) in &pending {
-                if let Some(sid) = r.ids.get(run) {
-                    r.rest
-                        .log_batch(sid, points, &BTreeMap::new(), &BTreeMap::new())?;
-                }
-            }
-            Ok(())
-        });
+        if let Some(r) = &self.remote {
+            r.streamer.flush();
+        }
     }
 
     pub fn log_input(&mut self, run: &str, d: &DatasetInput) -> Result<()> {
@@ -248,7 +242,8 @@ impl Tracker {
                 error: None,
             };
         };
-        r.pending.clear(); // everything pending is in the local store; the sync sends it
+        // The stream is done before the sync compares the stores, so no point is sent twice.
+        r.streamer.stop();
         let deadline = Instant::now() + wait;
         let mut last_err;
         loop {

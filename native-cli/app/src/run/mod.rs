@@ -64,6 +64,14 @@ pub enum Progress<'a> {
     Stage(&'a str),
     /// One more model x fold finished, of `total`.
     Fold { total: u64 },
+    /// A training metric as it is computed (per iteration or epoch).
+    Train {
+        model: &'a str,
+        split: usize,
+        name: &'a str,
+        step: usize,
+        value: f64,
+    },
 }
 
 /// Where the run was tracked, and whether a server got it.
@@ -263,9 +271,23 @@ fn validate(
             Event::FoldDone { n_splits, .. } => progress(Progress::Fold {
                 total: n_splits as u64 * n_models,
             }),
-            Event::Train { .. } => {}
+            Event::Train {
+                model,
+                split,
+                train,
+            } => progress(Progress::Train {
+                model: &model,
+                split,
+                name: &train.name,
+                step: train.step,
+                value: train.value,
+            }),
         }
     });
+    if let Some(t) = tracking.as_deref_mut() {
+        // The final fits' last training points, before the files are written.
+        t.tracker.flush();
+    }
     match result {
         Ok(o) => match tracking_error {
             Some(e) => Err(e.context("tracking the run")),

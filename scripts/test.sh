@@ -137,6 +137,9 @@ cargo test --release --workspace "${FEATURES[@]}"
 step "tracking tests against real MLflow $MLFLOW_VERSION servers"
 cargo test --release --workspace "${FEATURES[@]}" --test mlflow -- --ignored --test-threads=1
 
+step "the retraining service on PostgreSQL: takeovers after kill -9, and the soak"
+cargo test --release --workspace "${FEATURES[@]}" --test watch_pg -- --ignored --test-threads=1 --nocapture
+
 step "tuning tests against Optuna $OPTUNA_VERSION and optuna-dashboard"
 cargo test --release --workspace "${FEATURES[@]}" --test tune -- --ignored --test-threads=2
 

@@ -810,7 +810,9 @@ fn training_metrics_reach_the_server_while_a_fold_trains() {
         live_points >= 3000,
         "only {live_points} points reached the server while the run went"
     );
-    eprintln!("{live_points} training points seen live, the latest {worst_ms} ms after measurement");
+    eprintln!(
+        "{live_points} training points seen live, the latest {worst_ms} ms after measurement"
+    );
     // A second of batching, a poll's interval and length, and a loaded machine's slack.
     assert!(
         worst_ms < 3_000,

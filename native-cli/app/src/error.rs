@@ -29,6 +29,13 @@ pub enum Error {
     /// A value or document in the wrong format (a number, a date, TOML).
     #[error(transparent)]
     Format(Box<dyn std::error::Error + Send + Sync>),
+    /// A PostgreSQL-shared watch no longer holds its leader lease: nothing more is committed.
+    #[error("lost the leader lease: {0}")]
+    LostLease(String),
+    /// A watch step's decisions put off while the registry or tracking server cools down after
+    /// a failure (nothing is recorded; the next bar evaluates again).
+    #[error("decisions put off: the registry failed recently")]
+    Deferred,
     /// A user's input or request that cannot be used (the message says what and where).
     #[error("{0}")]
     Input(String),
@@ -66,6 +73,15 @@ impl<W: std::fmt::Debug + Send + Sync + 'static> From<csv::IntoInnerError<W>> fo
 }
 
 impl Error {
+    /// Whether tracking or the registry failed, anywhere in the chain.
+    pub fn is_tracking(&self) -> bool {
+        match self {
+            Error::Tracking(_) => true,
+            Error::Context { source, .. } => source.is_tracking(),
+            _ => false,
+        }
+    }
+
     /// The message and every cause, as one line (`reading x.toml: No such file or directory`).
     pub fn chain(&self) -> String {
         let mut out = self.to_string();

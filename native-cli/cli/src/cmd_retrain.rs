@@ -13,9 +13,9 @@ pub struct RetrainArgs {
     /// Why: recorded with the trigger.
     #[arg(long)]
     reason: String,
-    /// The watch's state directory.
+    /// The watch's state: its directory, or the postgresql:// URL it shares.
     #[arg(long, default_value = "strider-watch")]
-    state: PathBuf,
+    state: String,
     /// Print `{"request": PATH}` instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -30,8 +30,7 @@ pub fn run(args: RetrainArgs) -> Result<()> {
     } else {
         println!(
             "queued {}: `strider watch` retrains {} at its next bar",
-            path.display(),
-            args.model
+            path, args.model
         );
     }
     Ok(())

@@ -4,20 +4,35 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::Args;
-use strider_app::watch::{Progress, WatchRequest, committed_events, describe, watch};
+use strider_app::watch::pg::LeaseSpec;
+use strider_app::watch::store::is_postgres;
+use strider_app::watch::{
+    PgOptions, Progress, WatchRequest, committed_events_for, describe, watch,
+};
 use strider_serve::MonitorServer;
 
 #[derive(Args)]
 #[command(after_help = "Examples:
   strider watch config.toml --state ops/              # follow the data files as bars arrive
   strider watch config.toml --replay --from 2019-01-01 --state replay/ --json
-  strider watch config.toml --state ops/ --listen 127.0.0.1:9400   # GET /metrics /status /events")]
+  strider watch config.toml --state ops/ --listen 127.0.0.1:9400   # GET /metrics /status /events
+  strider watch config.toml --state postgresql://u:p@db/strider --tracking-uri http://mlflow:5000
+                                                      # run it on several machines: one leads")]
 pub struct WatchArgs {
     /// The config, with a `[retrain]` table (its data files are followed for new bars).
     config: PathBuf,
-    /// Directory of the service's state, events.jsonl, cycle reports and (by default) registry.
+    /// Directory of the service's state, events.jsonl, cycle reports and (by default) registry;
+    /// or a postgresql:// URL whose state several processes share, one leading at a time.
     #[arg(long, default_value = "strider-watch")]
-    state: PathBuf,
+    state: String,
+    /// With a PostgreSQL --state: this process's own directory (cycle reports, bundles, the
+    /// tracking buffer).
+    #[arg(long, default_value = "strider-watch")]
+    work: PathBuf,
+    /// With a PostgreSQL --state: seconds a leader's lease lasts unless renewed (a standby takes
+    /// over at most this long after the leader died).
+    #[arg(long, default_value_t = 10.0)]
+    lease_seconds: f64,
     /// Feed the existing data one bar at a time, as if live (needs --from).
     #[arg(long, requires = "from")]
     replay: bool,
@@ -36,6 +51,11 @@ pub struct WatchArgs {
     /// Live mode: stop after this many polls bring no new bar (default: run until stopped).
     #[arg(long)]
     idle_polls: Option<u64>,
+    /// Seconds a registry or tracking call may take, retries included, before the step records
+    /// the failure and the service goes on; live, cycles then wait twice this long before the
+    /// registry is tried again (bars are processed meanwhile).
+    #[arg(long, default_value_t = 5.0)]
+    registry_timeout: f64,
     /// Serve GET /metrics (Prometheus), /status (JSON) and /events (server-sent events) on
     /// HOST:PORT while the service runs (port 0 picks a free one; stderr says which).
     #[arg(long, value_name = "HOST:PORT")]
@@ -46,7 +66,7 @@ pub struct WatchArgs {
 }
 
 /// The monitoring endpoints, when asked for.
-fn monitor(args: &WatchArgs) -> Result<Option<std::sync::Arc<MonitorServer>>> {
+fn monitor(args: &WatchArgs, req: &WatchRequest) -> Result<Option<std::sync::Arc<MonitorServer>>> {
     let Some(listen) = &args.listen else {
         return Ok(None);
     };
@@ -57,7 +77,7 @@ fn monitor(args: &WatchArgs) -> Result<Option<std::sync::Arc<MonitorServer>>> {
         bail!("--listen {listen}: `{port}` is not a port number");
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let events = committed_events(&args.state)?;
+    let events = committed_events_for(req)?;
     Ok(Some(std::sync::Arc::new(MonitorServer::start(
         host, port, &events,
     )?)))
@@ -72,17 +92,37 @@ pub fn run(args: WatchArgs) -> Result<()> {
     if !(args.poll.is_finite() && args.poll > 0.0 && args.poll <= 86_400.0) {
         bail!("--poll must be in (0, 86400] seconds, got {}", args.poll);
     }
-    let server = monitor(&args)?;
-    let progress = match &server {
-        Some(s) => {
-            let s = s.clone();
-            Progress::new(move |p| s.progress(p))
+    if !(args.registry_timeout.is_finite() && (0.1..=600.0).contains(&args.registry_timeout)) {
+        bail!(
+            "--registry-timeout must be in [0.1, 600] seconds, got {}",
+            args.registry_timeout
+        );
+    }
+    strider_mlflow::rest::set_default_budget(Duration::from_secs_f64(args.registry_timeout));
+    let postgres = is_postgres(&args.state).then(|| PgOptions {
+        url: args.state.clone(),
+        lease: LeaseSpec {
+            holder: holder_id(),
+            ttl: Duration::from_secs_f64(args.lease_seconds),
+        },
+    });
+    if postgres.is_some() {
+        if !(args.lease_seconds.is_finite() && (1.0..=3600.0).contains(&args.lease_seconds)) {
+            bail!(
+                "--lease-seconds must be in [1, 3600], got {}",
+                args.lease_seconds
+            );
         }
-        None => Progress::default(),
-    };
-    let req = WatchRequest {
+        if args.tracking_uri.is_none() {
+            bail!("a PostgreSQL --state needs --tracking-uri: the registry every process shares");
+        }
+    }
+    let mut req = WatchRequest {
         config: args.config.clone(),
-        state: args.state.clone(),
+        state: match &postgres {
+            Some(_) => args.work.clone(),
+            None => PathBuf::from(&args.state),
+        },
         tracking_uri: args.tracking_uri.clone(),
         replay: args
             .replay
@@ -91,8 +131,25 @@ pub fn run(args: WatchArgs) -> Result<()> {
         poll: Duration::from_secs_f64(args.poll),
         idle_polls: args.idle_polls,
         wall_time: true,
-        progress,
+        progress: Progress::default(),
+        // Live, a registry that is down is not called on every bar; a replay stays a pure
+        // function of its data (each bar tries).
+        registry_cooldown: match args.replay {
+            true => Duration::ZERO,
+            false => Duration::from_secs_f64(2.0 * args.registry_timeout),
+        },
+        postgres,
     };
+    let server = monitor(&args, &req)?;
+    let sink = server.clone();
+    req.progress = Progress::new(move |p| {
+        if p.get("role").is_some() {
+            // A role change (leading, standby): a log line of its own.
+            eprintln!("{p}");
+        } else if let Some(s) = &sink {
+            s.progress(p);
+        }
+    });
     let json = args.json;
     let summary = watch(&req, &mut |event| {
         if let Some(s) = &server {
@@ -115,10 +172,21 @@ pub fn run(args: WatchArgs) -> Result<()> {
             summary
                 .champion
                 .map_or("none".into(), |v| format!("version {v}")),
-            summary.events.display()
+            summary.events
         );
     }
     Ok(())
+}
+
+/// This process among the ones sharing a PostgreSQL state: host, pid and a random part.
+fn holder_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{}-{nanos:08x}", std::process::id())
 }
 
 /// One event as a line for people.

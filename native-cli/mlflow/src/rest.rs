@@ -32,13 +32,31 @@ pub struct RetryPolicy {
     pub budget: Duration,
 }
 
+/// The process's default budget per call, in milliseconds (0: [`REQUEST_TIMEOUT`]).
+static DEFAULT_BUDGET_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the budget of every call made with the default policy from now on: a service that must
+/// go on (`strider watch`) gives up on a server that is down in seconds, records the failure and
+/// tries again later, instead of waiting a minute per call.
+pub fn set_default_budget(budget: Duration) {
+    let ms = budget.as_millis().clamp(1, u64::MAX as u128) as u64;
+    DEFAULT_BUDGET_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn default_budget() -> Duration {
+    match DEFAULT_BUDGET_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => REQUEST_TIMEOUT,
+        ms => Duration::from_millis(ms),
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             attempts: 5,
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
-            budget: REQUEST_TIMEOUT,
+            budget: default_budget(),
         }
     }
 }

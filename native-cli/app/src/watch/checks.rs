@@ -223,25 +223,15 @@ impl Watcher {
 
     /// Pending `strider retrain` requests for this model, each acted on once.
     fn manual_requests(&mut self, now: NaiveDate) -> Result<Vec<Fired>> {
-        let dir = self.dir.join("requests");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(Vec::new());
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".json") && !self.state.manual_done.contains(n))
-            .collect();
-        names.sort();
+        let requests = self.store.requests()?;
         let mut fired = Vec::new();
-        for name in names {
-            self.state.manual_done.push(name.clone());
-            let path = dir.join(&name);
-            let request = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<ManualRequest>(&t).ok());
-            let Some(req) = request else {
-                let message = format!("{}: not a retrain request; ignored", path.display());
+        for (name, at, body) in requests {
+            if self.state.manual_done.contains(&name) {
+                continue;
+            }
+            self.state.manual_done.push(name);
+            let Ok(req) = serde_json::from_str::<ManualRequest>(&body) else {
+                let message = format!("{at}: not a retrain request; ignored");
                 let e = json!({ "error": message });
                 self.log
                     .append(now, "error", &self.model_name.clone(), obj(e))?;
@@ -249,7 +239,7 @@ impl Watcher {
                 continue;
             };
             if req.model == self.model_name {
-                // The reason only: the request's file name holds the wall-clock time.
+                // The reason only: the request's name holds the wall-clock time.
                 fired.push(Fired {
                     trigger: "manual",
                     evidence: json!({ "reason": req.reason }),

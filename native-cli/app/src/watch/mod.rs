@@ -11,15 +11,18 @@ mod checks;
 mod cycle;
 mod data;
 mod describe;
+mod leader;
 mod live;
 pub mod monitor;
 mod page;
 mod paper;
+pub mod pg;
 mod registry;
 mod report;
 mod schedule;
 mod shadow;
 pub mod state;
+pub mod store;
 mod svg;
 mod tracking;
 mod train;
@@ -44,6 +47,7 @@ pub use describe::describe;
 pub use page::write_monitor;
 use paper::VersionScores;
 use state::{EventLog, WatchState};
+use store::Store;
 
 /// What `strider watch` was asked to do.
 #[derive(Debug, Clone)]
@@ -60,8 +64,21 @@ pub struct WatchRequest {
     pub idle_polls: Option<u64>,
     /// Stamp events with the wall-clock time (`wall_time`, outside their reproducible content).
     pub wall_time: bool,
-    /// Where a cycle's training reports as it runs (not written to the log).
+    /// Where a cycle's training reports as it runs, and role changes (not written to the log).
     pub progress: Progress,
+    /// After a registry or tracking failure, cycles are put off this long (bars are processed
+    /// meanwhile), so a server that is down costs one failed call, not one per bar.
+    pub registry_cooldown: Duration,
+    /// The state in PostgreSQL, shared with other processes (`state` is then this process's
+    /// local directory: cycle reports, bundles, the tracking buffer).
+    pub postgres: Option<PgOptions>,
+}
+
+/// A state shared in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    pub url: String,
+    pub lease: pg::LeaseSpec,
 }
 
 /// A sink for training progress during a cycle: the pipeline's events as JSON, as they happen.
@@ -99,7 +116,7 @@ pub struct WatchSummary {
     pub cycles: u64,
     pub errors: u64,
     pub champion: Option<u64>,
-    pub events: PathBuf,
+    pub events: String,
 }
 
 pub struct Watcher {
@@ -117,28 +134,49 @@ pub struct Watcher {
     features: Option<Dataset>,
     scores: HashMap<u64, VersionScores>,
     state: WatchState,
+    /// The step's events, committed with the state by `store`.
     log: EventLog,
+    store: Store,
+    /// Committed events not yet reported to the caller.
+    outbox: Vec<Value>,
     /// Drift statistics measured on the bar being processed.
     gauges: live::Gauges,
+    /// No cycle before this instant (the registry failed recently).
+    registry_cooling_until: Option<std::time::Instant>,
+    registry_cooldown: Duration,
     progress: Progress,
 }
 
 /// Runs the service until the replay ends, or (live) until `idle_polls` polls bring nothing.
+/// With a PostgreSQL state it leads while it holds the lease and stands by otherwise.
 pub fn watch(req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<WatchSummary> {
-    let mut w = Watcher::open(req)?;
-    match req.replay {
-        Some((from, to)) => {
-            let last = w.calendar.partition_point(|d| to.is_none_or(|t| *d <= t));
-            let first = w.calendar.partition_point(|d| *d < from);
-            w.process(first..last, on_event)?;
+    match &req.postgres {
+        None => {
+            let mut w = Watcher::open(req, Store::files(&req.state))?;
+            w.run(req, on_event)?;
+            Ok(w.summary())
         }
-        None => w.follow(req, on_event)?,
+        Some(pg) => leader::lead_or_stand_by(req, pg, on_event),
     }
-    Ok(w.summary())
 }
 
 impl Watcher {
-    fn open(req: &WatchRequest) -> Result<Self> {
+    /// Processes the replay's bars, or follows the files.
+    fn run(&mut self, req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<()> {
+        self.report(on_event);
+        match req.replay {
+            Some((from, to)) => {
+                let last = self
+                    .calendar
+                    .partition_point(|d| to.is_none_or(|t| *d <= t));
+                let first = self.calendar.partition_point(|d| *d < from);
+                self.process(first..last, on_event)
+            }
+            None => self.follow(req, on_event),
+        }
+    }
+
+    fn open(req: &WatchRequest, mut store: Store) -> Result<Self> {
         std::fs::create_dir_all(&req.state)
             .with_context(|| format!("creating {}", req.state.display()))?;
         let source = ConfigSource::load(Some(&req.config))?;
@@ -157,22 +195,11 @@ impl Watcher {
                 ))
             })?;
         }
-        let model_index = match &spec.model {
-            Some(m) => config
-                .models
-                .iter()
-                .position(|s| s.name() == m)
-                .unwrap_or(0),
-            None => 0,
-        };
+        let (model_index, registered) = watched_model(&config)?;
         let model_name = config.models[model_index].name().to_string();
-        let registered = spec
-            .registered_name
-            .clone()
-            .unwrap_or_else(|| format!("{}-{model_name}", config.name));
         let sha = strider_core::bundle::sha256_hex(source.text.as_bytes());
-        let state = WatchState::load_or_new(&req.state, &sha)?;
-        let log = EventLog::open(&req.state, state.events_len, req.wall_time)?;
+        let state = store.load_or_new(&sha)?;
+        let log = EventLog::new(req.wall_time);
         let tracking_uri = Some(
             req.tracking_uri
                 .clone()
@@ -193,7 +220,11 @@ impl Watcher {
             scores: HashMap::new(),
             state,
             log,
+            store,
+            outbox: Vec::new(),
             gauges: Default::default(),
+            registry_cooling_until: None,
+            registry_cooldown: req.registry_cooldown,
             progress: req.progress.clone(),
         };
         match w.reload() {
@@ -219,8 +250,51 @@ impl Watcher {
         f.insert("error".into(), Value::from(message));
         self.log
             .append(date, "error", &self.model_name.clone(), f)?;
-        self.state.events_len = self.log.sync()?;
-        self.state.commit(&self.dir)
+        self.commit()
+    }
+
+    fn into_store(self) -> Store {
+        self.store
+    }
+
+    /// A failed step: the state as it was, an `error` event, and a cool-down after a registry
+    /// failure.
+    fn record_step_error(
+        &mut self,
+        now: NaiveDate,
+        snapshot: WatchState,
+        e: &crate::Error,
+    ) -> Result<()> {
+        self.state = snapshot;
+        self.state.errors += 1;
+        if e.is_tracking() {
+            self.registry_cooling_until = Some(std::time::Instant::now() + self.registry_cooldown);
+        }
+        let mut f = Map::new();
+        f.insert("error".into(), Value::from(e.chain()));
+        self.log.append(now, "error", &self.model_name.clone(), f)?;
+        Ok(())
+    }
+
+    /// Whether cycles are put off (the registry failed less than a cool-down ago).
+    fn registry_cooling(&self) -> bool {
+        self.registry_cooling_until
+            .is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    /// Commits the step's events with the state.
+    fn commit(&mut self) -> Result<()> {
+        let events = self.log.take();
+        self.store.commit(&mut self.state, &events)?;
+        self.outbox.extend(events);
+        Ok(())
+    }
+
+    /// Hands the committed events to the caller.
+    fn report(&mut self, on_event: &mut dyn FnMut(&Value)) {
+        for event in std::mem::take(&mut self.outbox) {
+            on_event(&event);
+        }
     }
 
     /// Reads the data files again; true when they changed.
@@ -251,7 +325,7 @@ impl Watcher {
             cycles: self.state.cycles,
             errors: self.state.errors,
             champion: self.state.champion().map(|r| r.version),
-            events: self.dir.join("events.jsonl"),
+            events: self.store.events_location(),
         }
     }
 
@@ -266,34 +340,33 @@ impl Watcher {
             if self.state.last_bar.is_some_and(|d| now <= d) {
                 continue;
             }
-            let before = self.log_len();
+            if !self.store.leading() {
+                return Err(crate::Error::LostLease(
+                    "the heartbeat found it gone".into(),
+                ));
+            }
             // A failed step leaves the state as it found it (manual requests, spacing, the
             // detector), so what it was about is tried again on the next bar.
             let snapshot = self.state.clone();
             self.gauges = Default::default();
-            if let Err(e) = self.step(k) {
-                self.state = snapshot;
-                self.state.errors += 1;
-                let mut f = Map::new();
-                f.insert("error".into(), Value::from(e.chain()));
-                self.log.append(now, "error", &self.model_name.clone(), f)?;
+            match self.step(k) {
+                Ok(()) => {}
+                // Put off: as if the step had not begun; the next bar evaluates again.
+                Err(crate::Error::Deferred) => {
+                    self.state = snapshot;
+                    self.log.take();
+                }
+                Err(e) => self.record_step_error(now, snapshot, &e)?,
             }
             self.state.last_bar = Some(now);
             self.state.bars += 1;
             let live = self.live_fields(now);
             self.log
                 .append(now, "live", &self.model_name.clone(), live)?;
-            self.state.events_len = self.log.sync()?;
-            self.state.commit(&self.dir)?;
-            for event in read_events_from(&self.dir, before)? {
-                on_event(&event);
-            }
+            self.commit()?;
+            self.report(on_event);
         }
         Ok(())
-    }
-
-    fn log_len(&self) -> u64 {
-        self.state.events_len
     }
 
     /// Live mode: poll the data files; process new bars as they appear.
@@ -318,12 +391,18 @@ impl Watcher {
             if let Err(e) = self.reload() {
                 // A file rewritten badly: recorded, and read again at the next poll.
                 self.record_error(None, &e)?;
+                self.report(on_event);
             }
         }
     }
 
     /// One bar: paper-trade, maybe roll back, evaluate triggers, maybe run a cycle.
     fn step(&mut self, k: usize) -> Result<()> {
+        // The registry failed moments ago: no decision now (the bar is still paper-traded and
+        // recorded); the next bar after the cool-down evaluates again.
+        if self.registry_cooling() {
+            return Err(crate::Error::Deferred);
+        }
         self.state.bars_since_retrain = self.state.bars_since_retrain.map(|b| b + 1);
         if self.state.reigns.is_empty() {
             let fired = strider_core::retrain::Fired {
@@ -389,12 +468,6 @@ impl Watcher {
     }
 }
 
-/// The events appended at or after byte `from` of the log.
-fn read_events_from(dir: &Path, from: u64) -> Result<Vec<Value>> {
-    let text = std::fs::read(dir.join("events.jsonl"))?;
-    Ok(parse_lines(text.get(from as usize..).unwrap_or_default()))
-}
-
 fn parse_lines(text: &[u8]) -> Vec<Value> {
     text.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -416,23 +489,65 @@ pub fn committed_events(state: &Path) -> Result<Vec<Value>> {
     Ok(parse_lines(head))
 }
 
-/// Queues a manual retrain request for the watch on `state` (acted on once, at its next bar).
-pub fn request_retrain(config: &Path, state: &Path, model: &str, reason: &str) -> Result<PathBuf> {
+/// The events committed so far where `req` keeps its state (files or PostgreSQL).
+pub fn committed_events_for(req: &WatchRequest) -> Result<Vec<Value>> {
+    match &req.postgres {
+        None => committed_events(&req.state),
+        Some(pg) => {
+            let name = registered_name(&ConfigSource::load(Some(&req.config))?.config()?)?;
+            pg::PgStore::open(&pg.url, &name, pg.lease.clone())?.committed_events()
+        }
+    }
+}
+
+/// The watched model's index in the config and its registered name.
+fn watched_model(config: &Config) -> Result<(usize, String)> {
+    let Some(spec) = &config.retrain else {
+        bail!("no [retrain] table: nothing to watch");
+    };
+    let index = match &spec.model {
+        Some(m) => config
+            .models
+            .iter()
+            .position(|s| s.name() == m)
+            .unwrap_or(0),
+        None => 0,
+    };
+    let model = config.models[index].name();
+    let name = spec
+        .registered_name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{model}", config.name));
+    Ok((index, name))
+}
+
+/// The name the watched model is registered under (and its PostgreSQL state is kept by).
+pub fn registered_name(config: &Config) -> Result<String> {
+    Ok(watched_model(config)?.1)
+}
+
+/// Queues a manual retrain request for the watch on `state` (a directory or a PostgreSQL URL),
+/// acted on once, at its next bar; returns where it was queued.
+pub fn request_retrain(config: &Path, state: &str, model: &str, reason: &str) -> Result<String> {
     let source = ConfigSource::load(Some(config))?;
     let cfg = source.config()?;
     if !cfg.models.iter().any(|m| m.name() == model) {
         bail!("{}: no model `{model}`", config.display());
     }
-    let dir = state.join("requests");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let path = dir.join(format!("{stamp}.json"));
-    let body = serde_json::to_vec(&checks::ManualRequest {
+    let body = serde_json::to_string(&checks::ManualRequest {
         model: model.into(),
         reason: reason.into(),
     })?;
-    let tmp = dir.join(format!(".{stamp}.tmp"));
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    if store::is_postgres(state) {
+        let name = registered_name(&cfg)?;
+        let lease = pg::LeaseSpec {
+            holder: String::new(),
+            ttl: Duration::from_secs(1),
+        };
+        let id = pg::PgStore::open(state, &name, lease)?.add_request(&body)?;
+        return Ok(format!("{} request {id}", pg::redact(state)));
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let path = store::write_request_file(Path::new(state), &stamp, body.as_bytes())?;
+    Ok(path.display().to_string())
 }

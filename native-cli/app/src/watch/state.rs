@@ -145,42 +145,20 @@ impl WatchState {
     }
 }
 
-/// `events.jsonl`: one JSON object per line.
+/// The events of the step being made: committed with the state by a [`super::store::Store`], or
+/// dropped with a failed step.
 pub struct EventLog {
-    path: PathBuf,
-    file: File,
-    len: u64,
+    pending: Vec<Value>,
     /// Wall-clock stamps (off for reproducible files).
     wall_time: bool,
 }
 
 impl EventLog {
-    /// Opens the log, dropping whatever an interrupted step wrote past `committed`.
-    pub fn open(dir: &Path, committed: u64, wall_time: bool) -> Result<Self> {
-        let path = dir.join("events.jsonl");
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let on_disk = file.metadata()?.len();
-        if on_disk < committed {
-            bail!(
-                "{}: {on_disk} bytes but the state committed {committed}; the log was cut by hand",
-                path.display()
-            );
-        }
-        file.set_len(committed)?;
-        let mut log = Self {
-            path,
-            file,
-            len: committed,
+    pub fn new(wall_time: bool) -> Self {
+        Self {
+            pending: Vec::new(),
             wall_time,
-        };
-        log.file.seek(SeekFrom::Start(committed))?;
-        Ok(log)
+        }
     }
 
     /// Appends `{"date", "kind", "model", ...fields}` (plus `wall_time` outside the event's
@@ -204,17 +182,61 @@ impl EventLog {
             );
         }
         let event = Value::Object(event);
-        let mut line = serde_json::to_vec(&event)?;
-        line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .with_context(|| format!("appending to {}", self.path.display()))?;
-        self.len += line.len() as u64;
+        self.pending.push(event.clone());
         Ok(event)
     }
 
-    /// Syncs what was appended; returns the length to commit.
-    pub fn sync(&mut self) -> Result<u64> {
+    /// The step's events, leaving the buffer empty.
+    pub fn take(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+/// `events.jsonl` (one JSON object per line) and `state.json` in a directory.
+pub struct FileLog {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl FileLog {
+    /// Opens the log, dropping whatever an interrupted step wrote past `committed`.
+    pub fn open(dir: &Path, committed: u64) -> Result<Self> {
+        let path = dir.join("events.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let on_disk = file.metadata()?.len();
+        if on_disk < committed {
+            bail!(
+                "{}: {on_disk} bytes but the state committed {committed}; the log was cut by hand",
+                path.display()
+            );
+        }
+        file.set_len(committed)?;
+        let mut log = Self {
+            path,
+            file,
+            len: committed,
+        };
+        log.file.seek(SeekFrom::Start(committed))?;
+        Ok(log)
+    }
+
+    /// Appends `events` and syncs them; returns the log's length to commit.
+    pub fn append_synced(&mut self, events: &[Value]) -> Result<u64> {
+        for event in events {
+            let mut line = serde_json::to_vec(event)?;
+            line.push(b'\n');
+            self.file
+                .write_all(&line)
+                .with_context(|| format!("appending to {}", self.path.display()))?;
+            self.len += line.len() as u64;
+        }
         self.file.sync_data()?;
         Ok(self.len)
     }

@@ -1,0 +1,88 @@
+//! Leading or standing by on a PostgreSQL state: try the lease; holding it, open the service
+//! on the committed state and run it; having lost it (or the database), stand by again. Role
+//! changes go to the request's progress sink as `{"role": "leading" | "standby", ...}`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::pg::PgStore;
+use super::store::Store;
+use super::{PgOptions, WatchRequest, WatchSummary, Watcher, registered_name};
+use crate::Result;
+use crate::run::ConfigSource;
+
+fn role(req: &WatchRequest, event: &str, mut fields: Value) {
+    if let Value::Object(m) = &mut fields {
+        m.insert("role".into(), event.into());
+        m.insert("time".into(), chrono::Utc::now().to_rfc3339().into());
+        m.insert("pid".into(), std::process::id().into());
+    }
+    req.progress.emit(&fields);
+}
+
+/// Runs as leader whenever this process holds the lease, until the replay is done (or, live,
+/// until `idle_polls` idle polls while leading).
+pub(super) fn lead_or_stand_by(
+    req: &WatchRequest,
+    pg: &PgOptions,
+    on_event: &mut dyn FnMut(&Value),
+) -> Result<WatchSummary> {
+    let name = registered_name(&ConfigSource::load(Some(&req.config))?.config()?)?;
+    // A standby looks often: a takeover waits for the lease to expire, not for the poll.
+    let pause = req.poll.min(Duration::from_millis(500));
+    let mut store: Option<PgStore> = None;
+    let mut standing_by = false;
+    loop {
+        let mut pg_store = match store.take() {
+            Some(s) => s,
+            None => match PgStore::open(&pg.url, &name, pg.lease.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    role(req, "standby", json!({"error": e.chain()}));
+                    std::thread::sleep(pause);
+                    continue;
+                }
+            },
+        };
+        match pg_store.try_acquire() {
+            Ok(Some(epoch)) => {
+                role(
+                    req,
+                    "leading",
+                    json!({"epoch": epoch, "holder": pg.lease.holder}),
+                );
+                standing_by = false;
+                let mut w = Watcher::open(req, Store::Postgres(Box::new(pg_store)))?;
+                let outcome = w.run(req, on_event);
+                let summary = w.summary();
+                let Store::Postgres(back) = w.into_store() else {
+                    unreachable!("a PostgreSQL watch keeps its store");
+                };
+                let mut back = *back;
+                match outcome {
+                    Ok(()) => {
+                        back.release();
+                        return Ok(summary);
+                    }
+                    // The lease or the database went away mid-run: nothing uncommitted counts;
+                    // whoever leads next redoes the step.
+                    Err(e) => {
+                        back.release();
+                        role(req, "standby", json!({"epoch": epoch, "reason": e.chain()}));
+                    }
+                }
+            }
+            Ok(None) => {
+                if !standing_by {
+                    role(req, "standby", json!({"holder": pg.lease.holder}));
+                    standing_by = true;
+                }
+                store = Some(pg_store);
+            }
+            // The connection may be gone: a new one next time.
+            Err(e) => role(req, "standby", json!({"error": e.chain()})),
+        }
+        std::thread::sleep(pause);
+    }
+}

@@ -7,11 +7,15 @@ use strider_app::watch::write_monitor;
 #[derive(Args)]
 #[command(after_help = "Examples:
   strider monitor ops/                      # writes ops/monitor.html
-  strider monitor replay/ --out monitor.html --json")]
+  strider monitor replay/ --out monitor.html --json
+  strider monitor postgresql://u:p@db/strider --out monitor.html")]
 pub struct MonitorArgs {
-    /// The state directory of a `strider watch` service (its --state).
+    /// The state of a `strider watch` service (its --state: a directory or a postgresql:// URL).
     #[arg(default_value = "strider-watch")]
-    state: PathBuf,
+    state: String,
+    /// With a PostgreSQL state holding several watches: the registered model name of the one.
+    #[arg(long)]
+    name: Option<String>,
     /// Where to write the page (default: STATE/monitor.html).
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
@@ -22,7 +26,7 @@ pub struct MonitorArgs {
 
 /// Writes the monitor page over the service's committed event log.
 pub fn run(args: MonitorArgs) -> Result<()> {
-    let (out, status) = write_monitor(&args.state, args.out.as_deref())?;
+    let (out, status) = write_monitor(&args.state, args.name.as_deref(), args.out.as_deref())?;
     if args.json {
         println!("{}", serde_json::json!({"out": out, "status": status}));
     } else {

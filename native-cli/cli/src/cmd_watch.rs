@@ -99,6 +99,12 @@ pub fn run(args: WatchArgs) -> Result<()> {
         );
     }
     strider_mlflow::rest::set_default_budget(Duration::from_secs_f64(args.registry_timeout));
+    if !(args.lease_seconds.is_finite() && (1.0..=3600.0).contains(&args.lease_seconds)) {
+        bail!(
+            "--lease-seconds must be in [1, 3600], got {}",
+            args.lease_seconds
+        );
+    }
     let postgres = is_postgres(&args.state).then(|| PgOptions {
         url: args.state.clone(),
         lease: LeaseSpec {
@@ -106,16 +112,8 @@ pub fn run(args: WatchArgs) -> Result<()> {
             ttl: Duration::from_secs_f64(args.lease_seconds),
         },
     });
-    if postgres.is_some() {
-        if !(args.lease_seconds.is_finite() && (1.0..=3600.0).contains(&args.lease_seconds)) {
-            bail!(
-                "--lease-seconds must be in [1, 3600], got {}",
-                args.lease_seconds
-            );
-        }
-        if args.tracking_uri.is_none() {
-            bail!("a PostgreSQL --state needs --tracking-uri: the registry every process shares");
-        }
+    if postgres.is_some() && args.tracking_uri.is_none() {
+        bail!("a PostgreSQL --state needs --tracking-uri: the registry every process shares");
     }
     let mut req = WatchRequest {
         config: args.config.clone(),
@@ -142,12 +140,24 @@ pub fn run(args: WatchArgs) -> Result<()> {
     };
     let server = monitor(&args, &req)?;
     let sink = server.clone();
+    let shared = req.clone();
     req.progress = Progress::new(move |p| {
-        if p.get("role").is_some() {
-            // A role change (leading, standby): a log line of its own.
-            eprintln!("{p}");
-        } else if let Some(s) = &sink {
-            s.progress(p);
+        let Some(role) = p.get("role").and_then(|r| r.as_str()) else {
+            if let Some(s) = &sink {
+                s.progress(p);
+            }
+            return;
+        };
+        // A role change (leading, standby): a log line of its own; a new leader's monitor
+        // catches up with what the others committed.
+        eprintln!("{p}");
+        if let Some(s) = &sink {
+            s.set_role(role);
+            if role == "leading"
+                && let Ok(events) = committed_events_for(&shared)
+            {
+                s.reset(&events);
+            }
         }
     });
     let json = args.json;

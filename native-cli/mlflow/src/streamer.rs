@@ -69,12 +69,16 @@ impl Drop for Streamer {
     }
 }
 
+/// After a failed call, the points queued meanwhile are dropped (the final sync sends them) and
+/// streaming resumes this much later.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// The thread: collects points, sends them when the oldest has waited `MAX_DELAY`, on a flush, or
-/// when the channel closes. After a failed call it only drains (the final sync reconciles).
+/// when the channel closes.
 fn stream(rest: &RestClient, rx: &Receiver<Message>) {
     let mut queued: BTreeMap<String, Vec<Metric>> = BTreeMap::new();
     let mut oldest: Option<Instant> = None;
-    let mut healthy = true;
+    let mut failed_at: Option<Instant> = None;
     loop {
         let wait = oldest.map_or(Duration::from_secs(3600), |t| {
             MAX_DELAY.saturating_sub(t.elapsed())
@@ -92,10 +96,11 @@ fn stream(rest: &RestClient, rx: &Receiver<Message>) {
         if send_now || queued.values().map(Vec::len).sum::<usize>() >= MAX_BATCH {
             for (run, points) in std::mem::take(&mut queued) {
                 for chunk in points.chunks(MAX_BATCH) {
-                    healthy = healthy
-                        && rest
-                            .log_batch(&run, chunk, &BTreeMap::new(), &BTreeMap::new())
-                            .is_ok();
+                    if failed_at.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+                        break;
+                    }
+                    let sent = rest.log_batch(&run, chunk, &BTreeMap::new(), &BTreeMap::new());
+                    failed_at = sent.is_err().then(Instant::now);
                 }
             }
             oldest = None;

@@ -242,7 +242,8 @@ impl Tracker {
                 error: None,
             };
         };
-        // The stream is done before the sync compares the stores, so no point is sent twice.
+        // The stream is done before the sync compares the stores (the sync sends the points the
+        // server lacks; MLflow's SQL stores drop a point they already hold).
         r.streamer.stop();
         let deadline = Instant::now() + wait;
         let mut last_err;

@@ -37,6 +37,9 @@ enum Message {
 
 struct Inner {
     status: MonitorStatus,
+    /// With a shared state: `leading` or `standby` (a standby's figures are the log as it was
+    /// when it last led or started).
+    role: Option<String>,
     /// Every committed event, serialised, for clients that resume.
     log: Vec<Arc<str>>,
 }
@@ -75,6 +78,7 @@ impl MonitorServer {
         let state = Arc::new(MonitorState {
             inner: Mutex::new(Inner {
                 status: MonitorStatus::from_events(events),
+                role: None,
                 log: events.iter().map(|e| Arc::from(e.to_string())).collect(),
             }),
             tx,
@@ -114,6 +118,19 @@ impl MonitorServer {
         let _ = self.state.tx.send(Message::Committed(id, line));
     }
 
+    /// The whole committed log again (a process that takes the lead of a shared state catches
+    /// up with what the others committed); ids stay the log's indices.
+    pub fn reset(&self, events: &[Value]) {
+        let mut inner = lock(&self.state.inner);
+        inner.status = MonitorStatus::from_events(events);
+        inner.log = events.iter().map(|e| Arc::from(e.to_string())).collect();
+    }
+
+    /// This process's role on a shared state.
+    pub fn set_role(&self, role: &str) {
+        lock(&self.state.inner).role = Some(role.to_string());
+    }
+
     /// Training progress during a cycle (not in the log).
     pub fn progress(&self, progress: &Value) {
         lock(&self.state.inner).status.progress();
@@ -142,8 +159,13 @@ fn router(state: Arc<MonitorState>) -> Router {
 }
 
 async fn status(Shared(state): Shared<Arc<MonitorState>>) -> Response {
-    let mut v = serde_json::to_value(&lock(&state.inner).status).unwrap_or(Value::Null);
+    let (mut v, role) = {
+        let inner = lock(&state.inner);
+        let v = serde_json::to_value(&inner.status).unwrap_or(Value::Null);
+        (v, inner.role.clone())
+    };
     if let Value::Object(m) = &mut v {
+        m.insert("role".into(), role.map_or(Value::Null, Value::from));
         m.insert("pid".into(), std::process::id().into());
         m.insert(
             "uptime_seconds".into(),
@@ -183,7 +205,7 @@ async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .map(|id| id + 1);
+        .and_then(|id| id.checked_add(1));
     // Subscribed before the backlog is copied, so nothing falls between the two.
     let rx = state.tx.subscribe();
     let (backlog, next) = {

@@ -28,15 +28,20 @@ pub(super) fn lead_or_stand_by(
     pg: &PgOptions,
     on_event: &mut dyn FnMut(&Value),
 ) -> Result<WatchSummary> {
-    let name = registered_name(&ConfigSource::load(Some(&req.config))?.config()?)?;
+    let source = ConfigSource::load(Some(&req.config))?;
+    let name = registered_name(&source.config()?)?;
+    // A config the shared state was not made with is refused at once, not retried.
+    let sha = strider_core::bundle::sha256_hex(source.text.as_bytes());
+    PgStore::open(&pg.url, &name, pg.lease.clone(), true)?.load_or_new(&sha)?;
     // A standby looks often: a takeover waits for the lease to expire, not for the poll.
     let pause = req.poll.min(Duration::from_millis(500));
+    let mut backoff = pause;
     let mut store: Option<PgStore> = None;
     let mut standing_by = false;
     loop {
         let mut pg_store = match store.take() {
             Some(s) => s,
-            None => match PgStore::open(&pg.url, &name, pg.lease.clone()) {
+            None => match PgStore::open(&pg.url, &name, pg.lease.clone(), true) {
                 Ok(s) => s,
                 Err(e) => {
                     role(req, "standby", json!({"error": e.chain()}));
@@ -53,23 +58,19 @@ pub(super) fn lead_or_stand_by(
                     json!({"epoch": epoch, "holder": pg.lease.holder}),
                 );
                 standing_by = false;
-                let mut w = Watcher::open(req, Store::Postgres(Box::new(pg_store)))?;
-                let outcome = w.run(req, on_event);
-                let summary = w.summary();
-                let Store::Postgres(back) = w.into_store() else {
-                    unreachable!("a PostgreSQL watch keeps its store");
-                };
-                let mut back = *back;
-                match outcome {
-                    Ok(()) => {
-                        back.release();
-                        return Ok(summary);
-                    }
-                    // The lease or the database went away mid-run: nothing uncommitted counts;
-                    // whoever leads next redoes the step.
+                match lead(req, pg_store, on_event) {
+                    Ok(summary) => return Ok(summary),
+                    // The lease or the database went away mid-run (or the state could not be
+                    // read): nothing uncommitted counts; whoever leads next redoes the step.
                     Err(e) => {
-                        back.release();
+                        if let Ok(mut s) = PgStore::open(&pg.url, &name, pg.lease.clone(), false) {
+                            s.release_epoch(epoch);
+                        }
                         role(req, "standby", json!({"epoch": epoch, "reason": e.chain()}));
+                        // A failure that repeats is not retried in a tight loop.
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        continue;
                     }
                 }
             }
@@ -85,4 +86,19 @@ pub(super) fn lead_or_stand_by(
         }
         std::thread::sleep(pause);
     }
+}
+
+/// Runs the service while leading; the summary once the replay is done (lease handed back).
+fn lead(
+    req: &WatchRequest,
+    store: PgStore,
+    on_event: &mut dyn FnMut(&Value),
+) -> Result<WatchSummary> {
+    let mut w = Watcher::open(req, Store::Postgres(Box::new(store)))?;
+    w.run(req, on_event)?;
+    let summary = w.summary();
+    if let Store::Postgres(mut back) = w.into_store() {
+        back.release();
+    }
+    Ok(summary)
 }

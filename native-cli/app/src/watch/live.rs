@@ -36,7 +36,11 @@ impl Watcher {
         );
         if let Some(reign) = &champion {
             f.insert("in_office_since".into(), reign.after.to_string().into());
-            f.extend(self.paper_stats(now, reign));
+            // Without the champion's scores (its bundle not loaded yet) the figures are left out
+            // rather than reported as a flat book.
+            if self.scores.contains_key(&reign.version) {
+                f.extend(self.paper_stats(now, reign));
+            }
         }
         f.insert("share_drifted".into(), num(self.gauges.share_drifted));
         f.insert("prediction_psi".into(), num(self.gauges.prediction_psi));

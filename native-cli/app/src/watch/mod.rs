@@ -133,6 +133,8 @@ pub struct Watcher {
     /// The model's features on all the data (for data drift), built on first use.
     features: Option<Dataset>,
     scores: HashMap<u64, VersionScores>,
+    /// Every version's bundle once loaded (rescoring after new bars needs no registry).
+    bundles: HashMap<u64, Bundle>,
     state: WatchState,
     /// The step's events, committed with the state by `store`.
     log: EventLog,
@@ -218,6 +220,7 @@ impl Watcher {
             calendar: Vec::new(),
             features: None,
             scores: HashMap::new(),
+            bundles: HashMap::new(),
             state,
             log,
             store,
@@ -360,6 +363,8 @@ impl Watcher {
             }
             self.state.last_bar = Some(now);
             self.state.bars += 1;
+            // The live figures even when the step was put off (from the bundles at hand).
+            let _ = self.score_versions(true);
             let live = self.live_fields(now);
             self.log
                 .append(now, "live", &self.model_name.clone(), live)?;
@@ -373,6 +378,11 @@ impl Watcher {
     fn follow(&mut self, req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<()> {
         let mut idle = 0;
         loop {
+            if !self.store.leading() {
+                return Err(crate::Error::LostLease(
+                    "the heartbeat found it gone".into(),
+                ));
+            }
             let start = match self.state.last_bar {
                 Some(d) => self.calendar.partition_point(|x| *x <= d),
                 // A new service starts on the newest bar: history is for replays.
@@ -428,6 +438,12 @@ impl Watcher {
 
     /// Loads and scores every version that has reigned.
     fn ensure_scores(&mut self) -> Result<()> {
+        self.score_versions(false)
+    }
+
+    /// Scores every version that has reigned (and a shadow), loading a bundle from the registry
+    /// once and keeping it; `cached_only`: without calling the registry at all.
+    fn score_versions(&mut self, cached_only: bool) -> Result<()> {
         let shadow = self.state.shadow.as_ref().map(|s| s.version);
         let versions: Vec<u64> = self
             .state
@@ -440,8 +456,14 @@ impl Watcher {
             if self.scores.contains_key(&v) {
                 continue;
             }
-            let bundle = self.load_version(v)?;
-            let s = paper::score_all(&bundle, &self.instruments)?;
+            if !self.bundles.contains_key(&v) {
+                if cached_only {
+                    continue;
+                }
+                let bundle = self.load_version(v)?;
+                self.bundles.insert(v, bundle);
+            }
+            let s = paper::score_all(&self.bundles[&v], &self.instruments)?;
             self.scores.insert(v, s);
         }
         Ok(())
@@ -495,7 +517,7 @@ pub fn committed_events_for(req: &WatchRequest) -> Result<Vec<Value>> {
         None => committed_events(&req.state),
         Some(pg) => {
             let name = registered_name(&ConfigSource::load(Some(&req.config))?.config()?)?;
-            pg::PgStore::open(&pg.url, &name, pg.lease.clone())?.committed_events()
+            pg::PgStore::open(&pg.url, &name, pg.lease.clone(), true)?.committed_events()
         }
     }
 }
@@ -544,7 +566,7 @@ pub fn request_retrain(config: &Path, state: &str, model: &str, reason: &str) ->
             holder: String::new(),
             ttl: Duration::from_secs(1),
         };
-        let id = pg::PgStore::open(state, &name, lease)?.add_request(&body)?;
+        let id = pg::PgStore::open(state, &name, lease, true)?.add_request(&body)?;
         return Ok(format!("{} request {id}", pg::redact(state)));
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();

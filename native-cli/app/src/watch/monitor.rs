@@ -137,23 +137,27 @@ impl MonitorStatus {
         self.last_bar = date.clone();
         let count = |k: &str| e.get(k).and_then(Value::as_u64).unwrap_or(0);
         (self.bars, self.cycles, self.errors) = (count("bars"), count("cycles"), count("errors"));
+        let previous = self.champion;
         self.champion = e.get("champion").and_then(Value::as_u64);
         self.in_office_since = text(e, "in_office_since");
         self.backtest_sharpe = self
             .champion
             .and_then(|v| self.backtest_by_version.get(&v).copied());
-        self.live = [
-            "days",
-            "sharpe",
-            "hit_rate",
-            "ic",
-            "total_return",
-            "drawdown",
-            "max_drawdown",
-        ]
-        .iter()
-        .filter_map(|k| e.get(*k).map(|v| (k.to_string(), v.clone())))
-        .collect();
+        // A bar without paper figures (the champion's bundle not at hand) keeps the last ones.
+        if e.get("total_return").is_some() || self.champion != previous {
+            self.live = [
+                "days",
+                "sharpe",
+                "hit_rate",
+                "ic",
+                "total_return",
+                "drawdown",
+                "max_drawdown",
+            ]
+            .iter()
+            .filter_map(|k| e.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        }
         if let Some(x) = number(e, "share_drifted") {
             (self.share_drifted, self.share_drifted_on) = (Some(x), date.clone());
         }

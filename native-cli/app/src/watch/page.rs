@@ -57,13 +57,16 @@ fn bars(events: &[Value]) -> (Vec<Bar>, Vec<Marker>) {
         if kind != "live" {
             continue;
         }
-        let total = e["total_return"].as_f64().unwrap_or(0.0);
         let since = e["in_office_since"].clone();
-        let day = match &reign {
-            Some((s, prev)) if *s == since => (1.0 + total) / (1.0 + prev) - 1.0,
-            _ => total,
+        // A bar without paper figures (the bundle not at hand) moves nothing.
+        let day = match (e["total_return"].as_f64(), &reign) {
+            (None, _) => 0.0,
+            (Some(total), Some((s, prev))) if *s == since => (1.0 + total) / (1.0 + prev) - 1.0,
+            (Some(total), _) => total,
         };
-        reign = Some((since, total));
+        if let Some(total) = e["total_return"].as_f64() {
+            reign = Some((since, total));
+        }
         equity *= 1.0 + if day.is_finite() { day } else { 0.0 };
         peak = peak.max(equity);
         out.push(Bar {
@@ -341,21 +344,38 @@ pub fn render(title: &str, events: &[Value]) -> (String, MonitorStatus) {
     (html, status)
 }
 
-/// Writes the page for the watch state in `state` to `out` (default `STATE/monitor.html`).
-pub fn write_monitor(state: &Path, out: Option<&Path>) -> Result<(PathBuf, MonitorStatus)> {
-    if !state.join("state.json").is_file() {
-        bail!(
-            "{}: not a strider watch state directory (no state.json)",
-            state.display()
-        );
-    }
-    let events = committed_events(state)?;
-    let title = std::fs::canonicalize(state)
-        .unwrap_or_else(|_| state.to_path_buf())
-        .file_name()
-        .map_or("watch".into(), |n| n.to_string_lossy().into_owned());
+/// Writes the page for the watch state at `state` (a directory, or a PostgreSQL URL with the
+/// watch's registered `name`, needed only when the database holds several) to `out` (default
+/// `STATE/monitor.html`, or `monitor.html` for a database).
+pub fn write_monitor(
+    state: &str,
+    name: Option<&str>,
+    out: Option<&Path>,
+) -> Result<(PathBuf, MonitorStatus)> {
+    let (title, events, default_out) = if super::store::is_postgres(state) {
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => super::pg::only_watch(state)?,
+        };
+        let lease = super::pg::LeaseSpec {
+            holder: String::new(),
+            ttl: std::time::Duration::from_secs(1),
+        };
+        let events = super::pg::PgStore::open(state, &name, lease, false)?.committed_events()?;
+        (name, events, PathBuf::from("monitor.html"))
+    } else {
+        let dir = Path::new(state);
+        if !dir.join("state.json").is_file() {
+            bail!("{state}: not a strider watch state directory (no state.json)");
+        }
+        let title = std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .file_name()
+            .map_or("watch".into(), |n| n.to_string_lossy().into_owned());
+        (title, committed_events(dir)?, dir.join("monitor.html"))
+    };
     let (html, status) = render(&title, &events);
-    let out = out.map_or_else(|| state.join("monitor.html"), Path::to_path_buf);
+    let out = out.map_or(default_out, Path::to_path_buf);
     let tmp = out.with_extension("html.tmp");
     std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;

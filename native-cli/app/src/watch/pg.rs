@@ -34,8 +34,11 @@ fn db(e: postgres::Error) -> Error {
     Error::Input(format!("PostgreSQL: {e}"))
 }
 
-/// A connection with timeouts: connecting, each statement, and a peer that went silent.
-pub fn connect(url: &str) -> Result<Client> {
+/// A connection with timeouts: connecting, each statement, a transaction left idle (a leader
+/// frozen inside its commit holds the lease row no longer than that), and a peer that went
+/// silent. `schema`: make the tables (the service does; `monitor` and `retrain` only read or
+/// queue, and may use a role that cannot create).
+pub fn connect(url: &str, schema: bool) -> Result<Client> {
     let mut config: postgres::Config = url
         .parse()
         .map_err(|e| Error::Input(format!("--state {}: {e}", redact(url))))?;
@@ -43,10 +46,19 @@ pub fn connect(url: &str) -> Result<Client> {
         .connect_timeout(Duration::from_secs(5))
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(5))
-        .options("-c statement_timeout=15000 -c lock_timeout=10000");
+        .keepalives_interval(Duration::from_secs(2))
+        .keepalives_retries(3)
+        .tcp_user_timeout(Duration::from_secs(15))
+        .options(
+            "-c statement_timeout=15000 -c lock_timeout=10000 \
+             -c idle_in_transaction_session_timeout=10000",
+        );
     let mut client = config
         .connect(NoTls)
         .map_err(|e| Error::Input(format!("connecting to {}: {e}", redact(url))))?;
+    if !schema {
+        return Ok(client);
+    }
     // Concurrent first starts: the schema is made under a transaction-scoped advisory lock.
     let mut tx = client.transaction().map_err(db)?;
     tx.execute("SELECT pg_advisory_xact_lock(7373420021)", &[])
@@ -56,15 +68,50 @@ pub fn connect(url: &str) -> Result<Client> {
     Ok(client)
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the authority or as a `password=` parameter), for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             let user = creds.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+            format!("{}{user}:***{}", &base[..s + 3], &base[at..])
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if query.is_empty() {
+        return base;
+    }
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// The one watch kept in the database at `url` (an error naming them when there are several).
+pub fn only_watch(url: &str) -> Result<String> {
+    let mut client = connect(url, false)?;
+    let names: Vec<String> = client
+        .query("SELECT name FROM strider_watch_state ORDER BY name", &[])
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    match names.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::Input(format!(
+            "{}: no watch state here",
+            redact(url)
+        ))),
+        many => Err(Error::Input(format!(
+            "{}: several watches ({}); pick one with --name",
+            redact(url),
+            many.join(", ")
+        ))),
     }
 }
 
@@ -89,11 +136,12 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    pub fn open(url: &str, name: &str, lease: LeaseSpec) -> Result<Self> {
+    /// The store of the watch `name`; `schema`: make the tables if they are missing.
+    pub fn open(url: &str, name: &str, lease: LeaseSpec, schema: bool) -> Result<Self> {
         Ok(Self {
             url: url.to_string(),
             name: name.to_string(),
-            client: connect(url)?,
+            client: connect(url, schema)?,
             lease,
             epoch: None,
             heartbeat: None,
@@ -136,7 +184,8 @@ impl PgStore {
     /// Renews the lease every third of its life on a connection of its own.
     fn start_heartbeat(&mut self, epoch: i64) -> Result<()> {
         self.stop_heartbeat();
-        let mut client = connect(&self.url)?;
+        let url = self.url.clone();
+        let mut client = connect(&url, false)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (name, lease, lost, halt) = (
             self.name.clone(),
@@ -147,6 +196,7 @@ impl PgStore {
         let thread = std::thread::spawn(move || {
             let tick = Duration::from_millis(100);
             let every = lease.ttl / 3;
+            let mut renewed = std::time::Instant::now();
             let mut since = Duration::ZERO;
             while !halt.load(Ordering::SeqCst) {
                 std::thread::sleep(tick);
@@ -156,13 +206,22 @@ impl PgStore {
                 }
                 since = Duration::ZERO;
                 match renew(&mut client, &name, &lease, epoch) {
-                    Ok(true) => {}
+                    Ok(true) => renewed = std::time::Instant::now(),
                     Ok(false) => {
                         lost.store(true, Ordering::SeqCst);
                         return;
                     }
-                    // A failed renewal is retried; the lease may still run out.
-                    Err(_) => {}
+                    // Not renewed: once the lease has run out it is lost; until then a new
+                    // connection is tried.
+                    Err(_) if renewed.elapsed() >= lease.ttl => {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(_) => {
+                        if let Ok(c) = connect(&url, false) {
+                            client = c;
+                        }
+                    }
                 }
             }
         });
@@ -186,6 +245,13 @@ impl PgStore {
     pub fn release(&mut self) {
         self.stop_heartbeat();
         if let Some(epoch) = self.epoch.take() {
+            self.release_epoch(epoch);
+        }
+    }
+
+    /// Hands back the lease of `epoch` if this holder still has it.
+    pub fn release_epoch(&mut self, epoch: i64) {
+        {
             // Expired rather than deleted: the next leader's epoch is still a new one.
             let _ = self.client.execute(
                 "UPDATE strider_watch_lease SET expires_at = now() - interval '1 second'

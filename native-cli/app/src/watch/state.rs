@@ -145,8 +145,9 @@ impl WatchState {
     }
 }
 
-/// The events of the step being made: committed with the state by a [`super::store::Store`], or
-/// dropped with a failed step.
+/// The events of the step being made, committed with the state by a [`super::store::Store`]. A
+/// failed step's events are committed too, followed by its `error` (what was tried is on record;
+/// the state is the one before the step); a step put off is dropped whole.
 pub struct EventLog {
     pending: Vec<Value>,
     /// Wall-clock stamps (off for reproducible files).

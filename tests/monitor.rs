@@ -186,7 +186,7 @@ fn watch_serves_status_metrics_and_events_as_bars_arrive_and_after_kill_9() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (mut child, base) = start(dir);
+    let (child, base) = start(dir);
     let before = log(dir);
 
     // The status is the log's: counts, champion, the last live figures.
@@ -276,10 +276,13 @@ fn watch_serves_status_metrics_and_events_as_bars_arrive_and_after_kill_9() {
     assert_eq!(new.last(), Some(&"live"));
     assert_eq!(s["events"], after.len() as u64);
 
-    // kill -9 and a restart: the same status, from the committed log.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut child, base) = start(dir);
+    // SIGTERM: the service stops after the bar in hand and exits 0.
+    terminate(child);
+    // kill -9 of a running service, and a restart: the same status, from the committed log.
+    let (mut killed, _) = start(dir);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let (child, base) = start(dir);
     let again = get_json(&base, "/status");
     for k in [
         "events",
@@ -293,8 +296,33 @@ fn watch_serves_status_metrics_and_events_as_bars_arrive_and_after_kill_9() {
     ] {
         assert_eq!(again[k], s[k], "{k}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let m = metrics(&base);
+    assert_eq!(
+        metric(&m, "strider_watch_events_total"),
+        s["events"].as_f64()
+    );
+    terminate(child);
+}
+
+/// Stops a service with SIGTERM and checks it exits normally.
+fn terminate(mut child: Child) {
+    let o = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -132,6 +133,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
         progress: Progress::default(),
         // Live, a registry that is down is not called on every bar; a replay stays a pure
         // function of its data (each bar tries).
+        stop: Some(stop_on_signal()),
         registry_cooldown: match args.replay {
             true => Duration::ZERO,
             false => Duration::from_secs_f64(2.0 * args.registry_timeout),
@@ -186,6 +188,26 @@ pub fn run(args: WatchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Set by SIGTERM or SIGINT: the service finishes the bar in hand, commits and exits normally.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // An atomic store is async-signal-safe.
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGTERM / SIGINT handlers; returns the flag they set.
+fn stop_on_signal() -> &'static AtomicBool {
+    #[cfg(unix)]
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        let handler = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGINT, handler);
+    }
+    &STOP
 }
 
 /// This process among the ones sharing a PostgreSQL state: host, pid and a random part.

@@ -39,6 +39,12 @@ pub(super) fn lead_or_stand_by(
     let mut store: Option<PgStore> = None;
     let mut standing_by = false;
     loop {
+        if super::stopping(req) {
+            return Ok(WatchSummary {
+                events: super::pg::redact(&pg.url),
+                ..Default::default()
+            });
+        }
         let mut pg_store = match store.take() {
             Some(s) => s,
             None => match PgStore::open(&pg.url, &name, pg.lease.clone(), true) {
@@ -68,7 +74,7 @@ pub(super) fn lead_or_stand_by(
                         }
                         role(req, "standby", json!({"epoch": epoch, "reason": e.chain()}));
                         // A failure that repeats is not retried in a tight loop.
-                        std::thread::sleep(backoff);
+                        super::sleep_unless_stopped(req, backoff);
                         backoff = (backoff * 2).min(Duration::from_secs(10));
                         continue;
                     }
@@ -84,7 +90,7 @@ pub(super) fn lead_or_stand_by(
             // The connection may be gone: a new one next time.
             Err(e) => role(req, "standby", json!({"error": e.chain()})),
         }
-        std::thread::sleep(pause);
+        super::sleep_unless_stopped(req, pause);
     }
 }
 

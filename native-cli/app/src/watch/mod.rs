@@ -69,6 +69,9 @@ pub struct WatchRequest {
     /// After a registry or tracking failure, cycles are put off this long (bars are processed
     /// meanwhile), so a server that is down costs one failed call, not one per bar.
     pub registry_cooldown: Duration,
+    /// Set (by a signal handler, say) to stop after the bar in hand: the step is committed and
+    /// `watch` returns normally.
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
     /// The state in PostgreSQL, shared with other processes (`state` is then this process's
     /// local directory: cycle reports, bundles, the tracking buffer).
     pub postgres: Option<PgOptions>,
@@ -146,6 +149,7 @@ pub struct Watcher {
     /// No cycle before this instant (the registry failed recently).
     registry_cooling_until: Option<std::time::Instant>,
     registry_cooldown: Duration,
+    stop: Option<&'static std::sync::atomic::AtomicBool>,
     progress: Progress,
 }
 
@@ -160,6 +164,12 @@ pub fn watch(req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<Wat
         }
         Some(pg) => leader::lead_or_stand_by(req, pg, on_event),
     }
+}
+
+/// Whether the request's stop flag is set.
+fn stopping(req: &WatchRequest) -> bool {
+    req.stop
+        .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 impl Watcher {
@@ -228,6 +238,7 @@ impl Watcher {
             gauges: Default::default(),
             registry_cooling_until: None,
             registry_cooldown: req.registry_cooldown,
+            stop: req.stop,
             progress: req.progress.clone(),
         };
         match w.reload() {
@@ -343,6 +354,12 @@ impl Watcher {
             if self.state.last_bar.is_some_and(|d| now <= d) {
                 continue;
             }
+            if self
+                .stop
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
+                return Ok(());
+            }
             if !self.store.leading() {
                 return Err(crate::Error::LostLease(
                     "the heartbeat found it gone".into(),
@@ -378,6 +395,9 @@ impl Watcher {
     fn follow(&mut self, req: &WatchRequest, on_event: &mut dyn FnMut(&Value)) -> Result<()> {
         let mut idle = 0;
         loop {
+            if stopping(req) {
+                return Ok(());
+            }
             if !self.store.leading() {
                 return Err(crate::Error::LostLease(
                     "the heartbeat found it gone".into(),
@@ -397,7 +417,7 @@ impl Watcher {
                     return Ok(());
                 }
             }
-            std::thread::sleep(req.poll);
+            sleep_unless_stopped(req, req.poll);
             if let Err(e) = self.reload() {
                 // A file rewritten badly: recorded, and read again at the next poll.
                 self.record_error(None, &e)?;
@@ -495,6 +515,18 @@ fn parse_lines(text: &[u8]) -> Vec<Value> {
         .filter(|l| !l.is_empty())
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect()
+}
+
+/// Sleeps `d`, waking early when the request is stopped.
+pub(crate) fn sleep_unless_stopped(req: &WatchRequest, d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while !stopping(req) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 /// The events `state` has committed (an interrupted step's tail is left out), for a monitor

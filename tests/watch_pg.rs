@@ -64,6 +64,30 @@ fn committed_count(url: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// A one-process replay from `from` to `to` on the state directory `state`; its events.
+fn replay_events(dir: &Path, from: &str, to: &str, state: &str) -> Vec<Value> {
+    let args = [
+        "watch",
+        "config.toml",
+        "--replay",
+        "--from",
+        from,
+        "--to",
+        to,
+    ];
+    let out = strider(&[&args[..], &["--state", state]].concat(), dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.join(state).join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn without_wall_time(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("wall_time");
     v
@@ -110,25 +134,9 @@ fn processes_on_postgres_take_over_after_kill_9_and_the_log_equals_a_fault_free_
         std::fs::read_to_string(repo().join("examples/watch.toml")).unwrap()
     });
     // The reference: one process, a state directory, no fault.
-    let args = [
-        "watch",
-        "config.toml",
-        "--replay",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-    ];
-    let out = strider(&[&args[..], &["--state", "reference"]].concat(), dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: Vec<Value> = std::fs::read_to_string(dir.join("reference/events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| without_wall_time(serde_json::from_str(l).unwrap()))
+    let reference: Vec<Value> = replay_events(dir, FROM, TO, "reference")
+        .into_iter()
+        .map(without_wall_time)
         .collect();
 
     let url = fresh_db("watch");
@@ -436,26 +444,7 @@ fn fault_free(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("data/bokeh_aapl.csv")).unwrap();
     let after: Vec<&str> = text.lines().skip(1).filter(|l| &l[..10] > CUT).collect();
     let to = &after[BARS - 1][..10];
-    let args = [
-        "watch",
-        "config.toml",
-        "--replay",
-        "--from",
-        CUT,
-        "--to",
-        to,
-    ];
-    let out = strider(&[&args[..], &["--state", "fault-free"]].concat(), dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(dir.join("fault-free/events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    replay_events(dir, CUT, to, "fault-free")
 }
 
 /// The soak's figures, printed, and its assertions.

@@ -6,6 +6,8 @@ mod assets;
 mod html;
 mod payload;
 
+pub(crate) use html::escape_html;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+pub(crate) use crate::report::escape_html as escape;
+
 pub struct Series<'a> {
     pub name: &'a str,
     pub color: &'a str,
@@ -25,14 +27,6 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
-
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 /// The value range shown: every finite value, the `floor` lines, a little padding.
 fn range(series: &[Series], floor: &[f64]) -> (f64, f64) {

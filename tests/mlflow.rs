@@ -702,6 +702,26 @@ fn a_watch_replay_on_a_server_registers_promotes_and_logs_every_cycle() {
             "{r}"
         );
     }
+    // Each cycle's trainings (the gate's challenger, the final refit) as runs of their own.
+    let trainings = runs_json(&uri, "bokeh-3-ridge-watch-training");
+    for r in &runs {
+        let cycle = &r["tags"]["strider.cycle"];
+        let stages: Vec<&str> = trainings
+            .iter()
+            .filter(|t| t["tags"]["strider.cycle"] == *cycle)
+            .inspect(|t| assert_eq!(t["status"], "FINISHED", "{t}"))
+            .map(|t| t["tags"]["strider.stage"].as_str().unwrap())
+            .collect();
+        let decision = r["params"]["decision"].as_str().unwrap();
+        if decision == "rejected" {
+            assert_eq!(stages, ["gate"], "{cycle}");
+        }
+        assert_eq!(
+            stages.contains(&"final"),
+            decision == "promoted",
+            "{cycle}: {stages:?}"
+        );
+    }
 }
 
 /// POSTs `body` to the server's REST API (read back live, while a run is going).
@@ -832,4 +852,234 @@ fn strider_now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
+}
+
+/// Optuna's view of a study (tests/tune/optuna_check.py, run by Optuna 5.0 itself).
+fn optuna_summary(storage: &str, study: &str) -> Value {
+    let python = std::env::var("STRIDER_OPTUNA_PYTHON")
+        .expect("STRIDER_OPTUNA_PYTHON: run these tests through scripts/test.sh");
+    let o = Command::new(python)
+        .arg(repo().join("tests/tune/optuna_check.py"))
+        .args(["summary", storage, study])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+/// Runs on the server now in `experiment` that carry the trial tag `number`: (number, status,
+/// whether any `train/...` metric is there yet).
+fn trial_runs_now(uri: &str, experiment: &str) -> Vec<(String, String, bool)> {
+    let exp = ureq::get(&format!("{uri}/api/2.0/mlflow/experiments/get-by-name"))
+        .query("experiment_name", experiment)
+        .call();
+    let Ok(exp) = exp else { return Vec::new() };
+    let exp: Value = exp.into_json().unwrap();
+    let runs = rest(
+        uri,
+        "runs/search",
+        serde_json::json!({"experiment_ids": [exp["experiment"]["experiment_id"]], "max_results": 1000}),
+    );
+    let mut out = Vec::new();
+    for r in runs["runs"].as_array().into_iter().flatten() {
+        let tags = r["data"]["tags"].as_array().cloned().unwrap_or_default();
+        let Some(number) = tags.iter().find(|t| t["key"] == "number") else {
+            continue;
+        };
+        let training = r["data"]["metrics"].as_array().is_some_and(|m| {
+            m.iter()
+                .any(|m| m["key"].as_str().unwrap().starts_with("train/"))
+        });
+        out.push((
+            number["value"].as_str().unwrap().to_string(),
+            r["info"]["status"].as_str().unwrap().to_string(),
+            training,
+        ));
+    }
+    out
+}
+
+#[test]
+#[ignore]
+fn a_tuning_session_is_tracked_as_optunas_mlflow_callback_tracks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("server"));
+    // Tune a tree model on the small data with short test windows: every trial walks many folds,
+    // streaming each fold's iterations.
+    let small = std::fs::read_to_string(small_config(dir))
+        .unwrap()
+        .replace("test_size = 504", "test_size = 63");
+    let trees = "[[models]]\nname = \"trees\"\nkind = \"gbdt\"\nnum_iterations = 100\n\n";
+    let at = small.find("[[models]]").unwrap();
+    let end = small.find("[strategy]").unwrap();
+    std::fs::write(
+        dir.join("trees.toml"),
+        format!("{}{trees}{}", &small[..at], &small[end..]),
+    )
+    .unwrap();
+    let storage = format!("sqlite:///{}", dir.join("study.db").display());
+    let mut child = Command::new(BIN)
+        .args([
+            "tune",
+            "trees.toml",
+            "--json",
+            "--trials",
+            "5",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--pruner",
+            "sha",
+            "--study",
+            "trees-study",
+            "--storage",
+            &storage,
+        ])
+        .args(["--tracking-uri", &server.uri()])
+        .current_dir(dir)
+        .env("STRIDER_MLFLOW_BUFFER", dir.join("buffer"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While the session goes: a trial's training metrics are on the server before it ends.
+    let mut live = std::collections::BTreeSet::new();
+    while child.try_wait().unwrap().is_none() {
+        for (number, status, training) in trial_runs_now(&server.uri(), "trees-study") {
+            if status == "RUNNING" && training {
+                live.insert(number);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let v = ok(&child.wait_with_output().unwrap());
+    assert_eq!(v["tracking"]["report"]["synced"], true, "{}", v["tracking"]);
+    assert!(
+        !live.is_empty(),
+        "no trial's training metrics reached the server while it ran"
+    );
+    eprintln!("trials seen training live on the server: {live:?}");
+
+    // Every trial as Optuna reads it from the storage is a nested run with the same figures.
+    let study = optuna_summary(&storage, "trees-study");
+    let runs = runs_json(&server.uri(), "trees-study");
+    let parent = runs
+        .iter()
+        .find(|r| r["tags"]["mlflow.source.name"] == "strider tune")
+        .expect("the session's parent run");
+    let n = study["n"].as_u64().unwrap() as usize;
+    assert_eq!(n, 5);
+    for i in 0..n {
+        let number = study["numbers"][i].to_string();
+        let run = runs
+            .iter()
+            .find(|r| r["tags"]["number"] == number.as_str())
+            .unwrap_or_else(|| panic!("no run for trial {number}"));
+        assert_eq!(run["name"], number.as_str());
+        assert_eq!(run["tags"]["mlflow.parentRunId"], parent["run_id"]);
+        assert_eq!(run["tags"]["state"], study["states"][i], "trial {number}");
+        assert_eq!(run["tags"]["direction"], "MAXIMIZE");
+        let expected_status = if study["states"][i] == "FAIL" {
+            "FAILED"
+        } else {
+            "FINISHED"
+        };
+        assert_eq!(run["status"], expected_status, "trial {number}");
+        let params = study["params"][i].as_object().unwrap();
+        assert_eq!(run["params"].as_object().unwrap().len(), params.len());
+        for (k, want) in params {
+            let got: f64 = run["params"][k].as_str().unwrap().parse().unwrap();
+            assert_eq!(got, want.as_f64().unwrap(), "trial {number} param {k}");
+            assert!(run["tags"][format!("{k}_distribution")].is_string());
+        }
+        match study["values"][i].as_array() {
+            Some(values) if study["states"][i] == "COMPLETE" => {
+                assert_eq!(run["metrics"]["value"], values[0], "trial {number}")
+            }
+            _ => assert!(run["metrics"].get("value").is_none(), "trial {number}"),
+        }
+        // Intermediate values: step and value, each once.
+        let steps: Vec<(i64, f64)> = run["history"]["intermediate_value"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .map(|p| {
+                        (
+                            p[1].as_i64().unwrap(),
+                            p[2].as_str().unwrap().parse().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut steps = steps;
+        steps.sort_by_key(|s| s.0);
+        let want: Vec<(i64, f64)> = study["intermediate"][i]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        assert_eq!(steps, want, "trial {number}");
+        for (k, want) in study["user_attrs"][i].as_object().unwrap() {
+            let got = &run["tags"][k];
+            match want {
+                Value::String(s) => assert_eq!(got, s.as_str()),
+                other => assert_eq!(got.as_str().unwrap(), other.to_string()),
+            }
+        }
+        // Each fold's iterations, streamed: a full history per trained fold.
+        let trained = run["history"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("train/trees/split-"))
+            .count();
+        assert!(
+            trained > 0 || study["states"][i] != "COMPLETE",
+            "trial {number}"
+        );
+    }
+    assert_eq!(parent["metrics"]["n_trials"], 5.0);
+    assert_eq!(parent["metrics"]["best_value"], study["best_value"]);
+    assert_eq!(parent["status"], "FINISHED");
+    assert!(
+        parent["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "tuning.json")
+    );
+
+    // The best configuration's run is tracked beside it and registers as it stands.
+    let best_run = parent["tags"]["strider.tune.best_run"].as_str().unwrap();
+    let best = runs.iter().find(|r| r["run_id"] == best_run).unwrap();
+    assert_eq!(best["tags"]["strider.tune.study"], "trees-study");
+    assert_eq!(
+        best["tags"]["strider.tune.trial"],
+        parent["tags"]["strider.tune.best_trial"]
+    );
+    let reg = ok(&strider(
+        &[
+            "models",
+            "register",
+            "--run",
+            best_run,
+            "--model",
+            "trees",
+            "--name",
+            "tuned",
+            "--tracking-uri",
+            &server.uri(),
+            "--json",
+        ],
+        dir,
+        &dir.join("buffer"),
+    ));
+    assert_eq!(reg["version"], 1);
 }

@@ -55,7 +55,8 @@ fn tracked_cycles(state: &Path) -> Vec<String> {
     let mut runs = Vec::new();
     for exp in std::fs::read_dir(state.join("mlruns")).unwrap().flatten() {
         let meta = std::fs::read_to_string(exp.path().join("meta.yaml")).unwrap_or_default();
-        if !meta.contains("name: bokeh-3-ridge-watch") {
+        // Not `bokeh-3-ridge-watch-training`: its runs are trainings, not cycles.
+        if !meta.lines().any(|l| l == "name: bokeh-3-ridge-watch") {
             continue;
         }
         for run in std::fs::read_dir(exp.path()).unwrap().flatten() {

@@ -59,6 +59,7 @@ impl RunTracking {
         run_name: &str,
         config: &Config,
         manifest: &Manifest,
+        extra_tags: &BTreeMap<String, String>,
     ) -> Result<Self> {
         let mut tags = BTreeMap::from([
             (
@@ -86,6 +87,7 @@ impl RunTracking {
                 manifest.git_revision.trim_end_matches("-dirty").to_string(),
             );
         }
+        tags.extend(extra_tags.clone());
         let parent = tracker.start_run(run_name, None, &tags)?;
         let mut params = BTreeMap::new();
         let value: toml::Value = toml::from_str(&config.to_toml()?)?;

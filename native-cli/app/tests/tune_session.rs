@@ -58,6 +58,8 @@ fn request(dir: &Path, target: Target, trials: usize) -> TuneRequest {
         heartbeat: 5.0,
         trial_timeout: None,
         out: Some(dir.join("out")),
+        tracking: None,
+        live: None,
     }
 }
 

@@ -1,12 +1,11 @@
 //! `strider run`: argument handling, a progress bar, and the tables or JSON of a finished run.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use strider_app::run::{Progress, RunRequest, RunResult, TrackingRequest, run_to_dir};
+use strider_app::run::{Progress, RunRequest, RunResult, run_to_dir};
 use strider_core::pipeline::RunOutput;
 
 use crate::table::{Table, num};
@@ -24,22 +23,11 @@ pub struct RunArgs {
     /// Print a JSON summary on stdout instead of tables.
     #[arg(long)]
     json: bool,
-    /// Where to track the run: an MLflow server (`http(s)://...`), or a local `mlruns`
-    /// directory (`file://PATH` or a path). Default: `$MLFLOW_TRACKING_URI`, else `./mlruns`.
-    #[arg(long)]
-    tracking_uri: Option<String>,
-    /// MLflow experiment name (default: the config's `name`).
-    #[arg(long)]
-    experiment: Option<String>,
-    /// Do not track the run (the run directory is still written).
-    #[arg(long)]
-    no_track: bool,
+    #[command(flatten)]
+    tracking: crate::tracking_args::TrackingArgs,
     /// Do not write report.html into the run directory (`strider report` can write it later).
     #[arg(long)]
     no_report: bool,
-    /// Seconds to wait for an unreachable tracking server before leaving the run buffered locally.
-    #[arg(long, default_value_t = 60)]
-    tracking_wait: u64,
     /// Also print the per-fold table (every model x split).
     #[arg(long)]
     folds: bool,
@@ -51,11 +39,7 @@ impl RunArgs {
             config: self.config.clone(),
             out: self.out.clone(),
             seed: self.seed,
-            tracking: (!self.no_track).then(|| TrackingRequest {
-                uri: self.tracking_uri.clone(),
-                experiment: self.experiment.clone(),
-                wait: Duration::from_secs(self.tracking_wait),
-            }),
+            tracking: self.tracking.request(),
             report: !self.no_report,
             extra_files: Vec::new(),
             other_trials: 0,

@@ -10,7 +10,9 @@ use clap::builder::TypedValueParser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use strider_app::tune::config_space::Metric;
+use strider_app::tune::tracking::TrialSink;
 use strider_app::tune::{Target, TuneRequest, TuneResult, tune};
+use strider_core::model::TrainEvent;
 use strider_tune::optimize::Progress;
 use strider_tune::storage::postgres::redact;
 use strider_tune::{Direction, PrunerSpec, TrialState};
@@ -72,6 +74,8 @@ pub struct TuneArgs {
     out: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tracking: crate::tracking_args::TrackingArgs,
     /// The command to run per trial (after `--`).
     #[arg(last = true)]
     command: Vec<String>,
@@ -149,6 +153,8 @@ pub fn run(args: TuneArgs) -> Result<()> {
         heartbeat: args.heartbeat,
         trial_timeout: args.trial_timeout,
         out: args.out.clone(),
+        tracking: args.tracking.request(),
+        live: None,
     };
     let bar = if args.json {
         ProgressBar::hidden()
@@ -156,9 +162,13 @@ pub fn run(args: TuneArgs) -> Result<()> {
         ProgressBar::new(args.trials as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:40} [{bar:30}] {pos}/{len} trials {elapsed}")?
+        ProgressStyle::with_template("{spinner} {msg:48} [{bar:30}] {pos}/{len} trials {elapsed}")?
             .progress_chars("=> "),
     );
+    let request = TuneRequest {
+        live: Some(std::sync::Arc::new(LiveLine(bar.clone()))),
+        ..request
+    };
     let result = tune(&request, &|p| match p {
         Progress::StaleRetried(n) => bar.println(format!(
             "failed {n} stale trial(s) of a lost worker; retrying their parameters"
@@ -178,6 +188,23 @@ pub fn run(args: TuneArgs) -> Result<()> {
     Ok(())
 }
 
+/// The progress line's message: the latest training metric or intermediate value of any trial.
+struct LiveLine(ProgressBar);
+
+impl TrialSink for LiveLine {
+    fn train(&self, trial: usize, _model: &str, split: usize, e: &TrainEvent) {
+        self.0.set_message(format!(
+            "trial {trial} fold {split} {} {} = {:.5}",
+            e.name, e.step, e.value
+        ));
+    }
+
+    fn intermediate(&self, trial: usize, step: i64, value: f64) {
+        self.0
+            .set_message(format!("trial {trial} after fold {step}: {value:.4}"));
+    }
+}
+
 fn result_json(r: &TuneResult, storage: &str) -> Value {
     let best = r.best.as_ref();
     json!({
@@ -192,6 +219,7 @@ fn result_json(r: &TuneResult, storage: &str) -> Value {
         "pareto_front": r.summary["pareto_front"],
         "out": r.out_dir,
         "best": r.best_run,
+        "tracking": r.tracking,
     })
 }
 
@@ -229,5 +257,29 @@ fn print_result(r: &TuneResult, storage: &str) {
     }
     if let Some(rep) = r.best_run.get("report") {
         println!("best run's report: {}", rep.as_str().unwrap_or_default());
+    }
+    print_tracking(&r.tracking);
+}
+
+/// Where the session was tracked, or how to deliver it when the server did not answer.
+fn print_tracking(t: &Value) {
+    let Some(parent) = t["run_id"].as_str() else {
+        return;
+    };
+    let report = &t["report"];
+    let uri = report["tracking_uri"].as_str().unwrap_or_default();
+    if report["synced"] == false {
+        eprintln!(
+            "warning: the tracking server did not answer; session run {parent} is buffered in {} - \
+             replay it with `strider mlflow sync --from {} --to {uri}`",
+            report["local_store"].as_str().unwrap_or_default(),
+            report["local_store"].as_str().unwrap_or_default(),
+        );
+    } else {
+        let id = t["server_run_id"].as_str().unwrap_or(parent);
+        println!("tracked as run {id} (one nested run per trial) in {uri}");
+    }
+    if let Some(e) = t["error"].as_str() {
+        eprintln!("warning: some of the session's tracking failed: {e}");
     }
 }

@@ -19,6 +19,7 @@ mod cmd_tune;
 mod cmd_validate;
 mod cmd_watch;
 mod table;
+mod tracking_args;
 
 use clap::{Parser, Subcommand};
 

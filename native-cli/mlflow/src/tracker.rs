@@ -83,13 +83,24 @@ impl Tracker {
     /// server that accepts and never answers delays a run by about that much, then the run goes
     /// on locally (and is synced later).
     pub fn open_with_budget(uri: TrackingUri, experiment: &str, budget: Duration) -> Result<Self> {
+        Self::open_buffered(uri, experiment, budget, None)
+    }
+
+    /// [`Tracker::open_with_budget`] buffering a server's runs in `buffer` (default: the user's
+    /// cache, see `STRIDER_MLFLOW_BUFFER`).
+    pub fn open_buffered(
+        uri: TrackingUri,
+        experiment: &str,
+        budget: Duration,
+        buffer: Option<PathBuf>,
+    ) -> Result<Self> {
         let (local_root, remote) = match &uri {
             TrackingUri::Local(p) => (p.clone(), None),
             TrackingUri::Server(base) => {
                 let rest = RestClient::new(base).with_budget(budget);
                 let streamer = Streamer::start(RestClient::new(base).with_budget(budget));
                 (
-                    buffer_dir(base),
+                    buffer.unwrap_or_else(|| buffer_dir(base)),
                     Some(Remote {
                         rest,
                         experiment: None,
@@ -224,8 +235,16 @@ impl Tracker {
         self.local.log_artifact(&self.experiment, run, rel, bytes)
     }
 
+    /// Ends a run; a server hears it at once (a long session's finished runs do not show as
+    /// running until its end), and again, idempotently, in the final sync.
     pub fn end_run(&mut self, run: &str, status: RunStatus) -> Result<()> {
-        self.local.end_run(&self.experiment, run, status, now_ms())
+        let end = now_ms();
+        self.local.end_run(&self.experiment, run, status, end)?;
+        self.remote_do(|r| match r.ids.get(run) {
+            Some(sid) => r.rest.update_run(sid, status, Some(end)),
+            None => Ok(()),
+        });
+        Ok(())
     }
 
     /// Reconcile the server with everything logged in this session. Waits up to `wait` for an

@@ -36,6 +36,8 @@ pub struct TrackingRequest {
     pub experiment: Option<String>,
     /// How long to wait for an unreachable server before leaving the run buffered locally.
     pub wait: Duration,
+    /// Extra tags on the parent run (a tuning session's best run names its study and trial).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything a run needs besides the config and data.
@@ -221,7 +223,7 @@ fn start_tracking(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| config.name.clone());
-    let t = RunTracking::start(tracker, &name, config, manifest)?;
+    let t = RunTracking::start(tracker, &name, config, manifest, &request.tags)?;
     lineage["run_id"] = t.parent.clone().into();
     Ok((Some(t), lineage))
 }

@@ -20,6 +20,8 @@ pub struct ConfigObjective {
     pub seed: u64,
     pub objective: Metric,
     pub tune_features: bool,
+    /// Where each trial's intermediate values and training metrics go as they happen.
+    pub sink: Option<std::sync::Arc<dyn super::tracking::TrialSink>>,
 }
 
 /// What a config trial maximises.
@@ -165,12 +167,27 @@ impl ConfigObjective {
             .models(&models)
             .native_gbdt(native.as_deref())
             .cancel(&cancel);
+        let sink = self.sink.as_deref();
         let result = request.run(&mut |e| {
+            if let (
+                Event::Train {
+                    model,
+                    split,
+                    train,
+                },
+                Some(sink),
+            ) = (&e, sink)
+            {
+                sink.train(trial.number, model, *split, train);
+            }
             if let Event::FoldDone { split, sharpe, .. } = e {
                 sharpes.push(if sharpe.is_finite() { sharpe } else { 0.0 });
                 let running = sharpes.iter().sum::<f64>() / sharpes.len() as f64;
                 let r = (|| -> crate::Result<()> {
                     study.report(trial, split as i64, running)?;
+                    if let Some(sink) = sink {
+                        sink.intermediate(trial.number, split as i64, running);
+                    }
                     if last_beat.elapsed().as_secs() >= 2 {
                         study.storage().heartbeat(trial.id)?;
                         last_beat = std::time::Instant::now();
@@ -275,6 +292,7 @@ mod tests {
             seed: 1,
             objective: Metric::Sharpe,
             tune_features: false,
+            sink: None,
         };
         let space = objective.space();
         let keys: Vec<&str> = space.keys().map(String::as_str).collect();

@@ -8,7 +8,7 @@ use strider_core::config::Config;
 use strider_core::data::Instrument;
 use strider_core::model::ensemble::{EnsembleMethod, EnsembleParams, WeightObjective};
 use strider_core::model::{ModelParams, ModelSpec};
-use strider_core::pipeline;
+use strider_core::pipeline::{self, Event};
 use strider_tune::{Distribution, Outcome, SearchSpace, Study, Trial};
 
 use super::config_space::Metric;
@@ -20,6 +20,8 @@ pub struct EnsembleObjective {
     config: Config,
     instruments: Vec<Instrument>,
     pub objective: Metric,
+    /// Where each trial's training metrics go as they happen.
+    pub sink: Option<std::sync::Arc<dyn super::tracking::TrialSink>>,
 }
 
 fn categorical(choices: &[&str]) -> Distribution {
@@ -51,6 +53,7 @@ impl EnsembleObjective {
             config,
             instruments,
             objective,
+            sink: None,
         })
     }
 
@@ -129,7 +132,19 @@ impl EnsembleObjective {
         let out = pipeline::RunRequest::new(&config, &self.instruments, config.seed_or_default())
             .native_gbdt(native.as_deref())
             .models(&idx)
-            .run(&mut |_| {})?;
+            .run(&mut |e| {
+                if let (
+                    Event::Train {
+                        model,
+                        split,
+                        train,
+                    },
+                    Some(sink),
+                ) = (e, self.sink.as_deref())
+                {
+                    sink.train(trial.number, &model, split, &train);
+                }
+            })?;
         let net: Vec<f64> = out.models[0]
             .backtest
             .portfolio

@@ -5,5 +5,6 @@ pub mod command;
 pub mod config_space;
 pub mod ensemble_space;
 pub mod session;
+pub mod tracking;
 
 pub use session::{Target, TuneRequest, TuneResult, tune};

@@ -2,6 +2,7 @@
 //! run the study's workers, then write `tuning.json` and, for a config, the best configuration as
 //! a runnable config with a run of it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use strider_tune::{
 use super::command::CommandObjective;
 use super::config_space::{ConfigObjective, Metric};
 use super::ensemble_space::EnsembleObjective;
-use crate::run::ConfigSource;
+use super::tracking::{Fanout, SessionInfo, Tracked, TrialSink, TuneTracking};
+use crate::run::{ConfigSource, TrackingRequest};
 use crate::rundir::{safe_name, write_atomic};
 
 /// What to tune.
@@ -54,6 +56,12 @@ pub struct TuneRequest {
     pub trial_timeout: Option<f64>,
     /// Where tuning.json (and best.toml plus the best run) go; default `tunes/<study>`.
     pub out: Option<PathBuf>,
+    /// Where the session is tracked (a parent run, a nested run per trial, the best run);
+    /// `None`: not tracked.
+    pub tracking: Option<TrackingRequest>,
+    /// Hears each trial's training metrics and intermediate values as they happen (a terminal's
+    /// progress line).
+    pub live: Option<std::sync::Arc<dyn TrialSink>>,
 }
 
 /// What a finished session produced.
@@ -68,6 +76,8 @@ pub struct TuneResult {
     pub out_dir: PathBuf,
     /// The best configuration's files and run (config targets), else null.
     pub best_run: Value,
+    /// The session's parent run and how it reached the tracking store, else null.
+    pub tracking: Value,
 }
 
 enum Built {
@@ -77,6 +87,15 @@ enum Built {
 }
 
 impl Built {
+    /// Streams each trial's intermediate values and training metrics to `sink`.
+    fn set_sink(&mut self, sink: std::sync::Arc<dyn TrialSink>) {
+        match self {
+            Built::Config(o, _) => o.sink = Some(sink),
+            Built::Ensemble(o, _) => o.sink = Some(sink),
+            Built::Command(_) => {}
+        }
+    }
+
     fn objective(&self) -> &dyn Objective {
         match self {
             Built::Config(o, _) => o.as_ref(),
@@ -181,6 +200,7 @@ fn plan_config(
         model,
         objective,
         tune_features: feature_selection,
+        sink: None,
     };
     let default_study = format!("{}-{}-tune", obj.config.name, obj.config.models[model].name);
     Ok(Plan {
@@ -211,16 +231,69 @@ pub fn tune(
         bail!("--trial-timeout must be a positive number of seconds");
     }
     let url = StorageUrl::parse(&request.storage)?;
-    let plan = plan(request)?;
+    let mut plan = plan(request)?;
     let study_name = request
         .study
         .clone()
         .unwrap_or_else(|| plan.default_study.clone());
     let sampler = sampler_by_name(&request.sampler, plan.seed, Some(&plan.space))?;
-    let spec = StudySpec {
+    // A storage or study that cannot be opened fails before the tracking store is written.
+    Study::open(
+        url.open()?.as_mut(),
+        &study_name,
+        &plan.directions,
+        sampler.as_ref(),
+        request.pruner.clone(),
+    )?;
+    let tracking = match &request.tracking {
+        Some(t) => Some(TuneTracking::start(
+            t,
+            &session_info(request, &plan, &study_name),
+        )?),
+        None => None,
+    };
+    let sinks: Vec<std::sync::Arc<dyn TrialSink>> = (tracking.clone().map(|t| t as _))
+        .into_iter()
+        .chain(request.live.clone())
+        .collect();
+    if !sinks.is_empty() {
+        plan.built.set_sink(std::sync::Arc::new(Fanout(sinks)));
+    }
+    let study = StudyRun {
+        url: &url,
+        plan: &plan,
         name: &study_name,
-        directions: &plan.directions,
         sampler: sampler.as_ref(),
+    };
+    let outcome = run_study(request, &study, tracking.as_deref(), progress)
+        .and_then(|()| summarise(request, &url, &plan, study_name));
+    let outcome = outcome.and_then(|r| fail_if_nothing_completed(&r).map(|()| r));
+    match tracking {
+        Some(t) => finish_tracking(&t, outcome),
+        None => outcome,
+    }
+}
+
+/// The study a session's workers work on.
+struct StudyRun<'a> {
+    url: &'a StorageUrl,
+    plan: &'a Plan,
+    name: &'a str,
+    sampler: &'a dyn strider_tune::Sampler,
+}
+
+/// The trials: this invocation's workers on the storage, each trial tracked when `tracking` is.
+fn run_study(
+    request: &TuneRequest,
+    study: &StudyRun,
+    tracking: Option<&TuneTracking>,
+    progress: &(dyn Fn(strider_tune::optimize::Progress) + Sync),
+) -> Result<()> {
+    let (url, plan) = (study.url, study.plan);
+    let spec = StudySpec {
+        name: study.name,
+        directions: &plan.directions,
+        sampler: study.sampler,
         pruner: request.pruner.clone(),
         space: Some(&plan.space),
     };
@@ -229,15 +302,123 @@ pub fn tune(
         workers: request.workers,
         stale_after: 2.0 * request.heartbeat,
     };
-    optimize(
-        &|| url.open(),
-        &spec,
-        plan.built.objective(),
-        budget,
-        progress,
-    )?;
-    let result = summarise(request, &url, &plan, study_name)?;
-    fail_if_nothing_completed(&result)?;
+    let tracked = tracking.map(|t| Tracked {
+        inner: plan.built.objective(),
+        tracking: t,
+    });
+    let objective: &dyn Objective = match &tracked {
+        Some(t) => t,
+        None => plan.built.objective(),
+    };
+    let on_progress = |p: strider_tune::optimize::Progress| {
+        if let (Some(t), strider_tune::optimize::Progress::Told { number, state }) = (tracking, &p)
+        {
+            t.trial_told(*number, *state);
+        }
+        progress(p);
+    };
+    optimize(&|| url.open(), &spec, objective, budget, &on_progress)?;
+    Ok(())
+}
+
+/// What the parent run records about the session (the storage's password hidden).
+fn session_info<'a>(request: &TuneRequest, plan: &'a Plan, study: &'a str) -> SessionInfo<'a> {
+    let (target, model, objective) = match &request.target {
+        Target::Config {
+            model,
+            objective,
+            ensemble,
+            ..
+        } => (
+            if *ensemble { "ensemble" } else { "config" },
+            model.clone().unwrap_or_default(),
+            format!("{objective:?}").to_lowercase(),
+        ),
+        Target::Command { argv, .. } => ("command", String::new(), argv.join(" ")),
+    };
+    let params = BTreeMap::from([
+        ("study".to_string(), study.to_string()),
+        (
+            "storage".to_string(),
+            strider_tune::storage::postgres::redact(&request.storage),
+        ),
+        ("sampler".to_string(), request.sampler.clone()),
+        ("pruner".to_string(), format!("{:?}", request.pruner)),
+        ("seed".to_string(), plan.seed.to_string()),
+        ("n_trials".to_string(), request.n_trials.to_string()),
+        ("workers".to_string(), request.workers.to_string()),
+        ("target".to_string(), target.to_string()),
+        ("model".to_string(), model),
+        ("objective".to_string(), objective),
+    ]);
+    SessionInfo {
+        study,
+        directions: &plan.directions,
+        params: params
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k, v.chars().take(strider_mlflow::MAX_PARAM_VALUE).collect()))
+            .collect(),
+    }
+}
+
+/// Closes the session's parent run with its figures, files and the best run's id; a failed
+/// session's run ends FAILED with the reason. Returns the session's outcome unchanged (with
+/// where it was tracked).
+fn finish_tracking(tracking: &TuneTracking, outcome: Result<TuneResult>) -> Result<TuneResult> {
+    let mut metrics = BTreeMap::new();
+    let mut tags = BTreeMap::new();
+    let mut artifacts = Vec::new();
+    match &outcome {
+        Ok(r) => {
+            for (key, state) in [
+                ("n_complete", TrialState::Complete),
+                ("n_pruned", TrialState::Pruned),
+                ("n_failed", TrialState::Fail),
+            ] {
+                metrics.insert(key.to_string(), r.count(state) as f64);
+            }
+            metrics.insert("n_trials".into(), r.trials.len() as f64);
+            if let Some(b) = &r.best {
+                metrics.insert("best_value".into(), b.value().unwrap_or(f64::NAN));
+                tags.insert("strider.tune.best_trial".into(), b.number.to_string());
+            }
+            let best_run = &r.best_run["tracking"];
+            if let Some(id) = best_run["server_run_id"]
+                .as_str()
+                .or(best_run["run_id"].as_str())
+            {
+                tags.insert("strider.tune.best_run".into(), id.to_string());
+            }
+            for file in ["tuning.json", "best.toml"] {
+                if let Ok(bytes) = std::fs::read(r.out_dir.join(file)) {
+                    artifacts.push((file.to_string(), bytes));
+                }
+            }
+        }
+        Err(e) => {
+            let reason: String = e
+                .chain()
+                .chars()
+                .take(strider_mlflow::MAX_TAG_VALUE)
+                .collect();
+            tags.insert("strider.error".into(), reason);
+        }
+    }
+    let status = if outcome.is_ok() {
+        strider_mlflow::RunStatus::Finished
+    } else {
+        strider_mlflow::RunStatus::Failed
+    };
+    let (report, error) = tracking.finish(&metrics, &tags, &artifacts, status);
+    let mut result = outcome?;
+    let parent = tracking.parent();
+    result.tracking = json!({
+        "run_id": parent,
+        "server_run_id": report.server_run_ids.get(&parent),
+        "report": report,
+        "error": error,
+    });
     Ok(result)
 }
 
@@ -291,6 +472,7 @@ fn summarise(
             study_name: &study_name,
             out_dir: &out_dir,
             summary: &summary,
+            tracking: request.tracking.as_ref(),
         }
         .write(config)?,
         None => Value::Null,
@@ -303,6 +485,7 @@ fn summarise(
         summary,
         out_dir,
         best_run,
+        tracking: Value::Null,
     })
 }
 
@@ -314,6 +497,8 @@ struct BestRun<'a> {
     study_name: &'a str,
     out_dir: &'a Path,
     summary: &'a Value,
+    /// The session's tracking: the best run is tracked in its experiment, tagged with the study.
+    tracking: Option<&'a TrackingRequest>,
 }
 
 impl BestRun<'_> {
@@ -363,14 +548,37 @@ impl BestRun<'_> {
         );
         text.push_str(&config.to_toml()?);
         write_atomic(&best_toml, text.as_bytes())?;
-        let run_dir = run_with_study(Some(best_toml.clone()), out_dir, summary)?;
-        Ok(json!({"config": best_toml, "run_dir": run_dir, "report": run_dir.join("report.html")}))
+        let tracking = self.tracking.map(|t| TrackingRequest {
+            experiment: Some(
+                t.experiment
+                    .clone()
+                    .unwrap_or_else(|| study_name.to_string()),
+            ),
+            tags: BTreeMap::from([
+                ("strider.tune.study".to_string(), study_name.to_string()),
+                ("strider.tune.trial".to_string(), best.number.to_string()),
+            ]),
+            ..t.clone()
+        });
+        let run = run_with_study(Some(best_toml.clone()), out_dir, summary, tracking)?;
+        Ok(json!({
+            "config": best_toml,
+            "run_dir": run.dir,
+            "report": run.dir.join("report.html"),
+            "tracking": run.tracking_json(),
+        }))
     }
 }
 
-/// Runs a config (untracked) into `<out_dir>/best-run-<time>` with the study's `tuning.json` in
-/// the run directory, so its report shows the study.
-fn run_with_study(config: Option<PathBuf>, out_dir: &Path, summary: &Value) -> Result<PathBuf> {
+/// Runs a config into `<out_dir>/best-run-<time>` with the study's `tuning.json` in the run
+/// directory, so its report shows the study; tracked as a `strider run` is, so its bundles can be
+/// registered from the run (`strider models register --run`).
+fn run_with_study(
+    config: Option<PathBuf>,
+    out_dir: &Path,
+    summary: &Value,
+    tracking: Option<TrackingRequest>,
+) -> Result<crate::run::RunResult> {
     let run_dir = out_dir.join(format!(
         "best-run-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
@@ -382,10 +590,10 @@ fn run_with_study(config: Option<PathBuf>, out_dir: &Path, summary: &Value) -> R
         extra_files: vec![("tuning.json".into(), serde_json::to_vec_pretty(summary)?)],
         // Every trial of the study was a try: the best run's selection deflates for them all.
         other_trials: summary["n_trials"].as_u64().unwrap_or(0) as usize,
+        tracking,
         ..Default::default()
     };
-    crate::run::run_to_dir(&request, &mut |_| {}).context("running the best configuration")?;
-    Ok(run_dir)
+    crate::run::run_to_dir(&request, &mut |_| {}).context("running the best configuration")
 }
 
 /// A study with trials of which none completed has no answer: an error with the last reason.

@@ -12,6 +12,7 @@ use super::paper::{aligned, score_all, window_returns};
 use super::registry::{point_alias, register_once};
 use super::state::Reign;
 use super::train::{Trained, data_through, train};
+use super::training_run::{TrainingRun, TrainingRunSpec};
 use super::{Watcher, report};
 use crate::{Result, bail};
 
@@ -54,7 +55,7 @@ impl Watcher {
                 return self.start_shadow(k, &cycle, fired);
             }
             Some(_) => {
-                let (g, config) = self.gate_challenger(k)?;
+                let (g, config) = self.gate_challenger(k, &cycle)?;
                 if !g.passed {
                     let e = json!({"cycle": cycle, "reason": g.reason, "p_value": g.p_value,
                                    "mean_difference": g.mean_difference});
@@ -79,6 +80,7 @@ impl Watcher {
             self.model_index,
             &self.training_data(now),
             &self.progress,
+            self.training_run(&cycle, "final"),
         )?;
         let e = json!({"cycle": cycle, "stage": "final", "trained_from": refit.first_bar.to_string(),
                        "trained_through": refit.last_bar.to_string(),
@@ -86,6 +88,18 @@ impl Watcher {
                        "bundle_sha256": refit.bundle.sha256});
         self.log.append(now, "retrain", &model, fields(e))?;
         self.promote(now, &cycle, fired, refit, gated.as_ref(), champion.as_ref())
+    }
+
+    /// The live MLflow run a training of this cycle streams to (`None`: left untracked).
+    pub(super) fn training_run(&self, cycle: &str, stage: &str) -> Option<TrainingRun> {
+        TrainingRun::start(&TrainingRunSpec {
+            tracking_uri: self.tracking_uri.as_deref(),
+            state: &self.dir,
+            registered: &self.registered,
+            cycle,
+            stage,
+            instance: &self.state.instance,
+        })
     }
 
     pub(super) fn training_data(&self, through: NaiveDate) -> Vec<strider_core::data::Instrument> {
@@ -108,7 +122,11 @@ impl Watcher {
 
     /// Trains on the bars before the gate window (tuned there, with a budget) and trades the
     /// window beside the champion. Returns the verdict and the challenger's config.
-    fn gate_challenger(&mut self, k: usize) -> Result<(GateResult, strider_core::config::Config)> {
+    fn gate_challenger(
+        &mut self,
+        k: usize,
+        cycle: &str,
+    ) -> Result<(GateResult, strider_core::config::Config)> {
         let now = self.calendar[k];
         let w = self.spec.gate.window;
         if k <= w {
@@ -117,7 +135,8 @@ impl Watcher {
         let cut = self.calendar[k - w - 1];
         let data = self.training_data(cut);
         let (config, tuned) = self.tuned_config(&data)?;
-        let challenger = train(&config, self.model_index, &data, &self.progress)?;
+        let run = self.training_run(cycle, "gate");
+        let challenger = train(&config, self.model_index, &data, &self.progress, run)?;
         let e = json!({"stage": "gate", "trained_from": challenger.first_bar.to_string(),
                        "trained_through": cut.to_string(), "tuned": tuned,
                        "validation_sharpe": finite(challenger.validation_sharpe),

@@ -26,6 +26,7 @@ pub mod store;
 mod svg;
 mod tracking;
 mod train;
+mod training_run;
 mod tuning;
 
 use std::collections::HashMap;

@@ -51,7 +51,8 @@ impl Watcher {
         let now = self.calendar[k];
         let data = self.training_data(now);
         let (config, tuned) = self.tuned_config(&data)?;
-        let refit = train(&config, self.model_index, &data, &self.progress)?;
+        let run = self.training_run(cycle, "final");
+        let refit = train(&config, self.model_index, &data, &self.progress, run)?;
         let e = json!({"cycle": cycle, "stage": "final", "trained_from": refit.first_bar.to_string(),
                        "trained_through": refit.last_bar.to_string(), "tuned": tuned,
                        "validation_sharpe": finite(refit.validation_sharpe),

@@ -7,6 +7,7 @@ use strider_core::config::Config;
 use strider_core::data::Instrument;
 use strider_core::pipeline;
 
+use super::training_run::TrainingRun;
 use crate::{Result, bail};
 
 pub struct Trained {
@@ -41,11 +42,13 @@ pub fn data_through(
 
 /// Walks the model forward and fits it on every labelled bar of `instruments`, reporting the
 /// pipeline's events (stages, folds, per-iteration training metrics) to `progress` as they happen.
+/// With `run`, its training metrics also stream to MLflow (ended FAILED if the training fails).
 pub fn train(
     config: &Config,
     model: usize,
     instruments: &[Instrument],
     progress: &super::Progress,
+    mut run: Option<TrainingRun>,
 ) -> Result<Trained> {
     let native = crate::native_gbdt(Vec::new());
     let idx = [model];
@@ -53,7 +56,16 @@ pub fn train(
         .native_gbdt(native.as_deref())
         .models(&idx)
         .final_models(true)
-        .run(&mut |e| progress.emit(&e))?;
+        .run(&mut |e| {
+            if let Some(r) = run.as_mut() {
+                r.event(&e);
+            }
+            progress.emit(&e)
+        });
+    if let Some(r) = run {
+        r.end(out.is_ok());
+    }
+    let out = out?;
     let Some(m) = out.models.into_iter().next() else {
         bail!("the run produced no model");
     };

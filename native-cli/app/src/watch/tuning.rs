@@ -29,6 +29,7 @@ pub fn tuned(
         seed,
         objective: Metric::Sharpe,
         tune_features: false,
+        sink: None,
     };
     let space = objective.space();
     if trials == 0 || space.is_empty() {

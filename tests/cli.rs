@@ -1131,3 +1131,187 @@ fn lstm_run_writes_learning_curves_and_models_that_load_and_predict_the_same() {
         assert_eq!(*p, want, "row {r}");
     }
 }
+
+/// A bar file rewritten: `header` for the header line, raw OHLC before `split_before` doubled
+/// (a 2:1 split the adjusted close already accounts for), and `ticker` inserted as a second
+/// column when given (a long file's rows).
+fn rewrite_bars(text: &str, header: &str, split_before: &str, ticker: Option<&str>) -> String {
+    let mut out = String::new();
+    for (k, line) in text.lines().enumerate() {
+        if k == 0 {
+            out.push_str(header);
+            out.push('\n');
+            continue;
+        }
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        if cells[0].as_str() < split_before {
+            for c in &mut cells[1..5] {
+                *c = format!("{}", c.parse::<f64>().unwrap() * 2.0);
+            }
+        }
+        if let Some(t) = ticker {
+            cells.insert(1, t.to_string());
+        }
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_yahoo_header_with_a_split_and_a_long_file_give_the_runs_of_the_plain_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let texts: Vec<(&str, String)> = ["aapl", "msft"]
+        .iter()
+        .map(|t| {
+            let path = repo().join(format!("examples/data/bokeh_{t}.csv"));
+            (*t, std::fs::read_to_string(path).unwrap())
+        })
+        .collect();
+    let features = "[[features]]\nkind = \"returns\"\nperiods = [1, 5]\n\
+                    [[features]]\nkind = \"atr\"\nwindow = 14\n\
+                    [label]\nkind = \"forward_return\"\nhorizon = 1\n\
+                    [split]\nscheme = \"walk-forward\"\ntrain_size = 504\ntest_size = 252\n\
+                    [[models]]\nkind = \"ridge\"\nalpha = 10.0\n";
+    let run = |name: &str, files: &[String]| -> Value {
+        let list: Vec<String> = files.iter().map(|f| format!("\"{f}\"")).collect();
+        let cfg = format!(
+            "name = \"{name}\"\n[data]\nfiles = [{}]\n{features}",
+            list.join(", ")
+        );
+        std::fs::write(dir.join(format!("{name}.toml")), cfg).unwrap();
+        let o = strider(
+            &[
+                "run",
+                &format!("{name}.toml"),
+                "--json",
+                "--no-track",
+                "--out",
+                name,
+            ],
+            dir,
+        );
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("warning"), "{name}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // The files as they are.
+    for (t, text) in &texts {
+        std::fs::write(dir.join(format!("{t}.csv")), text).unwrap();
+    }
+    let plain = run("plain", &["aapl.csv".into(), "msft.csv".into()]);
+    // Yahoo's header, `Adj Close` with its space, and a 2:1 split in the raw prices.
+    let yahoo_header = "Date,Open,High,Low,Close,Volume,Adj Close";
+    for (t, text) in &texts {
+        let y = rewrite_bars(text, yahoo_header, "2006-06-01", None);
+        std::fs::write(dir.join(format!("y_{t}.csv")), y).unwrap();
+    }
+    let yahoo = run("yahoo", &["y_aapl.csv".into(), "y_msft.csv".into()]);
+    // One long file, `Symbol` column, rows of both instruments interleaved by date.
+    let mut rows: Vec<String> = Vec::new();
+    for (t, text) in &texts {
+        let long = rewrite_bars(text, "", "0000", Some(t));
+        rows.extend(long.lines().skip(1).map(str::to_string));
+    }
+    rows.sort();
+    let long_text = format!(
+        "date,symbol,open,high,low,close,volume,adj_close\n{}\n",
+        rows.join("\n")
+    );
+    std::fs::write(dir.join("long.csv"), long_text).unwrap();
+    let long = run("long", &["long.csv".into()]);
+    assert_eq!(
+        long["summary"]["dataset"]["instruments"],
+        serde_json::json!(["aapl", "msft"])
+    );
+    for v in [&yahoo, &long] {
+        let (a, b) = (&plain["summary"]["models"][0], &v["summary"]["models"][0]);
+        for key in ["benchmark", "strategy"] {
+            for field in ["total_return", "sharpe"] {
+                let (x, y) = (
+                    a[key][field].as_f64().unwrap(),
+                    b[key][field].as_f64().unwrap(),
+                );
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{key}.{field}: {x} vs {y}"
+                );
+            }
+        }
+    }
+    // The same split read from the raw close (a header Strider did not know) halves buy-and-hold
+    // on the split day: the warning says so.
+    let unknown = rewrite_bars(
+        &texts[0].1,
+        "date,open,high,low,close,volume,Adjusted_Px",
+        "2006-06-01",
+        None,
+    );
+    std::fs::write(dir.join("u.csv"), unknown).unwrap();
+    std::fs::write(
+        dir.join("u.toml"),
+        format!("name = \"u\"\n[data]\nfiles = [\"u.csv\"]\n{features}"),
+    )
+    .unwrap();
+    let o = strider(
+        &["run", "u.toml", "--json", "--no-track", "--out", "u"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: u.csv: column `Adjusted_Px` looks like a price"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// What bash completes `words` (the last one being typed) to, with strider's completion script.
+fn bash_completes(dir: &Path, words: &[&str]) -> Vec<String> {
+    let script = strider(&["completions", "bash"], dir);
+    assert!(script.status.success(), "{}", stderr(&script));
+    std::fs::write(dir.join("strider.bash"), &script.stdout).unwrap();
+    let line = words.join(" ");
+    let program = format!(
+        "source strider.bash; COMP_WORDS=({line}); COMP_CWORD={}; COMP_LINE='{line}'; \
+         COMP_POINT={}; _strider strider '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        words.len() - 1,
+        line.len(),
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let o = Command::new("bash")
+        .args(["-c", &program])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn shell_completions_complete_commands_and_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(bash_completes(tmp.path(), &["strider", "tu"]), ["tune"]);
+    let mut flags = bash_completes(tmp.path(), &["strider", "tune", "--tr"]);
+    flags.sort();
+    assert_eq!(
+        flags,
+        [
+            "--tracking-uri",
+            "--tracking-wait",
+            "--trial-timeout",
+            "--trials"
+        ]
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let o = strider(&["completions", shell], tmp.path());
+        assert!(o.status.success() && o.stdout.len() > 1000, "{shell}");
+    }
+    let o = strider(&["completions", "tcsh"], tmp.path());
+    assert!(!o.status.success() && stderr(&o).contains("invalid value 'tcsh'"));
+}

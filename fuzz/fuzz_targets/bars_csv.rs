@@ -1,15 +1,24 @@
 #![no_main]
-//! Any text: `parse_bars` returns an instrument or an error, never panics. A parsed instrument
-//! keeps its promises (dates strictly increasing, every column one value per date, finite values,
-//! positive prices) and is fingerprinted and turned into returns as a run does next.
+//! Any text: `parse_bar_file` returns instruments (one, or one per ticker of a long file) or an
+//! error, never panics. Each parsed instrument keeps its promises (dates strictly increasing,
+//! every column one value per date, finite values, positive prices, high not below low) and is
+//! fingerprinted and turned into returns as a run does next.
 use libfuzzer_sys::fuzz_target;
-use strider_core::data::{fingerprint, parse_bars};
+use strider_core::data::{Instrument, fingerprint, parse_bar_file};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let Ok(inst) = parse_bars("fuzz", "fuzz.csv", &text) else {
+    let Ok(file) = parse_bar_file("fuzz", "fuzz.csv", &text) else {
         return;
     };
+    assert!(!file.instruments.is_empty());
+    for inst in &file.instruments {
+        check(inst);
+    }
+    let _ = fingerprint(&file.instruments);
+});
+
+fn check(inst: &Instrument) {
     let n = inst.len();
     assert!(n > 0);
     assert!(inst.dates.windows(2).all(|w| w[0] < w[1]));
@@ -27,5 +36,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(high) = &inst.high {
         let _ = inst.adjusted(high);
     }
-    let _ = fingerprint(std::slice::from_ref(&inst));
-});
+    if let (Some(high), Some(low)) = (&inst.high, &inst.low) {
+        assert!(high.iter().zip(low).all(|(h, l)| h >= l));
+    }
+}

@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
             seed: cfg.seed_or_default(),
             objective: Metric::Sharpe,
             tune_features: true,
+            sink: None,
         };
         let space = objective.space();
         for corner in [0, 1] {

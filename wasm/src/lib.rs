@@ -353,17 +353,12 @@ impl DeployedBundle {
         } else {
             serde_json::from_str(options_json).map_err(js_err)?
         };
-        let instruments = files
-            .iter()
-            .map(|(path, text)| {
-                strider_core::data::parse_bars(
-                    &strider_core::data::instrument_name(path),
-                    path,
-                    text,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(js_err)?;
+        let mut instruments = Vec::new();
+        for (path, text) in &files {
+            let name = strider_core::data::instrument_name(path);
+            let file = strider_core::data::parse_bar_file(&name, path, text).map_err(js_err)?;
+            instruments.extend(file.instruments);
+        }
         let selection = Selection::from_dates(opts.asof, opts.since);
         to_json(
             &bundle

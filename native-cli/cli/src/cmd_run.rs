@@ -59,6 +59,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     );
     let result = run_to_dir(&args.request(), &mut |p| match p {
         Progress::Stage(name) => bar.set_message(name.to_string()),
+        Progress::Warning(w) => bar.suspend(|| eprintln!("warning: {w}")),
         Progress::Fold { total } => {
             bar.set_length(total);
             bar.inc(1);

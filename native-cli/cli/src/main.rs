@@ -2,6 +2,7 @@
 //! progress; all computation is in the library crates (`strider-app` and below).
 
 mod cmd_ab;
+mod cmd_completions;
 mod cmd_drift;
 mod cmd_gbdt;
 mod cmd_metrics;
@@ -70,6 +71,8 @@ enum Command {
     /// Serve a model over HTTP (POST /predict, GET /health, GET /metrics), hot-swapping it when
     /// its registry alias moves.
     Serve(cmd_serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(cmd_completions::CompletionsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -93,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Gbdt(a) => cmd_gbdt::run(a),
         Command::Predict(a) => cmd_predict::run(a),
         Command::Serve(a) => cmd_serve::run(a),
+        Command::Completions(a) => cmd_completions::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

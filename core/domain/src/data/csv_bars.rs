@@ -1,67 +1,194 @@
-//! `date,open,high,low,close,volume[,adj_close][,extra numeric columns]`, one instrument a file.
+//! Bar files: `date,open,high,low,close,volume[,adj_close][,extra numeric columns]`, one
+//! instrument a file, or several in a long ("tidy") file with an instrument column
+//! (`date,ticker,open,...`: one row per date and instrument, in any order of instruments).
+//! Headers are matched by meaning (`Date`, `Adj Close`, `Timestamp`, `Symbol`: see
+//! [`super::headers`]). Rules: prices must be positive, volume not negative, `high` not below
+//! `low` (errors naming the row); an `open` or `close` outside `[low, high]` is kept with a
+//! warning, as is an unrecognised column that looks like a price.
 
 #![deny(clippy::indexing_slicing)] // parses untrusted text: no index may panic
 
-use super::csv_common::{cell_err, check_order, parse_date, parse_finite, read_table};
+use std::collections::BTreeMap;
+
+use csv::StringRecord;
+
+use super::csv_common::{Table, cell_err, check_order, parse_date, parse_finite, read_table};
+use super::headers::{Field, field, sounds_like_price};
 use super::{Column, Instrument};
 use crate::{Error, Result};
 
-const REQUIRED: [&str; 6] = ["date", "open", "high", "low", "close", "volume"];
+const REQUIRED: [Field; 6] = [
+    Field::Date,
+    Field::Open,
+    Field::High,
+    Field::Low,
+    Field::Close,
+    Field::Volume,
+];
+
+/// A parsed bar file: its instruments (sorted by name in a long file) and what looked wrong
+/// without being an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarFile {
+    pub instruments: Vec<Instrument>,
+    pub warnings: Vec<String>,
+}
+
+/// Where each field is in the header.
+struct Columns {
+    date: usize,
+    ohlcv: [usize; 5],
+    adj: Option<usize>,
+    instrument: Option<usize>,
+    extra: Vec<usize>,
+}
+
+fn columns(file: &str, headers: &[String]) -> Result<Columns> {
+    let file_err = |message: String| Error::DataFile {
+        file: file.to_string(),
+        message,
+    };
+    let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut extra = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        match field(h) {
+            Some(f) => {
+                if let Some(&j) = found.get(f.name()) {
+                    let first = headers.get(j).map_or("", String::as_str);
+                    return Err(file_err(format!(
+                        "columns `{first}` and `{h}` both mean `{}`",
+                        f.name()
+                    )));
+                }
+                found.insert(f.name(), i);
+            }
+            None => extra.push(i),
+        }
+    }
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .map(|f| f.name())
+        .filter(|n| !found.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(file_err(format!(
+            "missing column(s) {}; expected date,open,high,low,close,volume[,adj_close][,extra] \
+             (or a long file with a ticker column); the header has {}",
+            missing.join(", "),
+            headers.join(",")
+        )));
+    }
+    let at = |f: Field| found.get(f.name()).copied().unwrap_or(0);
+    Ok(Columns {
+        date: at(Field::Date),
+        ohlcv: [
+            Field::Open,
+            Field::High,
+            Field::Low,
+            Field::Close,
+            Field::Volume,
+        ]
+        .map(at),
+        adj: found.get(Field::AdjClose.name()).copied(),
+        instrument: found.get(Field::Instrument.name()).copied(),
+        extra,
+    })
+}
+
+/// Parse one bar file. A file without an instrument column is one instrument named `name`.
+pub fn parse_bar_file(name: &str, file: &str, text: &str) -> Result<BarFile> {
+    let table = read_table(file, text)?;
+    let cols = columns(file, &table.headers)?;
+    let groups: Vec<(String, Vec<&(u64, StringRecord)>)> = match cols.instrument {
+        None => vec![(name.to_string(), table.rows.iter().collect())],
+        Some(k) => {
+            let mut by: BTreeMap<String, Vec<&(u64, StringRecord)>> = BTreeMap::new();
+            for row in &table.rows {
+                let id = row.1.get(k).unwrap_or_default();
+                if id.is_empty() {
+                    return Err(cell_err(
+                        file,
+                        row.0,
+                        table.header(k),
+                        "empty instrument".into(),
+                    ));
+                }
+                by.entry(id.to_string()).or_default().push(row);
+            }
+            by.into_iter().collect()
+        }
+    };
+    let mut out = BarFile {
+        instruments: Vec::with_capacity(groups.len()),
+        warnings: Vec::new(),
+    };
+    for (id, rows) in groups {
+        let inst = build(&id, file, &table, &cols, &rows)?;
+        for w in warnings(file, &inst) {
+            // A long file's column warnings are the same for every instrument: said once.
+            if !out.warnings.contains(&w) {
+                out.warnings.push(w);
+            }
+        }
+        out.instruments.push(inst);
+    }
+    Ok(out)
+}
 
 /// Parse one instrument's daily bars. `file` is used only in error messages.
 pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
-    let table = read_table(file, text)?;
-    let lower: Vec<String> = table
-        .headers
-        .iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
-    let pos = |name: &str| lower.iter().position(|h| h == name);
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|c| pos(c).is_none())
-        .collect();
-    if !missing.is_empty() {
+    let mut parsed = parse_bar_file(name, file, text)?;
+    if parsed.instruments.len() != 1 {
         return Err(Error::DataFile {
             file: file.to_string(),
             message: format!(
-                "missing column(s) {}; expected date,open,high,low,close,volume[,adj_close][,extra]",
-                missing.join(", ")
+                "holds {} instruments (a long file); one was expected here",
+                parsed.instruments.len()
             ),
         });
     }
-    let [i_date, i_open, i_high, i_low, i_close, i_vol] = REQUIRED.map(|c| pos(c).unwrap_or(0));
-    let i_adj = pos("adj_close");
-    let extra_idx: Vec<usize> = lower
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| *i != i_date && !REQUIRED.contains(&l.as_str()) && Some(*i) != i_adj)
-        .map(|(i, _)| i)
-        .collect();
+    Ok(parsed.instruments.remove(0))
+}
 
-    let n = table.rows.len();
-    let mut dates = Vec::with_capacity(n);
-    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); lower.len()];
+/// One instrument from its rows.
+fn build(
+    name: &str,
+    file: &str,
+    table: &Table,
+    cols: &Columns,
+    rows: &[&(u64, StringRecord)],
+) -> Result<Instrument> {
+    let [i_open, i_high, i_low, i_close, i_vol] = cols.ohlcv;
+    let numeric: Vec<usize> = cols
+        .ohlcv
+        .iter()
+        .copied()
+        .chain(cols.adj)
+        .chain(cols.extra.iter().copied())
+        .collect();
+    let mut dates = Vec::with_capacity(rows.len());
+    let mut values: BTreeMap<usize, Vec<f64>> = numeric
+        .iter()
+        .map(|&i| (i, Vec::with_capacity(rows.len())))
+        .collect();
     let mut prev = None;
-    for (line, rec) in &table.rows {
-        let line = *line;
+    for (line, rec) in rows.iter().map(|r| (r.0, &r.1)) {
         let date = parse_date(
             file,
             line,
-            table.header(i_date),
-            rec.get(i_date).unwrap_or_default(),
+            table.header(cols.date),
+            rec.get(cols.date).unwrap_or_default(),
         )?;
-        check_order(file, line, table.header(i_date), prev, date)?;
+        check_order(file, line, table.header(cols.date), prev, date)?;
         prev = Some(date);
         dates.push(date);
-        for (i, col) in cols.iter_mut().enumerate() {
-            if i == i_date {
-                continue;
-            }
+        for &i in &numeric {
             let header = table.header(i);
-            let v = parse_finite(file, line, header, rec.get(i).unwrap_or_default())?;
-            let positive_price = [i_open, i_high, i_low, i_close].contains(&i) || Some(i) == i_adj;
+            let cell = rec.get(i).unwrap_or_default();
+            let v =
+                parse_finite(file, line, header, cell).map_err(|e| text_column_hint(e, cols, i))?;
+            let positive_price =
+                [i_open, i_high, i_low, i_close].contains(&i) || Some(i) == cols.adj;
             if positive_price && v <= 0.0 {
                 return Err(cell_err(
                     file,
@@ -78,10 +205,28 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
                     format!("volume {v} is negative"),
                 ));
             }
-            col.push(v);
+            values.entry(i).or_default().push(v);
+        }
+        let high = values
+            .get(&i_high)
+            .and_then(|v| v.last())
+            .copied()
+            .unwrap_or(0.0);
+        let low = values
+            .get(&i_low)
+            .and_then(|v| v.last())
+            .copied()
+            .unwrap_or(0.0);
+        if high < low {
+            return Err(cell_err(
+                file,
+                line,
+                table.header(i_low),
+                format!("low {low} is above high {high}"),
+            ));
         }
     }
-    let mut take = |i: usize| cols.get_mut(i).map(std::mem::take).unwrap_or_default();
+    let mut take = |i: usize| values.remove(&i).unwrap_or_default();
     Ok(Instrument {
         name: name.to_string(),
         dates,
@@ -90,8 +235,9 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
         low: Some(take(i_low)),
         close: take(i_close),
         volume: Some(take(i_vol)),
-        adj_close: i_adj.map(&mut take),
-        extra: extra_idx
+        adj_close: cols.adj.map(&mut take),
+        extra: cols
+            .extra
             .iter()
             .map(|&i| Column {
                 name: table.header(i).to_string(),
@@ -99,6 +245,82 @@ pub fn parse_bars(name: &str, file: &str, text: &str) -> Result<Instrument> {
             })
             .collect(),
     })
+}
+
+/// A text cell in a column that is not the instrument's: say how a long file names it.
+fn text_column_hint(e: Error, cols: &Columns, i: usize) -> Error {
+    match e {
+        Error::DataCell {
+            file,
+            line,
+            column,
+            message,
+        } if cols.instrument.is_none()
+            && cols.extra.contains(&i)
+            && message.ends_with("is not a number") =>
+        {
+            Error::DataCell {
+                file,
+                line,
+                column,
+                message: format!(
+                    "{message} (if this column names the instrument of a long file, call it ticker, symbol or instrument)"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
+/// What is kept but looks wrong: opens or closes outside the bar's range, and unrecognised
+/// columns that look like prices (by name, or by staying within the bars' range).
+fn warnings(file: &str, inst: &Instrument) -> Vec<String> {
+    let mut out = Vec::new();
+    let (Some(open), Some(high), Some(low)) = (&inst.open, &inst.high, &inst.low) else {
+        return out;
+    };
+    let outside = |x: f64, t: usize| {
+        let (h, l) = (
+            high.get(t).copied().unwrap_or(x),
+            low.get(t).copied().unwrap_or(x),
+        );
+        let tol = 1e-9 * h.abs().max(1.0);
+        x > h + tol || x < l - tol
+    };
+    let bad: Vec<usize> = (0..inst.len())
+        .filter(|&t| {
+            outside(open.get(t).copied().unwrap_or(0.0), t)
+                || outside(inst.close.get(t).copied().unwrap_or(0.0), t)
+        })
+        .collect();
+    if let Some(&first) = bad.first() {
+        out.push(format!(
+            "{file}: {}: {} bar(s) have an open or close outside [low, high] (first on {}); kept as they are",
+            inst.name,
+            bad.len(),
+            inst.dates.get(first).map(|d| d.to_string()).unwrap_or_default()
+        ));
+    }
+    for column in &inst.extra {
+        let within = column
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(t, v)| {
+                **v > 0.0
+                    && **v >= 0.5 * low.get(*t).copied().unwrap_or(f64::INFINITY)
+                    && **v <= 2.0 * high.get(*t).copied().unwrap_or(0.0)
+            })
+            .count();
+        let looks_like = within * 20 >= column.values.len() * 19;
+        if sounds_like_price(&column.name) || looks_like {
+            out.push(format!(
+                "{file}: column `{}` looks like a price but is not one Strider reads (it is kept as an extra column); if it is the split- and dividend-adjusted close, name it adj_close",
+                column.name
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -121,6 +343,65 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse_bars("x", "x.csv", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_yahoo_header_is_read_by_meaning_and_its_adjusted_close_prices_returns() {
+        // A 2:1 split between the two days: the raw close halves, the adjusted one does not.
+        let text = "Date,Open,High,Low,Close,Adj Close,Volume\n\
+            2020-01-02,100,101,99,100,50,10\n\
+            2020-01-03,51,52,50,51,51,20\n";
+        let b = parse_bars("x", "x.csv", text).unwrap();
+        assert_eq!(b.adj_close.as_deref(), Some(&[50.0, 51.0][..]));
+        assert!(b.extra.is_empty());
+        assert!((b.returns()[1] - 0.02).abs() < 1e-12);
+        for h in ["Adj. Close", "adjclose", "Adjusted Close"] {
+            let t = text.replace("Adj Close", h).replace("Date", "Timestamp");
+            assert_eq!(parse_bars("x", "x.csv", &t).unwrap(), b, "{h}");
+        }
+    }
+
+    #[test]
+    fn a_long_file_holds_one_instrument_per_ticker() {
+        let text = "date,ticker,open,high,low,close,volume\n\
+            2020-01-02,BBB,10,11,9,10,1\n\
+            2020-01-02,AAA,20,21,19,20,1\n\
+            2020-01-03 00:00:00,AAA,20,22,19,21,1\n";
+        let f = parse_bar_file("x", "x.csv", text).unwrap();
+        let names: Vec<&str> = f.instruments.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["AAA", "BBB"]);
+        assert_eq!(f.instruments[0].close, [20.0, 21.0]);
+        assert!(
+            parse_bars("x", "x.csv", text)
+                .unwrap_err()
+                .to_string()
+                .contains("2 instruments")
+        );
+        let e = err(&text.replace("ticker", "name"));
+        assert!(
+            e.contains("`BBB` is not a number") && e.contains("call it ticker"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn impossible_bars_are_errors_or_warnings_by_rule() {
+        let e = err("date,open,high,low,close,volume\n2020-01-02,1,1,2,1,5\n");
+        assert!(
+            e.contains("line 2, column `low`") && e.contains("above high"),
+            "{e}"
+        );
+        let f = parse_bar_file(
+            "x",
+            "x.csv",
+            "date,open,high,low,close,volume,Close_raw\n2020-01-02,1,2,1,3,5,1.5\n",
+        )
+        .unwrap();
+        assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
+        assert!(f.warnings[0].contains("outside [low, high] (first on 2020-01-02)"));
+        assert!(f.warnings[1].contains("`Close_raw` looks like a price"));
+        let e = err("date,open,high,low,close,close\n2020-01-02,1,1,1,1,5\n");
+        assert!(e.contains("twice") || e.contains("both mean"), "{e}");
     }
 
     #[test]

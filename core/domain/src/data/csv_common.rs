@@ -81,7 +81,7 @@ pub(super) fn date_column(file: &str, table: &Table) -> Result<usize> {
     table
         .headers
         .iter()
-        .position(|h| h.eq_ignore_ascii_case("date"))
+        .position(|h| super::headers::field(h) == Some(super::headers::Field::Date))
         .ok_or_else(|| Error::DataFile {
             file: file.to_string(),
             message: "missing column `date`".into(),
@@ -97,8 +97,14 @@ pub(super) fn cell_err(file: &str, line: u64, column: &str, message: String) -> 
     }
 }
 
+/// A day: `YYYY-MM-DD`, or a timestamp on that day (`2020-01-02 00:00:00`, `2020-01-02T16:00Z`:
+/// bars are daily, the time is dropped).
 pub(super) fn parse_date(file: &str, line: u64, column: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+    let day = match (s.get(..10), s.get(10..11)) {
+        (Some(d), Some(" " | "T")) if s.len() > 11 && s.is_char_boundary(10) => d,
+        _ => s,
+    };
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
         cell_err(
             file,
             line,

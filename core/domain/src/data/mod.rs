@@ -8,9 +8,10 @@ mod csv_common;
 mod csv_panel;
 mod csv_returns;
 mod fingerprint;
+pub mod headers;
 mod instrument;
 
-pub use csv_bars::parse_bars;
+pub use csv_bars::{BarFile, parse_bar_file, parse_bars};
 pub use csv_panel::parse_panel;
 pub use csv_returns::{ReturnsTable, parse_returns};
 pub use fingerprint::fingerprint;
@@ -26,7 +27,16 @@ pub fn load(
     cfg: &DataSpec,
     read: &mut dyn FnMut(&str) -> std::result::Result<String, String>,
 ) -> Result<Vec<Instrument>> {
+    load_with_warnings(cfg, read).map(|(instruments, _)| instruments)
+}
+
+/// [`load`], with what looked wrong in the files without being an error (see [`BarFile`]).
+pub fn load_with_warnings(
+    cfg: &DataSpec,
+    read: &mut dyn FnMut(&str) -> std::result::Result<String, String>,
+) -> Result<(Vec<Instrument>, Vec<String>)> {
     let mut out: Vec<Instrument> = Vec::new();
+    let mut warnings = Vec::new();
     let mut read_text = |path: &str| {
         read(path).map_err(|message| Error::DataFile {
             file: path.to_string(),
@@ -35,7 +45,9 @@ pub fn load(
     };
     for path in &cfg.files {
         let text = read_text(path)?;
-        out.push(parse_bars(&instrument_name(path), path, &text)?);
+        let file = parse_bar_file(&instrument_name(path), path, &text)?;
+        out.extend(file.instruments);
+        warnings.extend(file.warnings);
     }
     for path in &cfg.panels {
         let text = read_text(path)?;
@@ -55,7 +67,7 @@ pub fn load(
             format!("instrument `{}` appears twice", w[0]),
         ));
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The instrument name for a per-instrument file: its file stem (`data/bokeh_aapl.csv` -> `bokeh_aapl`).

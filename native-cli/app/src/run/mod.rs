@@ -66,6 +66,8 @@ pub enum Progress<'a> {
     Stage(&'a str),
     /// One more model x fold finished, of `total`.
     Fold { total: u64 },
+    /// Something in the data looked wrong without being an error (said before the work starts).
+    Warning(&'a str),
     /// A training metric as it is computed (per iteration or epoch).
     Train {
         model: &'a str,
@@ -116,6 +118,9 @@ pub fn run_to_dir(request: &RunRequest, progress: &mut dyn FnMut(Progress)) -> R
     let seed = request.seed.unwrap_or(config.seed_or_default());
     config.seed = Some(seed);
     let data = source.load_data(&config)?;
+    for w in &data.warnings {
+        progress(Progress::Warning(w));
+    }
     let dir = request
         .out
         .clone()

@@ -24,6 +24,9 @@ pub struct LoadedData {
     pub instruments: Vec<Instrument>,
     pub inputs: Vec<InputFile>,
     pub texts: BTreeMap<String, String>,
+    /// What looked wrong in the files without being an error (unread price-like columns, bars
+    /// whose open or close is outside their range).
+    pub warnings: Vec<String>,
 }
 
 impl ConfigSource {
@@ -71,16 +74,18 @@ impl ConfigSource {
     pub fn load_data(&self, config: &Config) -> Result<LoadedData> {
         let mut inputs = Vec::new();
         let mut texts = BTreeMap::new();
-        let instruments = strider_core::data::load(&config.data, &mut |path| {
-            let text = self.read(path)?;
-            inputs.push(InputFile::new(path, &text));
-            texts.insert(path.to_string(), text.clone());
-            Ok(text)
-        })?;
+        let (instruments, warnings) =
+            strider_core::data::load_with_warnings(&config.data, &mut |path| {
+                let text = self.read(path)?;
+                inputs.push(InputFile::new(path, &text));
+                texts.insert(path.to_string(), text.clone());
+                Ok(text)
+            })?;
         Ok(LoadedData {
             instruments,
             inputs,
             texts,
+            warnings,
         })
     }
 }

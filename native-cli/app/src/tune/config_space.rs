@@ -169,16 +169,8 @@ impl ConfigObjective {
             .cancel(&cancel);
         let sink = self.sink.as_deref();
         let result = request.run(&mut |e| {
-            if let (
-                Event::Train {
-                    model,
-                    split,
-                    train,
-                },
-                Some(sink),
-            ) = (&e, sink)
-            {
-                sink.train(trial.number, model, *split, train);
+            if let Some(sink) = sink {
+                sink.event(trial.number, &e);
             }
             if let Event::FoldDone { split, sharpe, .. } = e {
                 sharpes.push(if sharpe.is_finite() { sharpe } else { 0.0 });

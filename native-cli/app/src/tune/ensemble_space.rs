@@ -8,7 +8,7 @@ use strider_core::config::Config;
 use strider_core::data::Instrument;
 use strider_core::model::ensemble::{EnsembleMethod, EnsembleParams, WeightObjective};
 use strider_core::model::{ModelParams, ModelSpec};
-use strider_core::pipeline::{self, Event};
+use strider_core::pipeline;
 use strider_tune::{Distribution, Outcome, SearchSpace, Study, Trial};
 
 use super::config_space::Metric;
@@ -133,16 +133,8 @@ impl EnsembleObjective {
             .native_gbdt(native.as_deref())
             .models(&idx)
             .run(&mut |e| {
-                if let (
-                    Event::Train {
-                        model,
-                        split,
-                        train,
-                    },
-                    Some(sink),
-                ) = (e, self.sink.as_deref())
-                {
-                    sink.train(trial.number, &model, split, &train);
+                if let Some(sink) = self.sink.as_deref() {
+                    sink.event(trial.number, &e);
                 }
             })?;
         let net: Vec<f64> = out.models[0]

@@ -25,6 +25,18 @@ pub trait TrialSink: Send + Sync {
     fn train(&self, trial: usize, model: &str, split: usize, event: &TrainEvent);
     /// An intermediate value, as the objective reports it to the pruner.
     fn intermediate(&self, trial: usize, step: i64, value: f64);
+
+    /// A pipeline event of the trial's run: its training metrics go to [`Self::train`].
+    fn event(&self, trial: usize, e: &strider_core::pipeline::Event) {
+        if let strider_core::pipeline::Event::Train {
+            model,
+            split,
+            train,
+        } = e
+        {
+            self.train(trial, model, *split, train);
+        }
+    }
 }
 
 /// Every sink hears every event (tracking and a terminal's progress line).

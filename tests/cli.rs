@@ -222,10 +222,67 @@ fn unknown_config_keys_are_errors_naming_the_key() {
     });
     let o = strider(&["run", cfg.to_str().unwrap()], tmp.path());
     assert!(
-        stderr(&o).contains("unknown field `windw`"),
+        stderr(&o).contains("unknown field `windw`; did you mean `window`?"),
         "{}",
         stderr(&o)
     );
+    assert!(stderr(&o).contains("did you mean `window`?"));
+    // Every missing table and kind in one error.
+    let cfg = project(tmp.path(), |c| {
+        let c = c.replace("[split]", "[splitting]");
+        let c = c.replacen("kind = \"ridge\"", "", 1);
+        c.split("[[features]]").next().unwrap().to_string() + &c[c.find("[label]").unwrap()..]
+    });
+    let o = strider(&["run", cfg.to_str().unwrap()], tmp.path());
+    let e = stderr(&o);
+    assert!(
+        e.contains("config: features, split, models[0].kind: missing") && e.lines().count() == 1,
+        "{e}"
+    );
+}
+
+#[test]
+fn lightgbm_aliases_in_a_config_and_in_param_are_read_and_written_canonically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| {
+        c.replace("num_iterations = 60", "n_estimators = 7")
+            .replace("num_leaves = 7", "num_leaf = 5")
+            .replace("min_data_in_leaf = 50", "min_child_samples = 40")
+            .replace("feature_fraction = 0.8", "colsample_bytree = 0.8")
+            .replace("lambda_l2 = 10.0", "reg_lambda = 10.0")
+    });
+    let o = strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--no-track",
+            "--no-report",
+            "--out",
+            "r",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let resolved = std::fs::read_to_string(tmp.path().join("r/config.toml")).unwrap();
+    for canonical in [
+        "num_iterations = 7",
+        "num_leaves = 5",
+        "min_data_in_leaf = 40",
+        "lambda_l2 = 10.0",
+    ] {
+        assert!(resolved.contains(canonical), "{canonical}: {resolved}");
+    }
+    assert!(!resolved.contains("n_estimators") && !resolved.contains("num_leaf ="));
+    // An alias and its canonical name together are one parameter given twice.
+    let cfg = project(tmp.path(), |c| {
+        c.replace(
+            "num_iterations = 60",
+            "num_iterations = 60\nn_estimators = 7",
+        )
+    });
+    let o = strider(&["run", cfg.to_str().unwrap(), "--no-track"], tmp.path());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("duplicate field"), "{}", stderr(&o));
 }
 
 #[test]
@@ -978,6 +1035,21 @@ fn report_is_rewritten_from_a_run_directory_and_refuses_changed_data() {
     assert!(html.contains("Content-Security-Policy"));
     assert!(html.contains("bokeh-3: Strider report"));
     assert!(no_fetches(&html));
+    // From any working directory: the inputs are found where the run read them.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("r");
+    let out = elsewhere.path().join("again.html");
+    let o = strider(
+        &[
+            "report",
+            run_dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        elsewhere.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.exists());
 
     // Data moved: found again with --data-dir.
     std::fs::rename(tmp.path().join("data"), tmp.path().join("moved")).unwrap();
@@ -1314,4 +1386,361 @@ fn shell_completions_complete_commands_and_flags() {
     }
     let o = strider(&["completions", "tcsh"], tmp.path());
     assert!(!o.status.success() && stderr(&o).contains("invalid value 'tcsh'"));
+}
+
+#[test]
+fn init_writes_a_config_for_fresh_files_that_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("data")).unwrap();
+    // Yahoo-style daily files, and a weekly long file of the same bars.
+    let mut weekly = vec!["Date,Symbol,Open,High,Low,Close,Volume".to_string()];
+    for t in ["aapl", "msft"] {
+        let text =
+            std::fs::read_to_string(repo().join(format!("examples/data/bokeh_{t}.csv"))).unwrap();
+        let yahoo = rewrite_bars(
+            &text,
+            "Date,Open,High,Low,Close,Volume,Adj Close",
+            "0000",
+            None,
+        );
+        std::fs::write(dir.join(format!("data/{}.csv", t.to_uppercase())), yahoo).unwrap();
+        for line in text.lines().skip(1).step_by(5) {
+            let c: Vec<&str> = line.split(',').collect();
+            weekly.push(format!("{},{t},{}", c[0], c[1..6].join(",")));
+        }
+    }
+    weekly[1..].sort();
+    std::fs::write(dir.join("weekly.csv"), weekly.join("\n") + "\n").unwrap();
+
+    let o = strider(&["init", "data/AAPL.csv", "data/MSFT.csv", "--json"], dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["instruments"], serde_json::json!(["AAPL", "MSFT"]));
+    assert_eq!(v["frequency"], "daily");
+    let text = std::fs::read_to_string(dir.join("strider.toml")).unwrap();
+    assert!(
+        text.contains("files = [\"data/AAPL.csv\", \"data/MSFT.csv\"]"),
+        "{text}"
+    );
+    // Never over an existing file without --force.
+    let again = strider(&["init", "data/AAPL.csv"], dir);
+    assert!(!again.status.success() && stderr(&again).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("strider.toml")).unwrap(),
+        text
+    );
+
+    let o = strider(
+        &["init", "weekly.csv", "-o", "conf/weekly.toml", "--json"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frequency"], "weekly");
+    assert_eq!(v["instruments"], serde_json::json!(["aapl", "msft"]));
+    let weekly_toml = std::fs::read_to_string(dir.join("conf/weekly.toml")).unwrap();
+    assert!(
+        weekly_toml.contains("periods_per_year = 52"),
+        "{weekly_toml}"
+    );
+    assert!(!weekly_toml.contains("day_of_week"), "{weekly_toml}");
+
+    // Both run as written, from anywhere (paths are relative to the config).
+    for (cfg, models) in [("strider.toml", 3), ("conf/weekly.toml", 3)] {
+        let out = format!("run-{}", cfg.replace('/', "-"));
+        let o = strider(&["run", cfg, "--json", "--no-track", "--out", &out], dir);
+        assert!(o.status.success(), "{cfg}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["summary"]["models"].as_array().unwrap().len(), models);
+    }
+    let o = strider(&["init", "strider.toml", "-o", "x.toml"], dir);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).starts_with("error: strider.toml:"),
+        "{}",
+        stderr(&o)
+    );
+    // A folder stands for its .csv files, in `init` and in a config.
+    let o = strider(&["init", "data", "-o", "folder.toml", "--json"], dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["instruments"], serde_json::json!(["AAPL", "MSFT"]));
+    let by_folder = text.replace(
+        "files = [\"data/AAPL.csv\", \"data/MSFT.csv\"]",
+        "files = [\"data/\"]",
+    );
+    assert_ne!(by_folder, text);
+    std::fs::write(dir.join("by_folder.toml"), by_folder).unwrap();
+    let o = strider(
+        &["run", "by_folder.toml", "--json", "--no-track", "-o", "f"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["summary"]["dataset"]["instruments"],
+        serde_json::json!(["AAPL", "MSFT"])
+    );
+    // A broken bar file is a bar file's error, not a close-only panel of `open`, `high`, ...
+    let text = std::fs::read_to_string(dir.join("data/AAPL.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[50] = "2002-06-03,10,9,11,10,100,10".into();
+    std::fs::write(dir.join("broken.csv"), lines.join("\n")).unwrap();
+    let o = strider(&["init", "broken.csv", "-o", "y.toml"], dir);
+    let e = stderr(&o);
+    assert!(
+        e.contains("line 51, column `Low`") && e.contains("above high"),
+        "{e}"
+    );
+    assert!(!dir.join("y.toml").exists());
+}
+
+#[test]
+fn gbdt_skips_dates_and_ignored_columns_and_predicts_by_name_from_a_wider_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut train = String::from("date,id,x1,x2,y\n");
+    let mut narrow = String::from("x1,x2\n");
+    let mut wide = String::from("y,x2,date,note_id,x1\n");
+    for i in 0..400 {
+        let (x1, x2) = ((i % 17) as f64 / 17.0, ((i * 7) % 13) as f64 / 13.0);
+        let y = 2.0 * x1 - x2 + ((i * 31) % 11) as f64 / 50.0;
+        let day = format!("2020-{:02}-{:02}", 1 + i % 12, 1 + i % 28);
+        train += &format!("{day},{},{x1},{x2},{y}\n", 1000 + i);
+        narrow += &format!("{x1},{x2}\n");
+        wide += &format!("{y},{x2},{day},n{i},{x1}\n");
+    }
+    std::fs::write(dir.join("train.csv"), train).unwrap();
+    std::fs::write(dir.join("narrow.csv"), narrow).unwrap();
+    std::fs::write(dir.join("wide.csv"), wide).unwrap();
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "y",
+            "--ignore",
+            "id",
+        ]
+        .iter()
+        .chain(&["--param", "n_estimators=20", "-o", "m.txt"])
+        .copied()
+        .collect::<Vec<_>>(),
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = std::fs::read_to_string(dir.join("m.txt")).unwrap();
+    assert!(model.contains("feature_names=x1 x2\n"), "{model}");
+    for (data, out) in [("narrow.csv", "a.csv"), ("wide.csv", "b.csv")] {
+        let o = strider(
+            &["gbdt", "predict", "-m", "m.txt", "-d", data, "-o", out],
+            dir,
+        );
+        assert!(o.status.success(), "{data}: {}", stderr(&o));
+    }
+    let a = std::fs::read_to_string(dir.join("a.csv")).unwrap();
+    assert_eq!(a, std::fs::read_to_string(dir.join("b.csv")).unwrap());
+    assert_eq!(a.lines().count(), 401);
+    std::fs::write(dir.join("lacks.csv"), "x2,other\n0.1,0.2\n").unwrap();
+    let o = strider(
+        &[
+            "gbdt",
+            "predict",
+            "-m",
+            "m.txt",
+            "-d",
+            "lacks.csv",
+            "-o",
+            "c.csv",
+        ],
+        dir,
+    );
+    assert!(
+        stderr(&o).contains("missing the model's feature column(s) x1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn metrics_reads_a_run_s_own_returns_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| {
+        c.split("# A second").next().unwrap().to_string() + &c[c.find("[strategy]").unwrap()..]
+    });
+    let o = strider(
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--no-track",
+            "--no-report",
+            "-o",
+            "r",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = strider(
+        &[
+            "metrics",
+            "r/returns.csv",
+            "--benchmark",
+            "buy_and_hold",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The run's own figures for its model and for buy-and-hold, read back from the file.
+    let model = &run["summary"]["models"][0];
+    let name = model["name"].as_str().unwrap();
+    for (column, series) in [(name, "strategy"), ("buy_and_hold", "benchmark")] {
+        for key in ["sharpe", "total_return", "max_drawdown"] {
+            let (a, b) = (
+                m["columns"][column][key].as_f64().unwrap(),
+                model[series][key].as_f64().unwrap(),
+            );
+            assert!((a - b).abs() < 1e-9, "{column} {key}: {a} vs {b}");
+        }
+    }
+    let o = strider(&["metrics", "r/returns.csv"], tmp.path());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains('%') && text.contains("buy_and_hold"),
+        "{text}"
+    );
+}
+
+#[test]
+fn quiet_verbose_and_colour_only_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = project(tmp.path(), |c| {
+        c.split("# A second").next().unwrap().to_string() + &c[c.find("[strategy]").unwrap()..]
+    });
+    let cfg = cfg.to_str().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(tmp.path());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o))
+    };
+    // Piped: plain text, the leaderboard first, no fold table.
+    let (out, err) = run(&["run", cfg, "-o", "a"], &[]);
+    assert!(
+        out.starts_with("recommended:") && !out.contains('\u{1b}'),
+        "{out}"
+    );
+    assert!(
+        !out.contains("train") && err.contains("tracked as run"),
+        "{out}"
+    );
+    // -q: results only; -v: the per-fold table too.
+    let (out, err) = run(&["-q", "run", cfg, "-o", "b"], &[]);
+    assert!(out.starts_with("recommended:") && err.is_empty(), "{err}");
+    let (out, _) = run(&["run", cfg, "-v", "-o", "c"], &[]);
+    assert!(out.contains("split") && out.contains("train"), "{out}");
+    // Colour when forced (a terminal would get it), never with NO_COLOR alone.
+    let (out, _) = run(
+        &["run", cfg, "-o", "d", "--no-track"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(out.starts_with("\u{1b}["), "{out}");
+    let (out, _) = run(&["run", cfg, "-o", "e", "--no-track"], &[("NO_COLOR", "1")]);
+    assert!(!out.contains('\u{1b}'));
+}
+
+/// Parquet files written by pyarrow (tests/data/make_parquet.py): Yahoo's columns with a date32
+/// `Date` (snappy), and a long file with a UTC `timestamp` and a `ticker` (zstd), run exactly as
+/// the CSV files they were made from; `init` reads them and `report` re-reads them.
+#[test]
+fn parquet_bar_files_run_as_their_csv_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for f in ["aapl_yahoo.parquet", "long_zstd.parquet"] {
+        std::fs::copy(repo().join("tests/data").join(f), dir.join(f)).unwrap();
+    }
+    for t in ["aapl", "msft"] {
+        std::fs::copy(
+            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            dir.join(format!("{t}.csv")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(dir.join("aapl_yahoo.parquet"), dir.join("aapl.parquet")).unwrap();
+    let body = "[[features]]\nkind = \"returns\"\nperiods = [1, 5]\n\
+                [[features]]\nkind = \"atr\"\nwindow = 14\n\
+                [label]\nkind = \"forward_return\"\nhorizon = 1\n\
+                [split]\nscheme = \"walk-forward\"\ntrain_size = 504\ntest_size = 252\n\
+                [[models]]\nkind = \"ridge\"\nalpha = 10.0\n";
+    let run = |name: &str, files: &str| -> Value {
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            format!("name = \"{name}\"\n[data]\nfiles = [{files}]\n{body}"),
+        )
+        .unwrap();
+        let o = strider(
+            &[
+                "run",
+                &format!("{name}.toml"),
+                "--json",
+                "--no-track",
+                "-o",
+                name,
+            ],
+            dir,
+        );
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let same = |a: &Value, b: &Value| {
+        let (a, b) = (&a["summary"]["models"][0], &b["summary"]["models"][0]);
+        for key in ["benchmark", "strategy"] {
+            for field in ["total_return", "sharpe"] {
+                let (x, y) = (
+                    a[key][field].as_f64().unwrap(),
+                    b[key][field].as_f64().unwrap(),
+                );
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{key}.{field}: {x} vs {y}"
+                );
+            }
+        }
+    };
+    same(
+        &run("csv1", "\"aapl.csv\""),
+        &run("pq1", "\"aapl.parquet\""),
+    );
+    let long = run("pq2", "\"long_zstd.parquet\"");
+    assert_eq!(
+        long["summary"]["dataset"]["instruments"],
+        serde_json::json!(["aapl", "msft"])
+    );
+    same(&run("csv2", "\"aapl.csv\", \"msft.csv\""), &long);
+    let o = strider(&["report", "pq2", "--out", "pq2.html"], dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = strider(
+        &["init", "long_zstd.parquet", "-o", "init.toml", "--json"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["instruments"], serde_json::json!(["aapl", "msft"]));
+    std::fs::write(dir.join("bad.parquet"), "not parquet").unwrap();
+    let o = strider(&["init", "bad.parquet", "-o", "bad.toml"], dir);
+    assert!(
+        stderr(&o).contains("bad.parquet: not a Parquet file"),
+        "{}",
+        stderr(&o)
+    );
 }

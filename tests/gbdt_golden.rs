@@ -213,3 +213,42 @@ fn batch_prediction_is_bit_identical_to_row_prediction() {
         );
     }
 }
+
+/// Every alias LightGBM 4.7.0 reports for a parameter Strider has (tests/golden/lightgbm/
+/// aliases.json, written by make_aliases.py from LightGBM itself) sets that parameter, and
+/// the parameters are written back under the canonical name.
+#[test]
+fn lightgbm_parameter_aliases_set_their_parameter() {
+    let golden: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/aliases.json", dir())).unwrap())
+            .unwrap();
+    // A value other than the default for each parameter.
+    let values = serde_json::json!({
+        "objective": "binary", "num_class": 3, "num_iterations": 7, "learning_rate": 0.2,
+        "num_leaves": 9, "max_depth": 4, "min_data_in_leaf": 3, "min_sum_hessian_in_leaf": 0.5,
+        "lambda_l1": 0.3, "lambda_l2": 0.4, "min_gain_to_split": 0.1, "feature_fraction": 0.6,
+        "bagging_fraction": 0.7, "bagging_freq": 2, "max_bin": 63, "early_stopping_round": 4,
+        "seed": 11
+    });
+    let parse = |key: &str, value: &serde_json::Value| {
+        serde_json::from_value::<strider_gbdt::GbdtParams>(serde_json::json!({ key: value }))
+    };
+    let defaults = serde_json::to_value(strider_gbdt::GbdtParams::default()).unwrap();
+    for (canonical, aliases) in &golden {
+        let value = &values[canonical.as_str()];
+        let want = parse(canonical, value).unwrap();
+        assert_ne!(
+            serde_json::to_value(&want).unwrap(),
+            defaults,
+            "{canonical}"
+        );
+        for alias in aliases {
+            let got = parse(alias, value).unwrap_or_else(|e| panic!("{alias}: {e}"));
+            assert_eq!(got, want, "{alias} -> {canonical}");
+            let written = serde_json::to_value(&got).unwrap();
+            assert!(written.get(alias).is_none() && written.get(canonical).is_some());
+        }
+    }
+    // Not an alias of anything: still refused.
+    assert!(parse("num_leafs", &serde_json::json!(9)).is_err());
+}

@@ -1,7 +1,7 @@
 //! Strider in the browser: a thin wasm-bindgen facade over `strider-core` (after ruff's
 //! `ruff_wasm`). No logic lives here: each export parses its input, calls the core, and returns
 //! JSON produced by serde.
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@
 //! assert_ne!(a, strider_base::seed::derive(42, &[1, 0]));
 //! assert_eq!(strider_base::quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cpu;

@@ -17,7 +17,42 @@ use crate::selection::SelectionSpec;
 use crate::splits::SplitSpec;
 use crate::{Error, Result};
 
+pub use crate::config_error::with_suggestion;
 pub use crate::seed::DEFAULT_SEED;
+
+/// The tables every config needs.
+const REQUIRED: [&str; 4] = ["data", "features", "split", "models"];
+
+/// Every required table, and every `[[models]]` / `[[features]]` entry's `kind`, that the text
+/// lacks, in one error (serde would name them one at a time).
+fn missing_keys(text: &str) -> Result<()> {
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Ok(()); // a syntax error: serde's message locates it
+    };
+    let mut missing: Vec<String> = REQUIRED
+        .iter()
+        .filter(|k| !doc.contains_key(**k))
+        .map(|k| k.to_string())
+        .collect();
+    for list in ["models", "features"] {
+        if let Some(toml::Value::Array(items)) = doc.get(list) {
+            for (i, item) in items.iter().enumerate() {
+                if item.as_table().is_some_and(|t| !t.contains_key("kind")) {
+                    missing.push(format!("{list}[{i}].kind"));
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config {
+        key: missing.join(", "),
+        message: "missing; a config needs [data], [[features]] (each with a kind), [split] and \
+                  [[models]] (each with a kind); `strider init DATA...` writes one"
+            .into(),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +95,7 @@ impl Config {
     /// Parse and validate a TOML config.
     pub fn from_toml(text: &str) -> Result<Self> {
         let de = toml::Deserializer::parse(text)?;
+        missing_keys(text)?;
         let cfg: Config = serde_path_to_error::deserialize(de)
             .map_err(|e| crate::config_error::keyed_error(text, e))?;
         cfg.validate()?;

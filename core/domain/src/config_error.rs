@@ -19,7 +19,7 @@ pub(crate) fn keyed_error(text: &str, e: serde_path_to_error::Error<toml::de::Er
         })
         .collect();
     let inner = e.into_inner();
-    let mut message = inner.message().to_string();
+    let mut message = with_suggestion(inner.message());
     // `ModelSpec` names the failing key itself: "`alpha`: invalid type ...".
     if let Some((key, rest)) = message
         .strip_prefix('`')
@@ -53,6 +53,47 @@ pub(crate) fn keyed_error(text: &str, e: serde_path_to_error::Error<toml::de::Er
         None => message,
     };
     Error::Config { key, message }
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), with the
+/// nearest expected name first: "unknown field `num_leavs`; did you mean `num_leaves`? (expected
+/// one of ...)". Other messages are returned as they are.
+pub fn with_suggestion(message: &str) -> String {
+    let message = message.lines().next().unwrap_or_default();
+    let parsed = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p).map(|rest| (p, rest)))
+        .and_then(|(p, rest)| {
+            let (given, rest) = rest.split_once('`')?;
+            // serde: "expected one of `a`, `b`, `c`", "expected `a` or `b`", "expected `a`".
+            let expected = rest
+                .split_once("expected one of ")
+                .or_else(|| rest.split_once("expected "))?
+                .1;
+            Some((p, given, expected))
+        });
+    let Some((prefix, given, expected)) = parsed else {
+        return message.to_string();
+    };
+    let names = expected
+        .split(", ")
+        .flat_map(|n| n.split(" or "))
+        .map(|n| n.trim_matches('`'));
+    let nearest = names
+        .map(|n| {
+            (
+                strsim::jaro_winkler(&given.to_lowercase(), &n.to_lowercase()),
+                n,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match nearest {
+        Some((_, name)) => {
+            format!("{prefix}{given}`; did you mean `{name}`? (expected one of {expected})")
+        }
+        None => message.to_string(),
+    }
 }
 
 /// serde's description of the value it refused: `string "x"` in
@@ -127,4 +168,27 @@ fn matching_key(table: &DeTable, text: &str, unexpected: &str) -> Option<(String
         return None; // ambiguous: keep the table's own location
     }
     Some((k.get_ref().to_string(), k.span().start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_suggestion;
+
+    #[test]
+    fn the_nearest_expected_name_is_suggested_when_one_is_near() {
+        let m = "unknown field `num_leavs`, expected one of `engine`, `num_leaves`, `seed`";
+        assert_eq!(
+            with_suggestion(m),
+            "unknown field `num_leavs`; did you mean `num_leaves`? (expected one of `engine`, \
+             `num_leaves`, `seed`)"
+        );
+        let far = "unknown field `colour`, expected one of `engine`, `seed`";
+        assert_eq!(with_suggestion(far), far);
+        let variant = "unknown variant `walkforward`, expected one of `tss`, `walk-forward`";
+        assert!(with_suggestion(variant).contains("did you mean `walk-forward`?"));
+        assert_eq!(
+            with_suggestion("invalid type: string"),
+            "invalid type: string"
+        );
+    }
 }

@@ -42,7 +42,7 @@
 //! assert!(out.models[0].predictions.iter().all(|p| p.prediction.is_finite()));
 //! # Ok::<(), strider_core::Error>(())
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backtest;

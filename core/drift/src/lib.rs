@@ -19,7 +19,7 @@
 //! Architecture invariant: pure functions and plain state machines of their inputs: no I/O, no
 //! clock, no threads, no randomness. Detector state is serde-serialisable so a service can commit
 //! it with each step and resume after `kill -9` exactly where it stopped.
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod adwin;

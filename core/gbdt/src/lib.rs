@@ -32,7 +32,7 @@
 //! assert!((p - 17.0).abs() < 1.5, "{p}");
 //! # Ok::<(), strider_gbdt::Error>(())
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod binning;

@@ -33,29 +33,83 @@ pub enum Engine {
     Lightgbm,
 }
 
-/// LightGBM's parameters (same names and defaults).
+/// LightGBM's parameters (same names and defaults), read under LightGBM's aliases too
+/// (`n_estimators`, `num_leaf`, `subsample`, `colsample_bytree`, `reg_lambda`, ...: the list in
+/// its `config.h`, checked against the pinned LightGBM by a golden test); written back under the
+/// canonical name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GbdtParams {
     pub engine: Engine,
+    #[serde(
+        alias = "objective_type",
+        alias = "app",
+        alias = "application",
+        alias = "loss"
+    )]
     pub objective: GbdtObjective,
+    #[serde(alias = "num_classes")]
     pub num_class: usize,
+    #[serde(
+        alias = "num_iteration",
+        alias = "n_iter",
+        alias = "num_tree",
+        alias = "num_trees",
+        alias = "num_round",
+        alias = "num_rounds",
+        alias = "nrounds",
+        alias = "num_boost_round",
+        alias = "n_estimators",
+        alias = "max_iter"
+    )]
     pub num_iterations: usize,
+    #[serde(alias = "shrinkage_rate", alias = "eta")]
     pub learning_rate: f64,
+    #[serde(
+        alias = "num_leaf",
+        alias = "max_leaves",
+        alias = "max_leaf",
+        alias = "max_leaf_nodes"
+    )]
     pub num_leaves: usize,
     /// <= 0 means no limit.
     pub max_depth: i64,
+    #[serde(
+        alias = "min_data_per_leaf",
+        alias = "min_data",
+        alias = "min_child_samples",
+        alias = "min_samples_leaf"
+    )]
     pub min_data_in_leaf: usize,
+    #[serde(
+        alias = "min_sum_hessian_per_leaf",
+        alias = "min_sum_hessian",
+        alias = "min_hessian",
+        alias = "min_child_weight"
+    )]
     pub min_sum_hessian_in_leaf: f64,
+    #[serde(alias = "reg_alpha", alias = "l1_regularization")]
     pub lambda_l1: f64,
+    #[serde(alias = "reg_lambda", alias = "lambda", alias = "l2_regularization")]
     pub lambda_l2: f64,
+    #[serde(alias = "min_split_gain")]
     pub min_gain_to_split: f64,
+    #[serde(alias = "sub_feature", alias = "colsample_bytree")]
     pub feature_fraction: f64,
+    #[serde(alias = "sub_row", alias = "subsample", alias = "bagging")]
     pub bagging_fraction: f64,
+    #[serde(alias = "subsample_freq")]
     pub bagging_freq: usize,
+    #[serde(alias = "max_bins")]
     pub max_bin: usize,
     /// 0 disables early stopping (needs a validation set).
+    #[serde(
+        alias = "early_stopping_rounds",
+        alias = "early_stopping",
+        alias = "n_iter_no_change"
+    )]
     pub early_stopping_round: usize,
+    #[serde(alias = "random_seed", alias = "random_state")]
     pub seed: u64,
 }
 

@@ -27,7 +27,7 @@
 //! assert!(best.value().unwrap() < 0.5, "{:?}", best.value());
 //! # Ok::<(), strider_tune::Error>(())
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod cmaes;

@@ -10,22 +10,38 @@ use crate::bail;
 use crate::error::{Context, Result};
 use strider_core::gbdt::{GbdtModel, GbdtParams};
 
-/// A CSV with a header: (column names, rows of numbers; empty or `nan` is missing).
-pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+/// A CSV with a header: (column names, rows of numbers; empty or `nan` is missing). Columns in
+/// `ignore`, and date columns (a first value like `2020-01-02`, with or without a time), are
+/// left out; any other text is an error naming the cell.
+pub fn read_table(path: &Path, ignore: &[String]) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
     let file = path.display().to_string();
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
         .with_context(|| format!("reading {file}"))?;
-    let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    let all: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    let mut records = rdr.records().peekable();
+    let first = match records.peek() {
+        Some(Ok(rec)) => Some(rec.clone()),
+        _ => None,
+    };
+    let keep: Vec<usize> = (0..all.len())
+        .filter(|&i| all.get(i).is_some_and(|h| !ignore.contains(h)))
+        .filter(|&i| {
+            !first
+                .as_ref()
+                .is_some_and(|r| is_date(r.get(i).unwrap_or_default()))
+        })
+        .collect();
+    let headers: Vec<String> = keep.iter().filter_map(|&i| all.get(i).cloned()).collect();
     let mut rows = Vec::new();
-    for rec in rdr.records() {
+    for rec in records {
         let rec = rec.with_context(|| file.clone())?;
         let line = rec.position().map_or(0, |p| p.line());
         rows.push(
-            rec.iter()
+            keep.iter()
                 .zip(&headers)
-                .map(|(v, name)| cell(v, &file, line, name))
+                .map(|(&i, name)| cell(rec.get(i).unwrap_or_default(), &file, line, name))
                 .collect::<Result<Vec<f64>>>()?,
         );
     }
@@ -35,13 +51,22 @@ pub fn read_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
     Ok((headers, rows))
 }
 
+/// `YYYY-MM-DD`, alone or followed by a time.
+fn is_date(v: &str) -> bool {
+    let day = v.get(..10).unwrap_or(v);
+    v.parse::<f64>().is_err() && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()
+}
+
 /// One cell: a number, or missing (empty or `nan`).
 fn cell(v: &str, file: &str, line: u64, column: &str) -> Result<f64> {
     if v.is_empty() || v.eq_ignore_ascii_case("nan") {
         return Ok(f64::NAN);
     }
-    v.parse::<f64>()
-        .with_context(|| format!("{file}: line {line}, column `{column}`: `{v}` is not a number"))
+    v.parse::<f64>().with_context(|| {
+        format!(
+            "{file}: line {line}, column `{column}`: `{v}` is not a number (skip the column with --ignore {column})"
+        )
+    })
 }
 
 /// Features and labels of a table; the label column must be finite.
@@ -95,13 +120,7 @@ pub fn params_from_pairs(params: &[String]) -> Result<GbdtParams> {
     }
     let value = toml::Value::Table(table);
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let message = e
-            .inner()
-            .message()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let message = strider_core::config::with_suggestion(e.inner().message());
         crate::Error::Input(format!("--param {}: {message}", e.path()))
     })
 }
@@ -118,7 +137,7 @@ pub enum PredictKind {
 }
 
 /// The file's column for each of the model's features, in the model's order. Named features are
-/// taken by name (any order; an unknown column is an error unless ignored); a model with
+/// taken by name (any order; other columns are not read); a model with
 /// LightGBM's automatic names (`Column_0`, ...) takes the columns by position. A first line
 /// that is all numbers is a missing header, not a row to drop.
 pub fn feature_columns(
@@ -165,18 +184,13 @@ pub fn feature_columns(
             features.join(", ")
         );
     }
-    let unknown: Vec<&str> = kept
+    // Columns that are not the model's features (a date, a label, ids) are left alone.
+    let named: Vec<&str> = kept
         .iter()
         .map(|(_, h)| *h)
-        .filter(|h| !features.iter().any(|f| f == h))
+        .filter(|h| features.iter().any(|f| f == h))
         .collect();
-    if !unknown.is_empty() {
-        bail!(
-            "{file}: column(s) {} are not features of the model; skip them with --ignore",
-            unknown.join(", ")
-        );
-    }
-    if kept.len() != features.len() {
+    if named.len() != features.len() {
         bail!("{file}: a feature column appears twice");
     }
     Ok(features

@@ -20,7 +20,7 @@
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), strider_app::Error>(())
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ab;
@@ -29,9 +29,11 @@ pub mod deploy;
 pub mod drift;
 mod error;
 pub mod gbdt_files;
+pub mod init;
 #[cfg(feature = "lightgbm")]
 mod lightgbm_engine;
 pub mod manifest;
+pub mod parquet_text;
 pub mod report;
 pub mod run;
 pub mod rundir;

@@ -7,7 +7,12 @@ use sha2::{Digest, Sha256};
 
 #[derive(Serialize)]
 pub struct InputFile {
+    /// As the config names it (relative to the config's folder).
     pub path: String,
+    /// Where it was read, absolute (absent for the bundled data): `strider report` and
+    /// `strider validate` find it from any working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     pub bytes: usize,
     pub sha256: String,
 }
@@ -16,8 +21,18 @@ impl InputFile {
     pub fn new(path: &str, text: &str) -> Self {
         Self {
             path: path.to_string(),
+            location: None,
             bytes: text.len(),
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        }
+    }
+
+    /// The file as read from `location`.
+    pub fn at(path: &str, location: &std::path::Path, text: &str) -> Self {
+        let full = std::fs::canonicalize(location).unwrap_or_else(|_| location.to_path_buf());
+        Self {
+            location: Some(full.display().to_string()),
+            ..Self::new(path, text)
         }
     }
 }

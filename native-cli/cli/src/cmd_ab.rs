@@ -15,7 +15,7 @@ enum AbCommand {
     /// Champion (A) against challenger (B) with an always-valid sequential test (mSPRT) on the
     /// paired differences: looking after every observation keeps the false-positive rate at or
     /// under --alpha.
-    #[command(after_help = "Example:
+    #[command(after_help = "EXAMPLES:
   strider ab test --a champion_returns.csv --b challenger_returns.csv --alpha 0.05 --json")]
     Test {
         /// A's per-bar returns (one numeric column, or --column).
@@ -27,6 +27,8 @@ enum AbCommand {
         /// The column to read from both files.
         #[arg(long)]
         column: Option<String>,
+        /// The test's level: a decision is wrong with probability at most alpha, however often
+        /// it is looked at.
         #[arg(long, default_value_t = MsprtSpec::default().alpha)]
         alpha: f64,
         /// The mixing prior's standard deviation in units of the differences' (the effect size

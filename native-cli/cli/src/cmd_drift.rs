@@ -7,7 +7,7 @@ use strider_drift::{DetectorSpec, DriftThresholds, TableDrift};
 use crate::table::{Table, num};
 
 #[derive(Args)]
-#[command(after_help = "Examples:
+#[command(after_help = "EXAMPLES:
   strider drift --reference train.csv --current last_month.csv
   strider drift --stream errors.csv --detector adwin --param delta=0.01 --json")]
 pub struct DriftArgs {

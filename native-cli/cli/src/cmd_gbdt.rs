@@ -16,16 +16,23 @@ pub struct GbdtArgs {
 
 #[derive(Subcommand)]
 enum GbdtCommand {
-    /// Train a model with LightGBM's parameter names; every other numeric column of TRAIN.csv is
-    /// a feature, in file order. Writes LightGBM's model.txt.
+    /// Train a model with LightGBM's parameter names (and aliases); every other column of
+    /// TRAIN.csv is a feature, in file order, except date columns and those in `--ignore`.
+    /// Writes LightGBM's model.txt.
     Train(TrainArgs),
-    /// Predict with a LightGBM model.txt. FEATURES.csv holds the model's features in order (a
-    /// header row, then numbers; empty or `nan` is missing); extra columns named in
-    /// `--ignore` are skipped.
+    /// Predict with a LightGBM model.txt. FEATURES.csv has a header row, then numbers (empty or
+    /// `nan` is missing); the model's features are picked by name, in any order, and other
+    /// columns are not read (a model with LightGBM's automatic names `Column_0`, ... takes the
+    /// columns by position: skip the others with `--ignore`).
+    #[command(after_help = "EXAMPLES:
+  strider gbdt predict --model model.txt --data features.csv --out pred.csv
+  strider gbdt predict --model model.txt --data features.csv --contrib --out shap.csv")]
     Predict {
-        #[arg(long)]
+        /// LightGBM's model.txt (from LightGBM or `strider gbdt train`).
+        #[arg(long, short)]
         model: PathBuf,
-        #[arg(long)]
+        /// The rows to score: a CSV with a header.
+        #[arg(long, short)]
         data: PathBuf,
         /// Raw scores (before the sigmoid / softmax / exp).
         #[arg(long)]
@@ -36,30 +43,43 @@ enum GbdtCommand {
         /// Columns of FEATURES.csv that are not features (e.g. a label).
         #[arg(long, value_delimiter = ',')]
         ignore: Vec<String>,
-        #[arg(long)]
+        /// Where to write the predictions (CSV).
+        #[arg(long, short)]
         out: PathBuf,
     },
 }
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider gbdt train --data train.csv --target y --param num_leaves=15 --param n_estimators=200 --out model.txt
+  strider gbdt train --data train.csv --target y --valid valid.csv --param early_stopping_round=20 --ignore id --out model.txt")]
 struct TrainArgs {
+    /// The training table: a header row, then numbers (empty or `nan` is missing).
     #[arg(long)]
     data: PathBuf,
+    /// The label column.
     #[arg(long)]
     target: String,
+    /// Columns that are not features (ids, other labels); date columns are skipped anyway.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
     /// Validation rows for early stopping (`--param early_stopping_round=N`).
     #[arg(long)]
     valid: Option<PathBuf>,
-    /// Categorical feature columns (native LightGBM only; not supported yet).
+    /// Categorical feature columns (with `--engine lightgbm`; Strider's own trainer refuses them).
     #[arg(long, value_delimiter = ',')]
     categorical: Vec<String>,
     /// A LightGBM parameter, KEY=VALUE (repeatable), e.g. num_leaves=31.
     #[arg(long = "param")]
     params: Vec<String>,
+    /// Which trainer: Strider's own (also in the browser) or native LightGBM (needs the
+    /// `lightgbm` build feature).
     #[arg(long, value_enum, default_value = "strider")]
     engine: EngineArg,
-    #[arg(long)]
+    /// Where to write the model (LightGBM's model.txt).
+    #[arg(long, short)]
     out: PathBuf,
+    /// Print a JSON summary instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -74,6 +94,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let TrainArgs {
         data,
         target,
+        ignore,
         valid,
         categorical,
         params,
@@ -86,11 +107,11 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     if matches!(engine, EngineArg::Lightgbm) {
         gp.engine = Engine::Lightgbm;
     }
-    let (headers, rows) = read_table(&data)?;
+    let (headers, rows) = read_table(&data, &ignore)?;
     let (names, x, y) = split_target(&data, &headers, &rows, &target)?;
     let v = match &valid {
         Some(path) => {
-            let (vh, vr) = read_table(path)?;
+            let (vh, vr) = read_table(path, &ignore)?;
             let (vn, vx, vy) = split_target(path, &vh, &vr, &target)?;
             if vn != names {
                 bail!("{}: columns differ from {}", path.display(), data.display());
@@ -132,11 +153,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         if !categorical.is_empty() {
             bail!("--categorical: categorical splits need --engine lightgbm");
         }
-        let bar = if json {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(gp.num_iterations as u64)
-        };
+        let bar = crate::output::progress_bar(gp.num_iterations as u64, json);
         let m = train(&gp, &td, vd.as_ref(), &mut |it, name, value| {
             bar.set_position(it as u64);
             last.insert(name.to_string(), serde_json::json!(value));

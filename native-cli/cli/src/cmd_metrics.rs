@@ -8,6 +8,10 @@ use strider_core::metrics_report::{MetricsOptions, MetricsReport, Outcome, Tests
 use crate::table::{Table, num};
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider metrics returns.csv --benchmark spy
+  strider metrics runs/my-run/returns.csv --benchmark buy_and_hold
+  strider metrics weekly.csv --periods-per-year 52 --rf 0.02 --json")]
 pub struct MetricsArgs {
     /// CSV of `date` + one column of simple returns per strategy.
     returns: PathBuf,
@@ -15,6 +19,7 @@ pub struct MetricsArgs {
     /// SPA benchmark. Without it SPA compares against cash.
     #[arg(long)]
     benchmark: Option<String>,
+    /// Periods per year, to annualise (252 for daily bars, 52 weekly, 12 monthly).
     #[arg(long, default_value_t = 252.0)]
     periods_per_year: f64,
     /// Annual risk-free rate, de-annualised geometrically (negative rates are honoured).
@@ -26,6 +31,7 @@ pub struct MetricsArgs {
     /// Bootstrap repetitions.
     #[arg(long, default_value_t = 1000)]
     reps: usize,
+    /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
 }
@@ -72,10 +78,36 @@ fn print_metrics(report: &MetricsReport) {
         .collect();
     for (i, (key, _)) in fields[0].iter().enumerate() {
         let mut row = vec![key.to_string()];
-        row.extend(fields.iter().map(|f| num(f[i].1, 4)));
+        row.extend(fields.iter().map(|f| shown(key, f[i].1)));
         t.row(row);
     }
     print!("{}", t.render());
+}
+
+/// Returns, drawdowns, rates and risk as percentages (as quantstats shows them), counts as
+/// integers, ratios with four decimals. `--json` keeps every value as the fraction it is.
+fn shown(key: &str, v: f64) -> String {
+    const PERCENT: [&str; 13] = [
+        "total_return",
+        "cagr",
+        "volatility",
+        "max_drawdown",
+        "avg_drawdown",
+        "win_rate",
+        "hit_rate",
+        "var_95",
+        "cvar_95",
+        "var_95_parametric",
+        "cvar_95_parametric",
+        "best_day",
+        "worst_day",
+    ];
+    match key {
+        "n_periods" | "longest_drawdown_days" => num(v, 0),
+        "min_track_record_length" => num(v, 1),
+        k if PERCENT.contains(&k) && v.is_finite() => format!("{:.2}%", v * 100.0),
+        _ => num(v, 4),
+    }
 }
 
 /// Alpha, beta and capture of every column against the benchmark column.

@@ -10,6 +10,9 @@ use strider_mlflow::rest::RestClient;
 use strider_mlflow::sync::{IdMap, sync_store};
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider mlflow sync --from ~/.cache/strider/mlflow-buffer/127.0.0.1_5000/mlruns --to http://127.0.0.1:5000
+  strider mlflow sync --from mlruns --to http://mlflow.internal:5000 --json")]
 pub struct MlflowArgs {
     #[command(subcommand)]
     command: MlflowCommand,
@@ -25,11 +28,13 @@ enum MlflowCommand {
         /// The server, `http(s)://host:port`.
         #[arg(long)]
         to: String,
+        /// Print the sync's counts as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Measure logging throughput against a server (see benches/reference/mlflow_logging.py).
     Bench {
+        /// The server, `http(s)://host:port`.
         #[arg(long)]
         to: String,
         /// Points sent in batches (up to 1000 per request, as strider logs).
@@ -38,6 +43,7 @@ enum MlflowCommand {
         /// Points sent one request each.
         #[arg(long, default_value_t = 300)]
         single: usize,
+        /// Print the throughputs as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -17,12 +17,18 @@ use strider_mlflow::registry::{
 use strider_mlflow::rest::RestClient;
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider models register --run RUN_ID --model trees --name my-trees
+  strider models alias my-trees champion 3 --reason \"DSR 0.97\"
+  strider models rollback my-trees champion
+  strider models show my-trees --tracking-uri http://127.0.0.1:5000")]
 pub struct ModelsArgs {
     #[command(subcommand)]
     command: ModelsCommand,
     /// Registry location (as for `strider run`): a server URL or a local `mlruns` path.
     #[arg(long, global = true)]
     tracking_uri: Option<String>,
+    /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
 }
@@ -53,21 +59,29 @@ enum ModelsCommand {
     },
     /// Point ALIAS (e.g. champion, challenger) at VERSION; the move is recorded.
     Alias {
+        /// The registered model.
         name: String,
+        /// The alias to point (champion, challenger, ...).
         alias: String,
+        /// The version it points at from now on.
         version: u64,
+        /// Why, recorded with the move in the alias history.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Move ALIAS back to the version it held before its latest move.
     Rollback {
+        /// The registered model.
         name: String,
+        /// The alias to move back.
         alias: String,
+        /// Why, recorded with the move in the alias history.
         #[arg(long, default_value = "rollback")]
         reason: String,
     },
     /// Set a metadata tag on a model, or on one version with --version.
     Tag {
+        /// The registered model.
         name: String,
         /// KEY=VALUE
         tag: String,
@@ -77,7 +91,10 @@ enum ModelsCommand {
     /// List registered models.
     List,
     /// A model's versions, aliases, alias history and lineage.
-    Show { name: String },
+    Show {
+        /// The registered model.
+        name: String,
+    },
 }
 
 fn kv(s: &str) -> Result<(String, String)> {

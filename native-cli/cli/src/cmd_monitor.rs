@@ -5,7 +5,7 @@ use clap::Args;
 use strider_app::watch::write_monitor;
 
 #[derive(Args)]
-#[command(after_help = "Examples:
+#[command(after_help = "EXAMPLES:
   strider monitor ops/                      # writes ops/monitor.html
   strider monitor replay/ --out monitor.html --json
   strider monitor postgresql://u:p@db/strider --out monitor.html")]

@@ -11,6 +11,10 @@ use strider_core::bundle::{Bundle, Selection};
 use crate::table::Table;
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider predict --model runs/my-run/bundles/trees --data data/AAPL.csv --data data/MSFT.csv
+  strider predict --model models:/my-trees@champion --data data/AAPL.csv --tracking-uri http://127.0.0.1:5000 --json
+  strider predict --model models:/my-trees/3 --data data/AAPL.csv --since 2024-01-01")]
 pub struct PredictArgs {
     /// A bundle folder (RUN_DIR/bundles/NAME), models:/NAME/VERSION or models:/NAME@ALIAS.
     #[arg(long)]

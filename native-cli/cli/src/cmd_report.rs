@@ -6,6 +6,9 @@ use anyhow::Result;
 use clap::Args;
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider report runs/my-run
+  strider report runs/my-run --out /tmp/report.html --data-dir moved/data")]
 pub struct ReportArgs {
     /// A run directory written by `strider run`.
     run_dir: PathBuf,

@@ -4,6 +4,9 @@ use anyhow::Result;
 use clap::Args;
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider retrain watch.toml --model ridge --reason \"new data vendor\"
+  strider retrain watch.toml --model ridge --reason \"manual\" --state postgresql://u:p@db/strider")]
 pub struct RetrainArgs {
     /// The config `strider watch` runs.
     config: PathBuf,

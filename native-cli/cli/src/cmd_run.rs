@@ -4,18 +4,23 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use strider_app::run::{Progress, RunRequest, RunResult, run_to_dir};
 use strider_core::pipeline::RunOutput;
 
 use crate::table::{Table, num};
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider run                               # the bundled example
+  strider init data/*.csv && strider run strider.toml
+  strider run my.toml -o runs/first --folds # the per-fold table too
+  strider run my.toml --json --no-track | jq .selection.recommended")]
 pub struct RunArgs {
     /// Run configuration (TOML). Without it, the bundled example runs.
     config: Option<PathBuf>,
     /// Run directory to create (must not exist). Default: `runs/<name>-<UTC time>`.
-    #[arg(long)]
+    #[arg(long, short)]
     out: Option<PathBuf>,
     /// Seed for every random choice (overrides the config's `seed`).
     #[arg(long)]
@@ -48,18 +53,14 @@ impl RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
+    let bar = crate::output::progress_bar(0, args.json);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:24} [{bar:30}] {pos}/{len} folds {elapsed}")?
             .progress_chars("=> "),
     );
     let result = run_to_dir(&args.request(), &mut |p| match p {
         Progress::Stage(name) => bar.set_message(name.to_string()),
-        Progress::Warning(w) => bar.suspend(|| eprintln!("warning: {w}")),
+        Progress::Warning(w) => bar.suspend(|| crate::output::warning(w)),
         Progress::Fold { total } => {
             bar.set_length(total);
             bar.inc(1);
@@ -89,7 +90,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     } else {
         crate::cmd_select::print_leaderboard(&result.selection);
         println!();
-        print_tables(&result.output, &result.dir, args.folds);
+        print_tables(
+            &result.output,
+            &result.dir,
+            args.folds || crate::output::verbose(),
+        );
         if let Some(r) = &result.robustness {
             println!();
             crate::cmd_validate::print_robustness(r);
@@ -106,15 +111,15 @@ fn report_tracking(result: &RunResult, json: bool) {
     let Some(t) = &result.tracking else { return };
     let (parent, r) = (&t.run_id, &t.report);
     match r.synced {
-        Some(false) => eprintln!(
-            "warning: the tracking server did not answer ({}); run {parent} is buffered in {} - \
+        Some(false) => crate::output::warning(&format!(
+            "the tracking server did not answer ({}); run {parent} is buffered in {} - \
              replay it with `strider mlflow sync --from {} --to {}`",
             r.error.as_deref().unwrap_or("unreachable"),
             r.local_store.display(),
             r.local_store.display(),
             r.tracking_uri
-        ),
-        _ if !json => eprintln!(
+        )),
+        _ if !json && !crate::output::quiet() => eprintln!(
             "tracked as run {} in {}",
             r.server_run_ids.get(parent).unwrap_or(parent),
             r.tracking_uri

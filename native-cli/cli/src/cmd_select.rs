@@ -11,7 +11,7 @@ use crate::table::{Table, num};
 
 #[derive(Args)]
 #[command(
-    after_help = "Example:\n  strider select runs/bokeh-3-20261201T101500Z --min-dsr 0.9 --benchmark zero"
+    after_help = "EXAMPLES:\n  strider select runs/bokeh-3-20261201T101500Z --min-dsr 0.9 --benchmark zero"
 )]
 pub struct SelectArgs {
     /// The run directory (written by `strider run`).
@@ -83,8 +83,8 @@ pub fn run(args: SelectArgs) -> Result<()> {
 /// The recommendation and its reasons, then every model ranked.
 pub fn print_leaderboard(report: &SelectionReport) {
     match &report.recommended {
-        Some(m) => println!("recommended: {m}"),
-        None => println!("recommended: none"),
+        Some(m) => crate::output::headline(&format!("recommended: {m}"), true),
+        None => crate::output::headline("recommended: none", false),
     }
     for r in &report.reasons {
         println!("  - {r}");

@@ -8,6 +8,10 @@ use strider_app::deploy::ModelRef;
 use strider_serve::{ServeOptions, serve_blocking};
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider serve --model models:/my-trees@champion --tracking-uri http://127.0.0.1:5000 --port 8080
+  strider serve --model runs/my-run/bundles/ridge --port 0
+  curl -s localhost:8080/health")]
 pub struct ServeArgs {
     /// A bundle folder, models:/NAME/VERSION, or models:/NAME@ALIAS (polled and hot-swapped).
     #[arg(long)]

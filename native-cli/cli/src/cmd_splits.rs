@@ -17,10 +17,16 @@ enum WindowArg {
 }
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider splits --scheme walk-forward --n-samples 1000 --train-size 252 --test-size 63
+  strider splits --scheme cpcv --n-samples 600 --n-folds 6 --n-test-folds 2 --purge 5 --embargo 5 --json
+  strider splits --scheme purged-kfold --n-samples 500 --n-splits 5 --purge 5")]
 pub struct SplitsArgs {
+    /// The splitting scheme (each as scikit-learn or skfolio defines it).
     #[arg(long, value_enum)]
     scheme: Scheme,
-    #[arg(long)]
+    /// How many samples (rows, in time order) to split.
+    #[arg(long, short)]
     n_samples: usize,
     /// tss, purged-kfold (default 5)
     #[arg(long)]

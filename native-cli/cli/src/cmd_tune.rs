@@ -18,13 +18,20 @@ use strider_tune::storage::postgres::redact;
 use strider_tune::{Direction, PrunerSpec, TrialState};
 
 #[derive(Args)]
+#[command(after_help = "EXAMPLES:
+  strider tune my.toml --trials 50 --model trees --pruner median
+  strider tune my.toml --trials 50 --workers 2 --storage postgresql://u:p@db/optuna --study shared
+  strider tune my.toml --ensemble --trials 30
+  strider tune --space space.toml --trials 100 --direction minimize -- python objective.py
+Trials are tracked in MLflow (a parent run, a nested run per trial); the best configuration is
+written to tunes/<study>/best.toml and run, tracked, ready for `strider models register`.")]
 pub struct TuneArgs {
     /// Run configuration to tune (default: the bundled example). Not with `-- CMD`.
     config: Option<PathBuf>,
     /// Trials this invocation runs (added to what the study already has).
     #[arg(long, default_value_t = 20)]
     trials: usize,
-    /// Optuna storage URL: `sqlite:///PATH` or `journal:PATH`.
+    /// Optuna storage URL: `sqlite:///PATH`, `postgresql://USER:PASS@HOST/DB` or `journal:PATH`.
     #[arg(long, default_value = "sqlite:///study.db")]
     storage: String,
     /// Study name (default: the config's name + "-tune", or "command").
@@ -33,6 +40,8 @@ pub struct TuneArgs {
     /// Parallel workers in this process (more processes or machines may share the storage).
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// The sampler, as Optuna's: TPE (multivariate; `tpe-univariate` for Optuna's default),
+    /// CMA-ES, random, grid or QMC (Sobol).
     #[arg(long, default_value = "tpe", value_parser = ["tpe", "tpe-univariate", "cmaes", "random", "grid", "qmc"])]
     sampler: String,
     /// none, median, percentile, sha (successive halving), hyperband, threshold, patient.
@@ -70,8 +79,9 @@ pub struct TuneArgs {
     trial_timeout: Option<f64>,
     /// Where to write tuning.json (and best.toml plus the best run, for a config).
     /// Default: `tunes/<study>`.
-    #[arg(long)]
+    #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Print a JSON summary instead of text.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -156,11 +166,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         tracking: args.tracking.request(),
         live: None,
     };
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.trials as u64)
-    };
+    let bar = crate::output::progress_bar(args.trials as u64, args.json);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:48} [{bar:30}] {pos}/{len} trials {elapsed}")?
             .progress_chars("=> "),
@@ -175,6 +181,9 @@ pub fn run(args: TuneArgs) -> Result<()> {
         )),
         Progress::Told { number, state } => {
             bar.set_message(format!("trial {number}: {}", state.name()));
+            if crate::output::verbose() {
+                bar.suspend(|| eprintln!("trial {number}: {}", state.name()));
+            }
             bar.inc(1);
         }
     });
@@ -258,6 +267,12 @@ fn print_result(r: &TuneResult, storage: &str) {
     if let Some(rep) = r.best_run.get("report") {
         println!("best run's report: {}", rep.as_str().unwrap_or_default());
     }
+    let best = &r.best_run["tracking"];
+    if let Some(id) = best["server_run_id"].as_str().or(best["run_id"].as_str()) {
+        println!(
+            "best run tracked as {id}; register it: strider models register --run {id} --model MODEL --name NAME"
+        );
+    }
     print_tracking(&r.tracking);
 }
 
@@ -269,17 +284,17 @@ fn print_tracking(t: &Value) {
     let report = &t["report"];
     let uri = report["tracking_uri"].as_str().unwrap_or_default();
     if report["synced"] == false {
-        eprintln!(
-            "warning: the tracking server did not answer; session run {parent} is buffered in {} - \
+        crate::output::warning(&format!(
+            "the tracking server did not answer; session run {parent} is buffered in {} - \
              replay it with `strider mlflow sync --from {} --to {uri}`",
             report["local_store"].as_str().unwrap_or_default(),
             report["local_store"].as_str().unwrap_or_default(),
-        );
+        ));
     } else {
         let id = t["server_run_id"].as_str().unwrap_or(parent);
         println!("tracked as run {id} (one nested run per trial) in {uri}");
     }
     if let Some(e) = t["error"].as_str() {
-        eprintln!("warning: some of the session's tracking failed: {e}");
+        crate::output::warning(&format!("some of the session's tracking failed: {e}"));
     }
 }

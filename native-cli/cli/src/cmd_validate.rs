@@ -9,7 +9,7 @@ use strider_core::robustness::RobustnessReport;
 use crate::table::{Table, num};
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  strider validate runs/bokeh-3-20261201T101500Z --json")]
+#[command(after_help = "EXAMPLES:\n  strider validate runs/bokeh-3-20261201T101500Z --json")]
 pub struct ValidateArgs {
     /// The run directory (written by `strider run`); its `[robustness]` table, or the defaults.
     run_dir: PathBuf,

@@ -13,7 +13,7 @@ use strider_app::watch::{
 use strider_serve::MonitorServer;
 
 #[derive(Args)]
-#[command(after_help = "Examples:
+#[command(after_help = "EXAMPLES:
   strider watch config.toml --state ops/              # follow the data files as bars arrive
   strider watch config.toml --replay --from 2019-01-01 --state replay/ --json
   strider watch config.toml --state ops/ --listen 127.0.0.1:9400   # GET /metrics /status /events

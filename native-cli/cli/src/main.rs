@@ -5,6 +5,7 @@ mod cmd_ab;
 mod cmd_completions;
 mod cmd_drift;
 mod cmd_gbdt;
+mod cmd_init;
 mod cmd_metrics;
 mod cmd_mlflow;
 mod cmd_models;
@@ -19,6 +20,7 @@ mod cmd_splits;
 mod cmd_tune;
 mod cmd_validate;
 mod cmd_watch;
+mod output;
 mod table;
 mod tracking_args;
 
@@ -29,10 +31,18 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Results only: no progress bars, warnings or hints.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More detail: a run's per-fold table, every trial of a study.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented, runnable config for your bar files (then `strider run` it).
+    Init(cmd_init::InitArgs),
     /// Load data, build features and labels, walk forward, backtest, write a run directory.
     Run(cmd_run::RunArgs),
     /// Print the train/test index sets of a splitting scheme.
@@ -78,7 +88,9 @@ enum Command {
 fn main() -> std::process::ExitCode {
     set_process_environment();
     let cli = Cli::parse();
+    output::set(cli.quiet, cli.verbose);
     let result = match cli.command {
+        Command::Init(a) => cmd_init::run(a),
         Command::Run(a) => cmd_run::run(a),
         Command::Splits(a) => cmd_splits::run(a),
         Command::Metrics(a) => cmd_metrics::run(a),
@@ -101,7 +113,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            output::error(&chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -139,4 +151,70 @@ fn chain(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `strider SUB ... --ARG` for every argument without a description, every command included.
+    fn undescribed(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let described = arg
+                .get_help()
+                .is_some_and(|h| !h.to_string().trim().is_empty());
+            if !described {
+                out.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                undescribed(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_argument_of_every_command_is_described() {
+        let mut missing = Vec::new();
+        undescribed(&super::Cli::command(), "strider", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{} undescribed:\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
+    }
+
+    /// Every command a user runs shows examples at the end of its `--help` (a group's, such as
+    /// `models` or `gbdt`, on the group or on each of its commands).
+    #[test]
+    fn every_command_has_examples() {
+        let cli = super::Cli::command();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+            let has = |c: &clap::Command| {
+                c.get_after_help()
+                    .is_some_and(|h| h.to_string().contains("EXAMPLES"))
+            };
+            let children: Vec<&clap::Command> = sub
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .collect();
+            let covered = has(sub) || (!children.is_empty() && children.iter().all(|c| has(c)));
+            if !covered {
+                missing.push(sub.get_name().to_string());
+            }
+        }
+        assert!(missing.is_empty(), "no EXAMPLES: {missing:?}");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

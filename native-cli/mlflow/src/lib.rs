@@ -43,7 +43,7 @@
 //! std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), strider_mlflow::Error>(())
 //! ```
-// No panics by construction in library code (tests may unwrap): see README "Limits".
+// No panics by construction in library code (tests may unwrap): see docs/configuration.md, "Limits and hostile input".
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;

@@ -31,6 +31,9 @@ pub struct Tracker {
     experiment: String,
     remote: Option<Remote>,
     runs: Vec<String>,
+    /// Runs with artifacts: their status reaches a server only in the final sync, after the
+    /// files (a FINISHED run is complete).
+    with_artifacts: std::collections::HashSet<String>,
 }
 
 /// Outcome of [`Tracker::finish`].
@@ -118,6 +121,7 @@ impl Tracker {
             experiment: exp,
             remote,
             runs: Vec::new(),
+            with_artifacts: Default::default(),
         };
         if let Some(r) = &mut t.remote {
             match r.rest.get_or_create_experiment(experiment) {
@@ -232,14 +236,19 @@ impl Tracker {
 
     /// Artifacts are written locally and uploaded by the final sync.
     pub fn log_artifact(&mut self, run: &str, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.with_artifacts.insert(run.to_string());
         self.local.log_artifact(&self.experiment, run, rel, bytes)
     }
 
-    /// Ends a run; a server hears it at once (a long session's finished runs do not show as
-    /// running until its end), and again, idempotently, in the final sync.
+    /// Ends a run. A server hears it at once for a run without artifacts (a long session's
+    /// finished trials do not show as running until its end); a run with artifacts is marked
+    /// ended there by the final sync, after its files, so a FINISHED run is a complete one.
     pub fn end_run(&mut self, run: &str, status: RunStatus) -> Result<()> {
         let end = now_ms();
         self.local.end_run(&self.experiment, run, status, end)?;
+        if self.with_artifacts.contains(run) {
+            return Ok(());
+        }
         self.remote_do(|r| match r.ids.get(run) {
             Some(sid) => r.rest.update_run(sid, status, Some(end)),
             None => Ok(()),

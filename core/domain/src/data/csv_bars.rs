@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use csv::StringRecord;
 
 use super::csv_common::{Table, cell_err, check_order, parse_date, parse_finite, read_table};
-use super::headers::{Field, field, sounds_like_price};
+use super::headers::{Field, field, is_short, sounds_like_price};
 use super::{Column, Instrument};
 use crate::{Error, Result};
 
@@ -43,15 +43,28 @@ struct Columns {
     extra: Vec<usize>,
 }
 
-fn columns(file: &str, headers: &[String]) -> Result<Columns> {
+/// Where each field is: full spellings first, then short ones (`o`, `dt`, `day`) for the fields
+/// still missing; an instrument column only when its first value is not a number.
+fn columns(file: &str, table: &Table) -> Result<Columns> {
+    let headers = &table.headers;
     let file_err = |message: String| Error::DataFile {
         file: file.to_string(),
         message,
     };
+    let first_row = table.rows.first().map(|(_, r)| r);
+    let numeric = |i: usize| {
+        first_row
+            .and_then(|r| r.get(i))
+            .is_some_and(|v| v.parse::<f64>().is_ok())
+    };
     let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut extra = Vec::new();
-    for (i, h) in headers.iter().enumerate() {
-        match field(h) {
+    let strong = headers.iter().enumerate().filter(|(_, h)| !is_short(h));
+    let short = headers.iter().enumerate().filter(|(_, h)| is_short(h));
+    for (i, h) in strong.chain(short) {
+        let f = field(h).filter(|f| *f != Field::Instrument || !numeric(i));
+        let f = f.filter(|f| !(is_short(h) && found.contains_key(f.name())));
+        match f {
             Some(f) => {
                 if let Some(&j) = found.get(f.name()) {
                     let first = headers.get(j).map_or("", String::as_str);
@@ -79,6 +92,7 @@ fn columns(file: &str, headers: &[String]) -> Result<Columns> {
         )));
     }
     let at = |f: Field| found.get(f.name()).copied().unwrap_or(0);
+    extra.sort_unstable();
     Ok(Columns {
         date: at(Field::Date),
         ohlcv: [
@@ -98,7 +112,7 @@ fn columns(file: &str, headers: &[String]) -> Result<Columns> {
 /// Parse one bar file. A file without an instrument column is one instrument named `name`.
 pub fn parse_bar_file(name: &str, file: &str, text: &str) -> Result<BarFile> {
     let table = read_table(file, text)?;
-    let cols = columns(file, &table.headers)?;
+    let cols = columns(file, &table)?;
     let groups: Vec<(String, Vec<&(u64, StringRecord)>)> = match cols.instrument {
         None => vec![(name.to_string(), table.rows.iter().collect())],
         Some(k) => {
@@ -122,16 +136,22 @@ pub fn parse_bar_file(name: &str, file: &str, text: &str) -> Result<BarFile> {
         instruments: Vec::with_capacity(groups.len()),
         warnings: Vec::new(),
     };
+    let mut outside: Vec<(String, usize, String)> = Vec::new();
+    let mut columns_said = std::collections::HashSet::new();
     for (id, rows) in groups {
         let inst = build(&id, file, &table, &cols, &rows)?;
-        for w in warnings(file, &inst) {
-            // A long file's column warnings are the same for every instrument: said once.
-            if !out.warnings.contains(&w) {
+        if let Some(o) = outside_range(&inst) {
+            outside.push(o);
+        }
+        // A long file's column warnings are the same for every instrument: said once.
+        for w in price_like_columns(file, &inst) {
+            if columns_said.insert(w.clone()) {
                 out.warnings.push(w);
             }
         }
         out.instruments.push(inst);
     }
+    out.warnings.extend(outside_warnings(file, &outside));
     Ok(out)
 }
 
@@ -274,10 +294,10 @@ fn text_column_hint(e: Error, cols: &Columns, i: usize) -> Error {
 
 /// What is kept but looks wrong: opens or closes outside the bar's range, and unrecognised
 /// columns that look like prices (by name, or by staying within the bars' range).
-fn warnings(file: &str, inst: &Instrument) -> Vec<String> {
-    let mut out = Vec::new();
+/// (instrument, bars, first date) when some bar's open or close is outside its [low, high].
+fn outside_range(inst: &Instrument) -> Option<(String, usize, String)> {
     let (Some(open), Some(high), Some(low)) = (&inst.open, &inst.high, &inst.low) else {
-        return out;
+        return None;
     };
     let outside = |x: f64, t: usize| {
         let (h, l) = (
@@ -293,14 +313,39 @@ fn warnings(file: &str, inst: &Instrument) -> Vec<String> {
                 || outside(inst.close.get(t).copied().unwrap_or(0.0), t)
         })
         .collect();
-    if let Some(&first) = bad.first() {
-        out.push(format!(
-            "{file}: {}: {} bar(s) have an open or close outside [low, high] (first on {}); kept as they are",
-            inst.name,
-            bad.len(),
-            inst.dates.get(first).map(|d| d.to_string()).unwrap_or_default()
-        ));
+    let first = inst.dates.get(*bad.first()?)?.to_string();
+    Some((inst.name.clone(), bad.len(), first))
+}
+
+/// One line per instrument with bars outside their range, or one for the file past three.
+fn outside_warnings(file: &str, outside: &[(String, usize, String)]) -> Vec<String> {
+    let line = |(name, n, first): &(String, usize, String)| {
+        format!(
+            "{file}: {name}: {n} bar(s) have an open or close outside [low, high] (first on \
+             {first}); kept as they are"
+        )
+    };
+    match outside {
+        [] => Vec::new(),
+        few if few.len() <= 3 => few.iter().map(line).collect(),
+        many => vec![format!(
+            "{file}: {} instruments have bars with an open or close outside [low, high] (e.g. \
+             {}); kept as they are",
+            many.len(),
+            many.first()
+                .map(line)
+                .unwrap_or_default()
+                .trim_start_matches(&format!("{file}: "))
+        )],
     }
+}
+
+/// Unrecognised columns that look like prices (by name, or by staying within the bars' range).
+fn price_like_columns(file: &str, inst: &Instrument) -> Vec<String> {
+    let mut out = Vec::new();
+    let (Some(high), Some(low)) = (&inst.high, &inst.low) else {
+        return out;
+    };
     for column in &inst.extra {
         let within = column
             .values
@@ -385,6 +430,29 @@ mod tests {
     }
 
     #[test]
+    fn short_names_and_numeric_asset_columns_stay_extra_columns() {
+        let text = "date,day,open,high,low,close,volume,asset\n\
+            2020-01-02T16:00:00Z,4,1,2,1,1.5,9,7\n\
+            2020-01-03T16:00:00+01:00,5,1,2,1,1.5,9,8\n";
+        let f = parse_bar_file("x", "x.csv", text).unwrap();
+        assert_eq!(f.instruments.len(), 1);
+        let extra: Vec<&str> = f.instruments[0]
+            .extra
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(extra, ["day", "asset"]);
+        for bad in [
+            "2020-01-02 garbage",
+            "2020-01-02T99:99",
+            "2020-01-02 16:00+1",
+        ] {
+            let t = format!("date,open,high,low,close,volume\n{bad},1,2,1,1,1\n");
+            assert!(err(&t).contains("not a date"), "{bad}");
+        }
+    }
+
+    #[test]
     fn impossible_bars_are_errors_or_warnings_by_rule() {
         let e = err("date,open,high,low,close,volume\n2020-01-02,1,1,2,1,5\n");
         assert!(
@@ -398,8 +466,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
-        assert!(f.warnings[0].contains("outside [low, high] (first on 2020-01-02)"));
-        assert!(f.warnings[1].contains("`Close_raw` looks like a price"));
+        let said = |w: &str| f.warnings.iter().any(|x| x.contains(w));
+        assert!(said("outside [low, high] (first on 2020-01-02)"));
+        assert!(said("`Close_raw` looks like a price"));
         let e = err("date,open,high,low,close,close\n2020-01-02,1,1,1,1,5\n");
         assert!(e.contains("twice") || e.contains("both mean"), "{e}");
     }

@@ -81,7 +81,14 @@ pub(super) fn date_column(file: &str, table: &Table) -> Result<usize> {
     table
         .headers
         .iter()
-        .position(|h| super::headers::field(h) == Some(super::headers::Field::Date))
+        .position(|h| h.eq_ignore_ascii_case("date"))
+        .or_else(|| {
+            let date = Some(super::headers::Field::Date);
+            table
+                .headers
+                .iter()
+                .position(|h| super::headers::field(h) == date)
+        })
         .ok_or_else(|| Error::DataFile {
             file: file.to_string(),
             message: "missing column `date`".into(),
@@ -100,8 +107,8 @@ pub(super) fn cell_err(file: &str, line: u64, column: &str, message: String) -> 
 /// A day: `YYYY-MM-DD`, or a timestamp on that day (`2020-01-02 00:00:00`, `2020-01-02T16:00Z`:
 /// bars are daily, the time is dropped).
 pub(super) fn parse_date(file: &str, line: u64, column: &str, s: &str) -> Result<NaiveDate> {
-    let day = match (s.get(..10), s.get(10..11)) {
-        (Some(d), Some(" " | "T")) if s.len() > 11 && s.is_char_boundary(10) => d,
+    let day = match (s.get(..10), s.get(10..11), s.get(11..)) {
+        (Some(d), Some(" " | "T"), Some(time)) if is_time(time) => d,
         _ => s,
     };
     NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
@@ -112,6 +119,23 @@ pub(super) fn parse_date(file: &str, line: u64, column: &str, s: &str) -> Result
             format!("`{s}` is not a date (expected YYYY-MM-DD)"),
         )
     })
+}
+
+/// A time of day: `HH:MM[:SS[.fff]]`, then optionally `Z` or an offset `±HH[:]MM`.
+fn is_time(s: &str) -> bool {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    // A clock has no sign: one starts the offset.
+    let (clock, offset) = match s.find(['+', '-']) {
+        Some(k) => s.split_at(k),
+        None => (s, ""),
+    };
+    let digits: String = offset.chars().skip(1).filter(|c| *c != ':').collect();
+    let offset_ok =
+        offset.is_empty() || (digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit()));
+    offset_ok
+        && ["%H:%M:%S%.f", "%H:%M"]
+            .iter()
+            .any(|f| chrono::NaiveTime::parse_from_str(clock, f).is_ok())
 }
 
 /// A finite number; NaN, inf and blanks are errors.

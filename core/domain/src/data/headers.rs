@@ -93,15 +93,30 @@ pub fn field(header: &str) -> Option<Field> {
         .map(|(f, _)| *f)
 }
 
-/// Whether an unrecognised header reads like a price's name (`Last`, `Close (USD)`, `PX_LAST`,
-/// `Adjusted`, `VWAP`): such a column is kept as an extra column, with a warning.
+/// Short spellings (`o`, `c`, `dt`, `day`, `time`, ...) name their field only where the file has
+/// no longer spelling of it: otherwise they are ordinary extra columns.
+pub fn is_short(header: &str) -> bool {
+    ["o", "h", "l", "c", "v", "dt", "day", "time"].contains(&squash(header).as_str())
+}
+
+/// Whether an unrecognised header reads like a price's name, word by word (`Last`,
+/// `Close (USD)`, `PX_LAST`, `Adjusted Px`, `VWAP`): such a column is kept as an extra column,
+/// with a warning. Words that make it something else (`Open Interest`, `adj_factor`) keep it
+/// quiet.
 pub fn sounds_like_price(header: &str) -> bool {
-    let s = squash(header);
-    [
-        "close", "price", "adj", "last", "px", "vwap", "open", "high", "low",
-    ]
-    .iter()
-    .any(|w| s.contains(w))
+    let words: Vec<String> = header
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let priced = [
+        "close", "price", "adj", "adjusted", "last", "px", "vwap", "open", "high", "low",
+    ];
+    let other = [
+        "interest", "factor", "ratio", "count", "flow", "volume", "return",
+    ];
+    words.iter().any(|w| priced.contains(&w.as_str()))
+        && !words.iter().any(|w| other.contains(&w.as_str()))
 }
 
 #[cfg(test)]
@@ -128,6 +143,16 @@ mod tests {
         assert_eq!(field("signal"), None);
         assert_eq!(field("close_raw"), None);
         assert!(sounds_like_price("Close (USD)") && sounds_like_price("PX_LAST"));
-        assert!(!sounds_like_price("signal"));
+        assert!(sounds_like_price("close_raw") && sounds_like_price("Adjusted_Px"));
+        for quiet in [
+            "signal",
+            "Open Interest",
+            "adj_factor",
+            "cash_flow",
+            "lowess",
+        ] {
+            assert!(!sounds_like_price(quiet), "{quiet}");
+        }
+        assert!(is_short("Day") && is_short("o") && !is_short("Date"));
     }
 }

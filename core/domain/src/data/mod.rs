@@ -70,10 +70,17 @@ pub fn load_with_warnings(
     Ok((out, warnings))
 }
 
-/// The instrument name for a per-instrument file: its file stem (`data/bokeh_aapl.csv` -> `bokeh_aapl`).
+/// The instrument name for a per-instrument file: its file stem (`data/bokeh_aapl.csv` ->
+/// `bokeh_aapl`; `.parquet` and `.pq` too).
 pub fn instrument_name(path: &str) -> String {
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    file.strip_suffix(".csv").unwrap_or(file).to_string()
+    let lower = file.to_ascii_lowercase();
+    [".csv", ".parquet", ".pq"]
+        .iter()
+        .filter(|x| lower.ends_with(*x))
+        .find_map(|x| file.get(..file.len() - x.len()))
+        .unwrap_or(file)
+        .to_string()
 }
 
 /// Where the bars come from. Paths are relative to the config file.

@@ -17,8 +17,9 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
 }
 
 /// The run's input files, as its manifest lists them, each checked against its recorded SHA-256.
-/// Bundled runs read the copy inside this binary; others read paths relative to `data_dir`, or to
-/// the directory of the config the run was started with.
+/// Bundled runs read the copy inside this binary; others read paths relative to `data_dir`, else
+/// the absolute location the run read them from, else paths relative to the directory of the
+/// config the run was started with (runs made before locations were recorded).
 pub fn input_files(
     manifest: &serde_json::Value,
     data_dir: Option<&Path>,
@@ -42,8 +43,12 @@ pub fn input_files(
                 .with_context(|| format!("{path}: not bundled in this strider"))?
                 .to_string()
         } else {
-            let full = base.join(path);
-            std::fs::read_to_string(&full).with_context(|| {
+            let recorded = input["location"].as_str().map(PathBuf::from);
+            let full = match recorded.filter(|_| data_dir.is_none()) {
+                Some(location) if location.exists() => location,
+                _ => base.join(path),
+            };
+            crate::parquet_text::read_data(&full).with_context(|| {
                 format!(
                     "reading input {} (pass --data-dir to say where the run's data is)",
                     full.display()

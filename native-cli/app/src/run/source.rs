@@ -53,7 +53,12 @@ impl ConfigSource {
 
     /// The parsed, validated config (errors name the config file).
     pub fn config(&self) -> Result<Config> {
-        Config::from_toml(&self.text).with_context(|| self.label.clone())
+        let mut config = Config::from_toml(&self.text).with_context(|| self.label.clone())?;
+        if let Some(base) = &self.base {
+            config.data.files = expand_folders(&config.data.files, base)
+                .with_context(|| format!("{}: data.files", self.label))?;
+        }
+        Ok(config)
     }
 
     /// The text of a data file the config names.
@@ -64,6 +69,9 @@ impl ConfigSource {
                 .ok_or_else(|| "not a bundled file".to_string()),
             Some(base) => {
                 let full = base.join(path);
+                if crate::parquet_text::is_parquet(&full) {
+                    return crate::parquet_text::to_csv_text(&full).map_err(|e| e.chain());
+                }
                 std::fs::read_to_string(&full)
                     .map_err(|e| format!("cannot read {}: {e}", full.display()))
             }
@@ -77,7 +85,10 @@ impl ConfigSource {
         let (instruments, warnings) =
             strider_core::data::load_with_warnings(&config.data, &mut |path| {
                 let text = self.read(path)?;
-                inputs.push(InputFile::new(path, &text));
+                inputs.push(match &self.base {
+                    Some(base) => InputFile::at(path, &base.join(path), &text),
+                    None => InputFile::new(path, &text),
+                });
                 texts.insert(path.to_string(), text.clone());
                 Ok(text)
             })?;
@@ -88,4 +99,34 @@ impl ConfigSource {
             warnings,
         })
     }
+}
+
+/// `files` with each folder replaced by the `.csv` files in it (sorted by name), so a run, its
+/// manifest and its report name every file it read.
+fn expand_folders(files: &[String], base: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in files {
+        let dir = base.join(entry);
+        if !dir.is_dir() {
+            out.push(entry.clone());
+            continue;
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading folder {}", dir.display()))?
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                let n = n.to_ascii_lowercase();
+                n.ends_with(".csv") || n.ends_with(".parquet")
+            })
+            .collect();
+        if names.is_empty() {
+            crate::bail!("folder `{entry}` holds no .csv or .parquet files");
+        }
+        names.sort();
+        let prefix = entry.trim_end_matches(['/', '\\']);
+        out.extend(names.into_iter().map(|n| format!("{prefix}/{n}")));
+    }
+    Ok(out)
 }

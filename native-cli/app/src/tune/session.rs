@@ -18,7 +18,7 @@ use strider_tune::{
 use super::command::CommandObjective;
 use super::config_space::{ConfigObjective, Metric};
 use super::ensemble_space::EnsembleObjective;
-use super::tracking::{Fanout, SessionInfo, Tracked, TrialSink, TuneTracking};
+use super::tracking::{Fanout, SessionEnd, SessionInfo, Tracked, TrialSink, TuneTracking};
 use crate::run::{ConfigSource, TrackingRequest};
 use crate::rundir::{safe_name, write_atomic};
 
@@ -410,7 +410,22 @@ fn finish_tracking(tracking: &TuneTracking, outcome: Result<TuneResult>) -> Resu
     } else {
         strider_mlflow::RunStatus::Failed
     };
-    let (report, error) = tracking.finish(&metrics, &tags, &artifacts, status);
+    // The best run already waited for a server that did not answer: no second wait.
+    let best_synced = outcome.as_ref().map_or(true, |r| {
+        r.best_run["tracking"]["report"]["synced"] != false
+    });
+    let wait = if best_synced {
+        std::time::Duration::MAX
+    } else {
+        std::time::Duration::ZERO
+    };
+    let end = SessionEnd {
+        metrics,
+        tags,
+        artifacts,
+        status,
+    };
+    let (report, error) = tracking.finish(&end, wait);
     let mut result = outcome?;
     let parent = tracking.parent();
     result.tracking = json!({

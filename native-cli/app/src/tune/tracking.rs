@@ -117,9 +117,11 @@ impl TuneTracking {
     pub fn start(request: &TrackingRequest, info: &SessionInfo) -> Result<Arc<Self>> {
         let uri = TrackingUri::resolve(request.uri.as_deref());
         let experiment = request.experiment.as_deref().unwrap_or(info.study);
+        // Workers wait on one lock for every call: a slow server may hold it this long per call
+        // at most (then the session goes on locally), well under a heartbeat's staleness.
         let budget = request.wait.clamp(
             std::time::Duration::from_secs(1),
-            strider_mlflow::rest::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(2),
         );
         let mut tracker = Tracker::open_with_budget(uri, experiment, budget)?;
         let mut tags = BTreeMap::from([
@@ -204,17 +206,17 @@ impl TuneTracking {
     }
 
     /// The objective returned: the trial's params, distributions, user attributes and any
-    /// intermediate value not streamed yet.
+    /// intermediate value not streamed yet. Each is logged on its own, so one a store refuses
+    /// (a parameter name MLflow does not allow) costs only itself.
     fn trial_returned(&self, trial: &Trial, outcome: &Outcome) {
         let frozen = trial.frozen();
         self.with(|state| {
             let run = Self::trial_run(state, trial.number)?;
-            let params: BTreeMap<String, String> = frozen
-                .external_params()
-                .iter()
-                .map(|(k, v)| (k.clone(), text(v)))
-                .collect();
-            state.tracker.log_params(&run, &params)?;
+            let mut first = Ok(());
+            for (k, v) in frozen.external_params() {
+                let one = BTreeMap::from([(k, text(&v))]);
+                keep_first(&mut first, state.tracker.log_params(&run, &one));
+            }
             let mut tags: BTreeMap<String, String> = frozen
                 .params
                 .iter()
@@ -223,77 +225,87 @@ impl TuneTracking {
             for (k, v) in &frozen.user_attrs {
                 tags.insert(k.clone(), text(v));
             }
-            state.tracker.set_tags(&run, &tags)?;
-            let Some(t) = state.trials.get_mut(&trial.number) else {
-                return Ok(());
-            };
-            let missing: Vec<Metric> = frozen
-                .intermediate
-                .iter()
-                .filter(|(step, _)| t.steps.insert(**step))
-                .map(|(step, v)| metric("intermediate_value".into(), *v, *step))
-                .collect();
-            if let Outcome::Complete(values) = outcome {
-                t.values = Some(values.clone());
+            for (k, v) in tags {
+                let one = BTreeMap::from([(k, v)]);
+                keep_first(&mut first, state.tracker.set_tags(&run, &one));
             }
-            Ok(state.tracker.log_metrics(&run, &missing)?)
+            if let Some(t) = state.trials.get_mut(&trial.number) {
+                let missing: Vec<Metric> = frozen
+                    .intermediate
+                    .iter()
+                    .filter(|(step, _)| t.steps.insert(**step))
+                    .map(|(step, v)| metric("intermediate_value".into(), *v, *step))
+                    .collect();
+                // A pruned trial's value is its last intermediate value (Optuna's `tell`).
+                t.values = match outcome {
+                    Outcome::Complete(values) => Some(values.clone()),
+                    Outcome::Pruned => frozen.intermediate.values().last().map(|v| vec![*v]),
+                    Outcome::Fail(_) => None,
+                };
+                keep_first(&mut first, state.tracker.log_metrics(&run, &missing));
+            }
+            first
         });
     }
 
-    /// The storage recorded the trial's final state: its value(s), `state`, and the run's end.
+    /// The storage recorded the trial's final state: its value(s), `state`, and the run's end
+    /// (always reached: a failure before it is kept, not returned early).
     pub fn trial_told(&self, number: usize, trial_state: TrialState) {
         self.with(|state| {
             let run = Self::trial_run(state, number)?;
+            let mut first = Ok(());
             let values = state.trials.get(&number).and_then(|t| t.values.clone());
-            if let (TrialState::Complete, Some(values)) = (trial_state, values) {
+            let valued = matches!(trial_state, TrialState::Complete | TrialState::Pruned);
+            if let (true, Some(values)) = (valued, values) {
                 let points: Vec<Metric> = values
                     .iter()
                     .enumerate()
                     .map(|(i, v)| metric(value_key(i, values.len()), *v, 0))
                     .collect();
-                state.tracker.log_metrics(&run, &points)?;
+                keep_first(&mut first, state.tracker.log_metrics(&run, &points));
             }
             let tags = BTreeMap::from([
                 ("state".to_string(), trial_state.name().to_string()),
                 ("datetime_complete".to_string(), local_now()),
                 ("direction".to_string(), direction_tag(&self.directions)),
             ]);
-            state.tracker.set_tags(&run, &tags)?;
+            keep_first(&mut first, state.tracker.set_tags(&run, &tags));
             let status = if trial_state == TrialState::Fail {
                 RunStatus::Failed
             } else {
                 RunStatus::Finished
             };
-            state.tracker.end_run(&run, status)?;
+            keep_first(&mut first, state.tracker.end_run(&run, status));
             if let Some(t) = state.trials.get_mut(&number) {
                 t.ended = true;
             }
             state.tracker.flush();
-            Ok(())
+            first
         });
     }
 
-    /// The session's end: its figures, files and tags on the parent run, then the sync.
+    /// The session's end: its figures, files and tags on the parent run, every run ended (a
+    /// trial a failing worker left behind as KILLED), then the sync, waiting up to `wait` for a
+    /// server that went away.
     pub fn finish(
         &self,
-        metrics: &BTreeMap<String, f64>,
-        tags: &BTreeMap<String, String>,
-        artifacts: &[(String, Vec<u8>)],
-        status: RunStatus,
+        end: &SessionEnd,
+        wait: std::time::Duration,
     ) -> (FinishReport, Option<String>) {
         self.with(|state| {
             let parent = state.parent.clone();
-            let points: Vec<Metric> = metrics
+            let mut first = Ok(());
+            let points: Vec<Metric> = end
+                .metrics
                 .iter()
                 .filter(|(_, v)| v.is_finite())
                 .map(|(k, v)| metric(k.clone(), *v, 0))
                 .collect();
-            state.tracker.log_metrics(&parent, &points)?;
-            state.tracker.set_tags(&parent, tags)?;
-            for (path, bytes) in artifacts {
-                state.tracker.log_artifact(&parent, path, bytes)?;
+            keep_first(&mut first, state.tracker.log_metrics(&parent, &points));
+            keep_first(&mut first, state.tracker.set_tags(&parent, &end.tags));
+            for (path, bytes) in &end.artifacts {
+                keep_first(&mut first, state.tracker.log_artifact(&parent, path, bytes));
             }
-            // A trial a failing worker left behind is closed with the session.
             let open: Vec<String> = state
                 .trials
                 .values()
@@ -301,13 +313,29 @@ impl TuneTracking {
                 .map(|t| t.run.clone())
                 .collect();
             for run in open {
-                state.tracker.end_run(&run, RunStatus::Killed)?;
+                keep_first(&mut first, state.tracker.end_run(&run, RunStatus::Killed));
             }
-            Ok(state.tracker.end_run(&parent, status)?)
+            keep_first(&mut first, state.tracker.end_run(&parent, end.status));
+            first
         });
         let mut state = self.lock();
-        let report = state.tracker.finish(self.wait);
+        let report = state.tracker.finish(wait.min(self.wait));
         (report, state.error.clone())
+    }
+}
+
+/// What the parent run gets at the session's end.
+pub struct SessionEnd {
+    pub metrics: BTreeMap<String, f64>,
+    pub tags: BTreeMap<String, String>,
+    pub artifacts: Vec<(String, Vec<u8>)>,
+    pub status: RunStatus,
+}
+
+/// Keeps the first failure of several independent tracking calls.
+fn keep_first(first: &mut Result<()>, r: std::result::Result<(), strider_mlflow::Error>) {
+    if let (Ok(()), Err(e)) = (&*first, r) {
+        *first = Err(e.into());
     }
 }
 

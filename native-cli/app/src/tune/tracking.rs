@@ -239,7 +239,12 @@ impl TuneTracking {
                 // A pruned trial's value is its last intermediate value (Optuna's `tell`).
                 t.values = match outcome {
                     Outcome::Complete(values) => Some(values.clone()),
-                    Outcome::Pruned => frozen.intermediate.values().last().map(|v| vec![*v]),
+                    Outcome::Pruned => frozen
+                        .intermediate
+                        .values()
+                        .last()
+                        .filter(|v| !v.is_nan())
+                        .map(|v| vec![*v]),
                     Outcome::Fail(_) => None,
                 };
                 keep_first(&mut first, state.tracker.log_metrics(&run, &missing));

@@ -7,13 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 out=native-cli/app/assets/report
-cargo build --release -p strider-wasm --target wasm32-unknown-unknown
+cargo build --profile wasm-report -p strider-wasm --target wasm32-unknown-unknown
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # no-modules: a classic script defining `wasm_bindgen`, which can be inlined into the page and
 # into a Web Worker created from a blob (ES module imports cannot work from a file:// page).
 wasm-bindgen --target no-modules --no-typescript --out-dir "$tmp" \
-  "$target/wasm32-unknown-unknown/release/strider_wasm.wasm"
+  "$target/wasm32-unknown-unknown/wasm-report/strider_wasm.wasm"
 mkdir -p "$out"
 gzip -9n -c "$tmp/strider_wasm_bg.wasm" > "$out/strider_wasm_bg.wasm.gz"
 cp "$tmp/strider_wasm.js" "$out/strider_wasm.js"

@@ -156,12 +156,12 @@ fn bad_data_is_an_error_naming_file_line_and_column_and_writes_nothing() {
     for (name, line, col, value, want) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let cfg = project(tmp.path(), |c| c);
-        corrupt_line(&tmp.path().join("data/bokeh_msft.csv"), line, col, value);
+        corrupt_line(&tmp.path().join("data/MSFT.csv"), line, col, value);
         let o = strider(&["run", cfg.to_str().unwrap(), "--out", "out"], tmp.path());
         assert!(!o.status.success(), "{name}: should fail");
         let err = stderr(&o);
         assert!(
-            err.contains("data/bokeh_msft.csv") && err.contains(want),
+            err.contains("data/MSFT.csv") && err.contains(want),
             "{name}: {err}"
         );
         assert!(
@@ -176,7 +176,7 @@ fn bad_data_is_an_error_naming_file_line_and_column_and_writes_nothing() {
     // A duplicated row.
     let tmp = tempfile::tempdir().unwrap();
     let cfg = project(tmp.path(), |c| c);
-    let p = tmp.path().join("data/bokeh_ibm.csv");
+    let p = tmp.path().join("data/IBM.csv");
     let mut lines: Vec<String> = std::fs::read_to_string(&p)
         .unwrap()
         .lines()
@@ -1075,12 +1075,12 @@ fn report_is_rewritten_from_a_run_directory_and_refuses_changed_data() {
     );
 
     // Data edited since the run: refused, naming the file; the old report stays as it was.
-    corrupt_line(&tmp.path().join("d/data/bokeh_msft.csv"), 5, 4, "99.5");
+    corrupt_line(&tmp.path().join("d/data/MSFT.csv"), 5, 4, "99.5");
     let o = strider(&["report", "r", "--data-dir", "d"], tmp.path());
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
-        err.contains("data/bokeh_msft.csv") && err.contains("changed since the run"),
+        err.contains("data/MSFT.csv") && err.contains("changed since the run"),
         "{err}"
     );
     assert_eq!(
@@ -1237,7 +1237,7 @@ fn a_yahoo_header_with_a_split_and_a_long_file_give_the_runs_of_the_plain_files(
     let texts: Vec<(&str, String)> = ["aapl", "msft"]
         .iter()
         .map(|t| {
-            let path = repo().join(format!("examples/data/bokeh_{t}.csv"));
+            let path = repo().join(format!("examples/data/{}.csv", t.to_uppercase()));
             (*t, std::fs::read_to_string(path).unwrap())
         })
         .collect();
@@ -1397,7 +1397,8 @@ fn init_writes_a_config_for_fresh_files_that_runs() {
     let mut weekly = vec!["Date,Symbol,Open,High,Low,Close,Volume".to_string()];
     for t in ["aapl", "msft"] {
         let text =
-            std::fs::read_to_string(repo().join(format!("examples/data/bokeh_{t}.csv"))).unwrap();
+            std::fs::read_to_string(repo().join(format!("examples/data/{}.csv", t.to_uppercase())))
+                .unwrap();
         let yahoo = rewrite_bars(
             &text,
             "Date,Open,High,Low,Close,Volume,Adj Close",
@@ -1671,7 +1672,7 @@ fn parquet_bar_files_run_as_their_csv_files() {
     }
     for t in ["aapl", "msft"] {
         std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
+            repo().join(format!("examples/data/{}.csv", t.to_uppercase())),
             dir.join(format!("{t}.csv")),
         )
         .unwrap();

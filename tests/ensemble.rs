@@ -117,9 +117,9 @@ fn every_method_runs_saves_a_bundle_and_the_mean_is_the_members_mean() {
         let want = (preds["ridge"][key] + preds["trees"][key] + preds["momentum"][key]) / 3.0;
         assert_eq!(avg.to_bits(), want.to_bits(), "{key:?}");
     }
-    let data: Vec<String> = ["aapl", "msft", "ibm"]
+    let data: Vec<String> = ["AAPL", "MSFT", "IBM"]
         .iter()
-        .flat_map(|t| ["--data".to_string(), format!("data/bokeh_{t}.csv")])
+        .flat_map(|t| ["--data".to_string(), format!("data/{t}.csv")])
         .collect();
     for (name, _) in ENSEMBLES {
         let bundle = dir.join("bundles").join(name);
@@ -223,8 +223,8 @@ fn every_method_runs_saves_a_bundle_and_the_mean_is_the_members_mean() {
 /// Multiplies every price of the bars after `after` by a wobble, in each data file
 /// (`date,open,high,low,close,volume,adj_close`).
 fn perturb_after(dir: &Path, after: &str) {
-    for t in ["aapl", "msft", "ibm"] {
-        let path = dir.join(format!("data/bokeh_{t}.csv"));
+    for t in ["AAPL", "MSFT", "IBM"] {
+        let path = dir.join(format!("data/{t}.csv"));
         let text = std::fs::read_to_string(&path).unwrap();
         let mut out = String::new();
         for (i, l) in text.lines().enumerate() {

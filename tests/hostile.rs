@@ -378,7 +378,7 @@ fn a_tracking_server_that_never_answers_delays_a_run_by_its_wait_only() {
 fn small_project(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::copy(
-        repo().join("examples/data/bokeh_aapl.csv"),
+        repo().join("examples/data/AAPL.csv"),
         dir.join("data/aapl.csv"),
     )
     .unwrap();
@@ -523,7 +523,7 @@ fn the_hostile_corpus_gives_one_line_errors_and_writes_nothing() {
     }
     std::fs::create_dir(tmp.path().join("data")).unwrap();
     std::fs::copy(
-        repo().join("examples/data/bokeh_aapl.csv"),
+        repo().join("examples/data/AAPL.csv"),
         tmp.path().join("data/aapl.csv"),
     )
     .unwrap();

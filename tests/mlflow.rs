@@ -110,16 +110,16 @@ fn ok(o: &Output) -> Value {
 /// The bundled example with one model and a short walk-forward, to keep the suite quick.
 fn small_config(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    for t in ["aapl", "msft"] {
+    for t in ["AAPL", "MSFT"] {
         std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
-            dir.join(format!("data/bokeh_{t}.csv")),
+            repo().join(format!("examples/data/{t}.csv")),
+            dir.join(format!("data/{t}.csv")),
         )
         .unwrap();
     }
     let cfg = std::fs::read_to_string(repo().join("examples/default.toml"))
         .unwrap()
-        .replace("\"data/bokeh_ibm.csv\"", "")
+        .replace("\"data/IBM.csv\"", "")
         .replace(", ]", "]")
         .replace("test_size = 63", "test_size = 504");
     let cfg = cfg.split("# A second").next().unwrap().to_string()
@@ -474,9 +474,9 @@ fn a_tracked_run_s_bundle_registered_on_the_server_is_read_by_mlflow_and_predict
     );
     assert_eq!(m["mlmodel_run_id"], out["tracking"]["run_id"]);
     // The registry version predicts what the bundle folder predicts.
-    let data: Vec<String> = ["aapl", "msft"]
+    let data: Vec<String> = ["AAPL", "MSFT"]
         .iter()
-        .flat_map(|t| ["--data".to_string(), format!("data/bokeh_{t}.csv")])
+        .flat_map(|t| ["--data".to_string(), format!("data/{t}.csv")])
         .collect();
     let predict = |model: &str| {
         let mut args = vec!["predict", "--model", model, "--json", "--tracking-uri", &u];
@@ -641,10 +641,10 @@ fn a_watch_replay_on_a_server_registers_promotes_and_logs_every_cycle() {
     let dir = tmp.path();
     let server = Server::start(&dir.join("server"));
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    for t in ["aapl", "msft", "ibm"] {
+    for t in ["AAPL", "MSFT", "IBM"] {
         std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
-            dir.join(format!("data/bokeh_{t}.csv")),
+            repo().join(format!("examples/data/{t}.csv")),
+            dir.join(format!("data/{t}.csv")),
         )
         .unwrap();
     }

@@ -21,10 +21,10 @@ fn held_back(dir: &Path) -> Vec<Vec<String>> {
     project(dir, |_| {
         std::fs::read_to_string(repo().join("examples/watch.toml")).unwrap()
     });
-    ["aapl", "msft", "ibm"]
+    ["AAPL", "MSFT", "IBM"]
         .iter()
         .map(|t| {
-            let f = dir.join(format!("data/bokeh_{t}.csv"));
+            let f = dir.join(format!("data/{t}.csv"));
             let text = std::fs::read_to_string(&f).unwrap();
             let keep: Vec<&str> = text
                 .lines()
@@ -46,8 +46,8 @@ fn held_back(dir: &Path) -> Vec<Vec<String>> {
 
 /// Appends the next held-back bar to every file.
 fn append_bar(dir: &Path, later: &[Vec<String>], i: usize) -> String {
-    for (t, lines) in ["aapl", "msft", "ibm"].iter().zip(later) {
-        let f = dir.join(format!("data/bokeh_{t}.csv"));
+    for (t, lines) in ["AAPL", "MSFT", "IBM"].iter().zip(later) {
+        let f = dir.join(format!("data/{t}.csv"));
         let text = std::fs::read_to_string(&f).unwrap();
         std::fs::write(&f, format!("{text}{}\n", lines[i])).unwrap();
     }

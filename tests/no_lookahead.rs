@@ -133,13 +133,10 @@ proptest! {
 }
 
 fn bundled() -> Vec<Instrument> {
-    ["aapl", "msft", "ibm"]
+    ["AAPL", "MSFT", "IBM"]
         .iter()
         .map(|t| {
-            let path = format!(
-                "{}/../../examples/data/bokeh_{t}.csv",
-                env!("CARGO_MANIFEST_DIR")
-            );
+            let path = format!("{}/../../examples/data/{t}.csv", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap();
             strider_core::data::parse_bars(t, &path, &text).unwrap()
         })

@@ -48,14 +48,12 @@ fn example() -> &'static Run {
 }
 
 fn data_args(dir: &Path) -> Vec<String> {
-    ["aapl", "msft", "ibm"]
+    ["AAPL", "MSFT", "IBM"]
         .iter()
         .flat_map(|t| {
             [
                 "--data".to_string(),
-                dir.join(format!("data/bokeh_{t}.csv"))
-                    .display()
-                    .to_string(),
+                dir.join(format!("data/{t}.csv")).display().to_string(),
             ]
         })
         .collect()
@@ -120,7 +118,7 @@ fn every_model_has_a_bundle_that_scores_the_pipeline_s_rows_bit_for_bit() {
         assert!(n > 9000, "{m}: {n} rows");
         // The last bar of each instrument has no label yet, and still gets a score.
         assert_eq!(got.len(), n + 3, "{m}");
-        assert!(got.contains_key(&("2013-03-01".to_string(), "bokeh_aapl".to_string())));
+        assert!(got.contains_key(&("2013-03-01".to_string(), "AAPL".to_string())));
     }
 }
 
@@ -165,8 +163,8 @@ fn appending_later_bars_never_changes_an_earlier_score() {
     let r = example();
     let cut = r.dir.join("cut");
     std::fs::create_dir_all(cut.join("data")).unwrap();
-    for t in ["aapl", "msft", "ibm"] {
-        let f = format!("data/bokeh_{t}.csv");
+    for t in ["AAPL", "MSFT", "IBM"] {
+        let f = format!("data/{t}.csv");
         head(&r.dir.join(&f), &cut.join(&f), 2500);
     }
     for m in ["trees", "lstm", "ridge"] {
@@ -199,7 +197,7 @@ fn data_that_does_not_fit_the_bundle_is_refused_with_what_is_missing() {
     let bundle = r.run.join("bundles/ridge");
     let bad = r.dir.join("bad");
     std::fs::create_dir_all(&bad).unwrap();
-    let src = std::fs::read_to_string(r.dir.join("data/bokeh_aapl.csv")).unwrap();
+    let src = std::fs::read_to_string(r.dir.join("data/AAPL.csv")).unwrap();
     let header: Vec<&str> = src.lines().next().unwrap().split(',').collect();
     let adj = header.iter().position(|h| *h == "adj_close").unwrap();
     // No adjusted close, which the model was trained on (returns would silently change).
@@ -213,11 +211,7 @@ fn data_that_does_not_fit_the_bundle_is_refused_with_what_is_missing() {
         .collect();
     std::fs::write(bad.join("noadj.csv"), no_adj.join("\n") + "\n").unwrap();
     // Ten bars: shorter than the features' warm-up.
-    head(
-        &r.dir.join("data/bokeh_aapl.csv"),
-        &bad.join("short.csv"),
-        10,
-    );
+    head(&r.dir.join("data/AAPL.csv"), &bad.join("short.csv"), 10);
     // Every fifth bar: weekly bars.
     let weekly: Vec<&str> = src
         .lines()

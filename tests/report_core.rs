@@ -10,14 +10,14 @@ use strider_core::pipeline;
 use strider_core::report::{self, FORMAT, ReportPayload};
 use strider_core::whatif::WhatIfSettings;
 
-const AAPL: &str = include_str!("../examples/data/bokeh_aapl.csv");
-const MSFT: &str = include_str!("../examples/data/bokeh_msft.csv");
+const AAPL: &str = include_str!("../examples/data/AAPL.csv");
+const MSFT: &str = include_str!("../examples/data/MSFT.csv");
 
 const CONFIG: &str = r#"
 name = "report-core"
 seed = 7
 [data]
-files = ["data/bokeh_aapl.csv", "data/bokeh_msft.csv"]
+files = ["data/AAPL.csv", "data/MSFT.csv"]
 [[features]]
 kind = "returns"
 periods = [1, 5, 20]
@@ -52,8 +52,8 @@ cost_bps = 2.0
 fn payload() -> (ReportPayload, pipeline::RunOutput) {
     let config = Config::from_toml(CONFIG).unwrap();
     let files = BTreeMap::from([
-        ("data/bokeh_aapl.csv".to_string(), AAPL.to_string()),
-        ("data/bokeh_msft.csv".to_string(), MSFT.to_string()),
+        ("data/AAPL.csv".to_string(), AAPL.to_string()),
+        ("data/MSFT.csv".to_string(), MSFT.to_string()),
     ]);
     let instruments =
         strider_core::data::load(&config.data, &mut |p| Ok(files.get(p).cloned().unwrap()))

@@ -40,8 +40,8 @@ fn bundles(dir: &Path) -> PathBuf {
 /// A request body with the last `n` bars of each bundled instrument.
 fn body(dir: &Path, n: usize) -> Vec<u8> {
     let mut instruments = serde_json::Map::new();
-    for t in ["aapl", "msft", "ibm"] {
-        let text = std::fs::read_to_string(dir.join(format!("data/bokeh_{t}.csv"))).unwrap();
+    for t in ["AAPL", "MSFT", "IBM"] {
+        let text = std::fs::read_to_string(dir.join(format!("data/{t}.csv"))).unwrap();
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         let rows: Vec<&str> = lines.collect();
@@ -60,7 +60,7 @@ fn body(dir: &Path, n: usize) -> Vec<u8> {
                 Value::Object(bar)
             })
             .collect();
-        instruments.insert(format!("bokeh_{t}"), Value::Array(bars));
+        instruments.insert(t.to_string(), Value::Array(bars));
     }
     serde_json::to_vec(&json!({"instruments": instruments})).unwrap()
 }
@@ -606,7 +606,7 @@ fn a_large_body_is_scored_off_the_async_workers_and_a_taken_port_is_an_error() {
     let server = Server::start(&["--model", trees.to_str().unwrap()], dir);
     server.wait_for_health();
     // Every bar of the three instruments: over 1 MiB of JSON.
-    let n = std::fs::read_to_string(dir.join("data/bokeh_aapl.csv"))
+    let n = std::fs::read_to_string(dir.join("data/AAPL.csv"))
         .unwrap()
         .lines()
         .count()
@@ -620,13 +620,9 @@ fn a_large_body_is_scored_off_the_async_workers_and_a_taken_port_is_an_error() {
         .into_json()
         .unwrap();
     let mut args = vec!["predict", "--model", trees.to_str().unwrap(), "--json"];
-    let files: Vec<String> = ["aapl", "msft", "ibm"]
+    let files: Vec<String> = ["AAPL", "MSFT", "IBM"]
         .iter()
-        .map(|t| {
-            dir.join(format!("data/bokeh_{t}.csv"))
-                .display()
-                .to_string()
-        })
+        .map(|t| dir.join(format!("data/{t}.csv")).display().to_string())
         .collect();
     for f in &files {
         args.extend(["--data", f.as_str()]);

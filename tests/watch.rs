@@ -291,23 +291,23 @@ fn a_corrupt_appended_bar_is_recorded_and_the_next_good_bar_is_processed() {
         "the newest bar gets a champion"
     );
     let append = |t: &str, line: &str| {
-        let f = dir.join(format!("data/bokeh_{t}.csv"));
+        let f = dir.join(format!("data/{t}.csv"));
         let text = std::fs::read_to_string(&f).unwrap();
         std::fs::write(&f, format!("{text}{line}\n")).unwrap();
     };
-    append("aapl", "2013-03-04,oops,1,1,1,1,1");
+    append("AAPL", "2013-03-04,oops,1,1,1,1,1");
     let (ev, state) = live(dir);
     let errors = kinds(&ev, "error");
     assert_eq!(errors.len(), 1, "{ev:?}");
     let message = errors[0]["error"].as_str().unwrap();
     assert!(
-        message.contains("bokeh_aapl.csv") && message.contains("line 3272"),
+        message.contains("AAPL.csv") && message.contains("line 3272"),
         "{message}"
     );
     assert_eq!(state["last_bar"], "2013-03-01", "no new bar yet");
     // The next bar arrives after the corrupt line, which stays in the file: it is processed.
-    for t in ["aapl", "msft", "ibm"] {
-        let text = std::fs::read_to_string(dir.join(format!("data/bokeh_{t}.csv"))).unwrap();
+    for t in ["AAPL", "MSFT", "IBM"] {
+        let text = std::fs::read_to_string(dir.join(format!("data/{t}.csv"))).unwrap();
         let last = text
             .lines()
             .rfind(|l| l.starts_with("2013-03-01"))
@@ -323,7 +323,7 @@ fn a_corrupt_appended_bar_is_recorded_and_the_next_good_bar_is_processed() {
         "the skipped line is recorded once"
     );
     // History rewritten badly is an error, and the data read before stays in use.
-    let f = dir.join("data/bokeh_msft.csv");
+    let f = dir.join("data/MSFT.csv");
     let text =
         std::fs::read_to_string(&f)
             .unwrap()
@@ -332,12 +332,7 @@ fn a_corrupt_appended_bar_is_recorded_and_the_next_good_bar_is_processed() {
     let (ev, state) = live(dir);
     let errors = kinds(&ev, "error");
     assert_eq!(errors.len(), 2, "{ev:?}");
-    assert!(
-        errors[1]["error"]
-            .as_str()
-            .unwrap()
-            .contains("bokeh_msft.csv")
-    );
+    assert!(errors[1]["error"].as_str().unwrap().contains("MSFT.csv"));
     assert_eq!(state["last_bar"], "2013-03-04");
 }
 
@@ -418,7 +413,7 @@ fn a_planted_regime_change_fires_data_drift_soon_after() {
 fn drift_on_files_equals_the_scipy_goldens() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let text = std::fs::read_to_string(repo().join("examples/data/bokeh_aapl.csv")).unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/data/AAPL.csv")).unwrap();
     let close: Vec<f64> = text
         .lines()
         .skip(1)
@@ -647,7 +642,7 @@ fn a_manual_request_fires_once_with_its_reason() {
 fn ab_test_decides_for_the_better_series_and_waits_on_equal_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let text = std::fs::read_to_string(repo().join("examples/data/bokeh_ibm.csv")).unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/data/IBM.csv")).unwrap();
     let close: Vec<f64> = text
         .lines()
         .skip(1)

@@ -237,10 +237,10 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 /// The project's data cut at `CUT`; returns the later bars, per file.
 fn hold_back(dir: &Path) -> Vec<Vec<String>> {
-    ["aapl", "msft", "ibm"]
+    ["AAPL", "MSFT", "IBM"]
         .iter()
         .map(|t| {
-            let f = dir.join(format!("data/bokeh_{t}.csv"));
+            let f = dir.join(format!("data/{t}.csv"));
             let text = std::fs::read_to_string(&f).unwrap();
             let mut lines = text.lines();
             let head = lines.next().unwrap().to_string();
@@ -255,7 +255,7 @@ fn append(dir: &Path, ticker: &str, line: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
-        .open(dir.join(format!("data/bokeh_{ticker}.csv")))
+        .open(dir.join(format!("data/{ticker}.csv")))
         .unwrap();
     writeln!(f, "{line}").unwrap();
 }
@@ -394,11 +394,11 @@ fn soak_three_processes_on_postgres_with_kills_a_tracking_outage_a_corrupt_bar_a
             faults.push("tracking server back before bar 110".into());
         }
         if i == 180 {
-            append(dir, "aapl", "2008-13-45,oops,1,1,1,1,1");
+            append(dir, "AAPL", "2008-13-45,oops,1,1,1,1,1");
             faults.push("corrupt bar appended before bar 180".into());
         }
         let date = later[0][i][..10].to_string();
-        for (t, lines) in ["aapl", "msft", "ibm"].iter().zip(&later) {
+        for (t, lines) in ["AAPL", "MSFT", "IBM"].iter().zip(&later) {
             append(dir, t, &lines[i]);
         }
         arrived.push((date, unix_ms(std::time::SystemTime::now())));
@@ -441,7 +441,7 @@ fn fault_free(dir: &Path) -> Vec<Value> {
     project(dir, |_| {
         std::fs::read_to_string(repo().join("examples/watch.toml")).unwrap()
     });
-    let text = std::fs::read_to_string(dir.join("data/bokeh_aapl.csv")).unwrap();
+    let text = std::fs::read_to_string(dir.join("data/AAPL.csv")).unwrap();
     let after: Vec<&str> = text.lines().skip(1).filter(|l| &l[..10] > CUT).collect();
     let to = &after[BARS - 1][..10];
     replay_events(dir, CUT, to, "fault-free")

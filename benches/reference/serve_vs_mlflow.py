@@ -45,7 +45,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-INSTRUMENTS = ["bokeh_aapl", "bokeh_msft", "bokeh_ibm"]
+INSTRUMENTS = ["AAPL", "MSFT", "IBM"]
 SAVE_MODEL = """
 import json, sys, warnings
 warnings.filterwarnings("ignore")

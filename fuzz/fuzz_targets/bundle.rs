@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = bundle.check();
-    let Ok(bars) = parse_bars("aapl", "bars.csv", BARS) else {
+    let Ok(bars) = parse_bars("AAPL", "bars.csv", BARS) else {
         return;
     };
     for selection in [Selection::Latest, Selection::Since(chrono::NaiveDate::MIN)] {

@@ -13,7 +13,7 @@ import { launch } from "./chromium.mjs";
 const ROOT = resolve(import.meta.dirname, "../..");
 const WWW = process.env.STRIDER_WWW ?? join(ROOT, "target/www");
 const STRIDER = process.env.STRIDER_BIN ?? join(ROOT, "target/release/strider");
-const DATA = ["aapl", "msft", "ibm"].map((t) => join(ROOT, `examples/data/bokeh_${t}.csv`));
+const DATA = ["AAPL", "MSFT", "IBM"].map((t) => join(ROOT, `examples/data/${t}.csv`));
 const SINCE = "2012-06-01";
 
 test("the browser scores a native bundle with identical bits", async (t) => {

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 
 def rows(ticker):
-    with open(f"examples/data/bokeh_{ticker}.csv") as f:
+    with open(f"examples/data/{ticker.upper()}.csv") as f:
         return list(csv.DictReader(f))
 
 

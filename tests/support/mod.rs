@@ -14,10 +14,10 @@ pub fn repo() -> PathBuf {
 /// A config in `dir` over copies of the bundled data, with `edit` applied to the TOML.
 pub fn project(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    for t in ["aapl", "msft", "ibm"] {
+    for t in ["AAPL", "MSFT", "IBM"] {
         std::fs::copy(
-            repo().join(format!("examples/data/bokeh_{t}.csv")),
-            dir.join(format!("data/bokeh_{t}.csv")),
+            repo().join(format!("examples/data/{t}.csv")),
+            dir.join(format!("data/{t}.csv")),
         )
         .unwrap();
     }

@@ -6,16 +6,16 @@ pub const CONFIG: &str = include_str!("../../../examples/default.toml");
 
 const FILES: [(&str, &str); 3] = [
     (
-        "data/bokeh_aapl.csv",
-        include_str!("../../../examples/data/bokeh_aapl.csv"),
+        "data/AAPL.csv",
+        include_str!("../../../examples/data/AAPL.csv"),
     ),
     (
-        "data/bokeh_msft.csv",
-        include_str!("../../../examples/data/bokeh_msft.csv"),
+        "data/MSFT.csv",
+        include_str!("../../../examples/data/MSFT.csv"),
     ),
     (
-        "data/bokeh_ibm.csv",
-        include_str!("../../../examples/data/bokeh_ibm.csv"),
+        "data/IBM.csv",
+        include_str!("../../../examples/data/IBM.csv"),
     ),
 ];
 

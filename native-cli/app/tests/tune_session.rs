@@ -12,7 +12,7 @@ fn small_config(dir: &Path) -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::copy(
-        repo.join("examples/data/bokeh_aapl.csv"),
+        repo.join("examples/data/AAPL.csv"),
         dir.join("data/aapl.csv"),
     )
     .unwrap();

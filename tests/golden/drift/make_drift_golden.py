@@ -59,7 +59,7 @@ def seg(gen, n, seed=1, **kw):
     return dict(gen=gen, n=n, seed=seed, **kw)
 
 
-RET = "examples/data/bokeh_aapl.csv"
+RET = "examples/data/AAPL.csv"
 
 KS_CASES = [
     ("equal sizes, no shift", [seg("irwin", 5, 1)], [seg("irwin", 5, 2)]),

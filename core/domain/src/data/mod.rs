@@ -70,8 +70,8 @@ pub fn load_with_warnings(
     Ok((out, warnings))
 }
 
-/// The instrument name for a per-instrument file: its file stem (`data/bokeh_aapl.csv` ->
-/// `bokeh_aapl`; `.parquet` and `.pq` too).
+/// The instrument name for a per-instrument file: its file stem (`data/AAPL.csv` ->
+/// `AAPL`; `.parquet` and `.pq` too).
 pub fn instrument_name(path: &str) -> String {
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let lower = file.to_ascii_lowercase();

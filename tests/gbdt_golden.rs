@@ -228,7 +228,7 @@ fn lightgbm_parameter_aliases_set_their_parameter() {
         "num_leaves": 9, "max_depth": 4, "min_data_in_leaf": 3, "min_sum_hessian_in_leaf": 0.5,
         "lambda_l1": 0.3, "lambda_l2": 0.4, "min_gain_to_split": 0.1, "feature_fraction": 0.6,
         "bagging_fraction": 0.7, "bagging_freq": 2, "max_bin": 63, "early_stopping_round": 4,
-        "seed": 11
+        "seed": 11, "num_threads": 3
     });
     let parse = |key: &str, value: &serde_json::Value| {
         serde_json::from_value::<strider_gbdt::GbdtParams>(serde_json::json!({ key: value }))

@@ -1,6 +1,8 @@
 //! Train on the benchmark data (shared/notes/lightgbm-eval/gen_data.py): rows 0..160k
 //! train, 160k..200k holdout; 200 rounds, 31 leaves, learning rate 0.05. Prints train CPU
-//! seconds and holdout RMSE. Usage: cargo run --release --example gbdt_bench -- data.csv
+//! wall seconds and holdout RMSE. Usage: cargo run --release --example gbdt_bench -- data.csv
+//! Environment: `THREADS` (num_threads, default 1; 0 = all cores, needs `--features parallel`),
+//! `MAX_BIN`, `MODEL_OUT` (where the model is written, default /tmp/strider_bench_model.txt).
 use std::time::Instant;
 
 use strider_gbdt::{GbdtParams, TrainData, train};
@@ -21,7 +23,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(255);
+    let num_threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let p = GbdtParams {
+        num_threads,
         num_iterations: 200,
         learning_rate: 0.05,
         num_leaves: 31,
@@ -64,5 +71,6 @@ fn main() {
         "train {secs:.2}s  holdout RMSE {:.6}  predict 40k rows {pred_secs:.3}s",
         (se / (y.len() - n_train) as f64).sqrt()
     );
-    std::fs::write("/tmp/strider_bench_model.txt", m.write()).unwrap();
+    let out = std::env::var("MODEL_OUT").unwrap_or("/tmp/strider_bench_model.txt".into());
+    std::fs::write(out, m.write()).unwrap();
 }

@@ -40,6 +40,7 @@ mod compiled;
 mod error;
 mod model;
 mod shap;
+mod threads;
 mod train;
 mod tree;
 

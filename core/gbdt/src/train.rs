@@ -1,8 +1,9 @@
 //! A histogram GBDT trainer with LightGBM's parameter names and defaults: leaf-wise growth,
 //! histogram subtraction, L1/L2 regularisation, NaN handling with a learned default direction,
 //! feature and row subsampling, early stopping; objectives regression (L2), binary (logloss) and
-//! multiclass (softmax). Deterministic from `seed`, single-threaded (it runs inside wasm32), and
-//! its result is a [`GbdtModel`]: every trained model is a LightGBM `model.txt`.
+//! multiclass (softmax). Deterministic from `seed` and independent of `num_threads` (threads
+//! take blocks of features, see `threads.rs`; one thread in wasm32), and its result is a
+//! [`GbdtModel`]: every trained model is a LightGBM `model.txt`.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binning::FeatureBins;
 use super::model::{GbdtModel, Objective};
+use super::threads::Threads;
 use super::tree::Tree;
 use crate::error::{Error, Result};
 
@@ -111,6 +113,15 @@ pub struct GbdtParams {
     pub early_stopping_round: usize,
     #[serde(alias = "random_seed", alias = "random_state")]
     pub seed: u64,
+    /// Threads for training, LightGBM's way: 0 = all cores. The trees are the same on any number
+    /// (work is split by feature); in the browser, and without the `parallel` feature, one.
+    #[serde(
+        alias = "num_thread",
+        alias = "nthread",
+        alias = "nthreads",
+        alias = "n_jobs"
+    )]
+    pub num_threads: usize,
 }
 
 impl Default for GbdtParams {
@@ -134,6 +145,7 @@ impl Default for GbdtParams {
             max_bin: 255,
             early_stopping_round: 0,
             seed: 0,
+            num_threads: 0,
         }
     }
 }
@@ -232,6 +244,7 @@ fn threshold_l1(g: f64, l1: f64) -> f64 {
 
 struct Grower<'a> {
     p: &'a GbdtParams,
+    threads: &'a Threads,
     bins: &'a [u8],
     n_features: usize,
     layout: &'a [FeatureBins],
@@ -258,89 +271,141 @@ impl Grower<'_> {
         -threshold_l1(b.g, self.p.lambda_l1) / (b.h + self.p.lambda_l2)
     }
 
+    /// The histogram of `rows`: per feature and bin, the sums of g, h and the row count. Built
+    /// by blocks of features on the threads; each cell sums its rows in order either way.
     fn histogram(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Bin> {
         let mut hist = vec![Bin::default(); self.total_bins];
+        let blocks = self.threads.feature_blocks(self.n_features, rows.len());
+        if let [block] = blocks[..] {
+            self.histogram_block(rows, (g, h), block, &mut hist);
+            return hist;
+        }
+        let mut parts = Vec::with_capacity(blocks.len());
+        let mut rest: &mut [Bin] = &mut hist;
+        for (first, end) in blocks {
+            let stop = self.offsets.get(end).copied().unwrap_or(self.total_bins);
+            let (part, tail) = rest.split_at_mut(stop - self.offsets[first]);
+            parts.push(((first, end), part));
+            rest = tail;
+        }
+        self.threads.for_each(parts, |(block, part)| {
+            self.histogram_block(rows, (g, h), block, part)
+        });
+        hist
+    }
+
+    /// The histogram cells of features `first..end` (`out` starts at feature `first`'s bins).
+    fn histogram_block(
+        &self,
+        rows: &[u32],
+        (g, h): (&[f64], &[f64]),
+        (first, end): (usize, usize),
+        out: &mut [Bin],
+    ) {
         let f = self.n_features;
-        let offsets = &self.offsets[..f];
+        let base = self.offsets[first];
+        let offsets = &self.offsets[first..end];
         for &r in rows {
             let r = r as usize;
             let (gr, hr) = (g[r], h[r]);
-            let row = &self.bins[r * f..(r + 1) * f];
+            let row = &self.bins[r * f + first..r * f + end];
             for (&off, &b) in offsets.iter().zip(row) {
-                let i = off + b as usize;
-                debug_assert!(i < hist.len());
+                let i = off - base + b as usize;
+                debug_assert!(i < out.len());
                 // SAFETY: every bin index is < its feature's n_bins, and offsets are the running
-                // sums of n_bins, so off + b < total_bins == hist.len().
-                let cell = unsafe { hist.get_unchecked_mut(i) };
+                // sums of n_bins, so off - base + b < the block's bins == out.len().
+                let cell = unsafe { out.get_unchecked_mut(i) };
                 cell.g += gr;
                 cell.h += hr;
                 cell.n += 1.0;
             }
         }
-        hist
     }
 
+    /// The leaf's best split over `features`: the largest gain, the first feature (then the
+    /// first bin) on ties, whether the features are searched on one thread or several.
     fn best_split(&self, leaf: &Leaf, features: &[usize]) -> Option<Split> {
         if self.p.max_depth > 0 && leaf.depth as i64 >= self.p.max_depth {
             return None;
         }
-        let min_n = self.p.min_data_in_leaf as f64;
-        if leaf.total.n < 2.0 * min_n {
+        if leaf.total.n < 2.0 * self.p.min_data_in_leaf as f64 {
             return None;
         }
         let parent = self.score(leaf.total);
+        let per_feature = if self.threads.search_in_parallel(self.total_bins) {
+            self.threads
+                .map(features, |&f| self.best_split_of(leaf, f, parent))
+        } else {
+            features
+                .iter()
+                .map(|&f| self.best_split_of(leaf, f, parent))
+                .collect()
+        };
+        per_feature
+            .into_iter()
+            .flatten()
+            .fold(None, |best: Option<Split>, s| {
+                if best.is_none_or(|b| s.gain > b.gain) {
+                    Some(s)
+                } else {
+                    best
+                }
+            })
+    }
+
+    /// The best split of the leaf on feature `f` (`parent`: the leaf's own score).
+    fn best_split_of(&self, leaf: &Leaf, f: usize, parent: f64) -> Option<Split> {
+        let min_n = self.p.min_data_in_leaf as f64;
+        let lay = &self.layout[f];
+        let off = self.offsets[f];
+        let nan = if lay.has_nan {
+            leaf.hist[off + lay.nan_bin()]
+        } else {
+            Bin::default()
+        };
+        let nan_options: &[bool] = if nan.n > 0.0 {
+            &[false, true]
+        } else {
+            &[false]
+        };
         let mut best: Option<Split> = None;
-        for &f in features {
-            let lay = &self.layout[f];
-            let off = self.offsets[f];
-            let nan = if lay.has_nan {
-                leaf.hist[off + lay.nan_bin()]
-            } else {
-                Bin::default()
-            };
-            let nan_options: &[bool] = if nan.n > 0.0 {
-                &[false, true]
-            } else {
-                &[false]
-            };
-            let mut cum = Bin::default();
-            for b in 0..lay.n_value_bins().saturating_sub(1) {
-                let cell = leaf.hist[off + b];
-                cum.g += cell.g;
-                cum.h += cell.h;
-                cum.n += cell.n;
-                for &nan_left in nan_options {
-                    let left = if nan_left {
-                        Bin {
-                            g: cum.g + nan.g,
-                            h: cum.h + nan.h,
-                            n: cum.n + nan.n,
-                        }
-                    } else {
-                        cum
-                    };
-                    let right = Bin {
-                        g: leaf.total.g - left.g,
-                        h: leaf.total.h - left.h,
-                        n: leaf.total.n - left.n,
-                    };
-                    if left.n < min_n
-                        || right.n < min_n
-                        || left.h < self.p.min_sum_hessian_in_leaf
-                        || right.h < self.p.min_sum_hessian_in_leaf
-                    {
-                        continue;
+        let mut cum = Bin::default();
+        for b in 0..lay.n_value_bins().saturating_sub(1) {
+            let cell = leaf.hist[off + b];
+            cum.g += cell.g;
+            cum.h += cell.h;
+            cum.n += cell.n;
+            for &nan_left in nan_options {
+                let left = if nan_left {
+                    Bin {
+                        g: cum.g + nan.g,
+                        h: cum.h + nan.h,
+                        n: cum.n + nan.n,
                     }
-                    let gain = self.score(left) + self.score(right) - parent;
-                    if gain > self.p.min_gain_to_split && best.is_none_or(|s| gain > s.gain) {
-                        best = Some(Split {
-                            gain,
-                            feature: f,
-                            bin: b,
-                            nan_left,
-                            left,
-                        });
-                    }
+                } else {
+                    cum
+                };
+                let right = Bin {
+                    g: leaf.total.g - left.g,
+                    h: leaf.total.h - left.h,
+                    n: leaf.total.n - left.n,
+                };
+                if left.n < min_n
+                    || right.n < min_n
+                    || left.h < self.p.min_sum_hessian_in_leaf
+                    || right.h < self.p.min_sum_hessian_in_leaf
+                {
+                    continue;
+                }
+                let gain = self.score(left) + self.score(right) - parent;
+                if gain > self.p.min_gain_to_split && best.is_none_or(|s| gain > s.gain) {
+                    best = Some(Split {
+                        gain,
+                        feature: f,
+                        bin: b,
+                        nan_left,
+                        left,
+                    });
                 }
             }
         }
@@ -671,9 +736,10 @@ impl Binned {
         }
     }
 
-    fn grower<'a>(&'a self, p: &'a GbdtParams) -> Grower<'a> {
+    fn grower<'a>(&'a self, p: &'a GbdtParams, threads: &'a Threads) -> Grower<'a> {
         Grower {
             p,
+            threads,
             bins: &self.bins,
             n_features: self.layout.len(),
             layout: &self.layout,
@@ -874,8 +940,9 @@ pub fn train(
     let n = data.n_rows();
     let f = data.n_features;
     let k = p.outputs();
+    let threads = Threads::new(p.num_threads)?;
     let binned = Binned::fit(data, p.max_bin);
-    let grower = binned.grower(p);
+    let grower = binned.grower(p, &threads);
     let init = initial_scores(p, data.y);
     let mut scores: Vec<f64> = (0..n * k).map(|i| init[i % k]).collect();
     let mut valid_scores: Option<Vec<f64>> =
@@ -1048,6 +1115,48 @@ mod tests {
         .unwrap();
         assert_eq!(m.write(), again.write());
         assert_eq!(GbdtModel::parse(&m.write()).unwrap().trees, m.trees);
+    }
+
+    /// Any number of threads grows the one-thread trees, bit for bit: wide enough data that the
+    /// histograms and the split search both go parallel, with NaN, bagging and feature sampling.
+    #[test]
+    fn the_trees_are_the_same_on_any_number_of_threads() {
+        let (base, y) = friedman(6000, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut x = Vec::with_capacity(6000 * 12);
+        for row in base.chunks(6) {
+            x.extend_from_slice(row);
+            x.extend((0..6).map(|j| {
+                let v: f64 = rng.random();
+                if j == 2 && v < 0.05 { f64::NAN } else { v }
+            }));
+        }
+        let data = TrainData {
+            x: &x,
+            n_features: 12,
+            y: &y,
+            feature_names: vec![],
+        };
+        let model = |num_threads| {
+            let p = GbdtParams {
+                num_iterations: 12,
+                bagging_fraction: 0.8,
+                bagging_freq: 1,
+                feature_fraction: 0.9,
+                num_threads,
+                seed: 5,
+                ..Default::default()
+            };
+            train(&p, &data, None, &mut |_, _, _| {}).unwrap().write()
+        };
+        let one = model(1);
+        for n in [2, 3, 0] {
+            assert!(model(n) == one, "{n} threads grew other trees");
+        }
+        assert!(
+            Threads::new(2).unwrap().feature_blocks(12, 6000).len() > 1
+                || cfg!(not(feature = "parallel"))
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn params_json(p: &GbdtParams, categorical: &[usize], has_valid: bool) -> Value 
         "bagging_freq": p.bagging_freq,
         "max_bin": p.max_bin,
         "seed": p.seed,
+        "num_threads": p.num_threads,
         "deterministic": true,
         "verbosity": -1,
     });

@@ -10,7 +10,7 @@ from lightgbm.basic import _ConfigAliases
 PARAMS = ["objective", "num_class", "num_iterations", "learning_rate", "num_leaves", "max_depth",
           "min_data_in_leaf", "min_sum_hessian_in_leaf", "lambda_l1", "lambda_l2",
           "min_gain_to_split", "feature_fraction", "bagging_fraction", "bagging_freq", "max_bin",
-          "early_stopping_round", "seed"]
+          "early_stopping_round", "seed", "num_threads"]
 
 assert lightgbm.__version__ == "4.7.0", lightgbm.__version__
 table = _ConfigAliases._get_all_param_aliases()

@@ -38,8 +38,11 @@
 mod binning;
 mod compiled;
 mod error;
+mod grow;
 mod model;
+mod objective;
 mod shap;
+mod split;
 mod threads;
 mod train;
 mod tree;

@@ -10,9 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::binning::FeatureBins;
+use super::grow::{Binned, Built, Grower};
 use super::model::{GbdtModel, Objective};
+use super::objective;
 use super::threads::Threads;
-use super::tree::Tree;
+use super::tree::{Tree, ZERO_THRESHOLD};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -122,6 +124,11 @@ pub struct GbdtParams {
         alias = "n_jobs"
     )]
     pub num_threads: usize,
+    /// LightGBM's `use_missing`: false treats NaN as 0.0 everywhere (no missing values).
+    pub use_missing: bool,
+    /// LightGBM's `zero_as_missing`: zeros (and NaN) are the missing values, sent to a
+    /// learned default side.
+    pub zero_as_missing: bool,
 }
 
 impl Default for GbdtParams {
@@ -146,6 +153,8 @@ impl Default for GbdtParams {
             early_stopping_round: 0,
             seed: 0,
             num_threads: 0,
+            use_missing: true,
+            zero_as_missing: false,
         }
     }
 }
@@ -205,437 +214,6 @@ impl GbdtParams {
             1
         }
     }
-}
-
-#[derive(Clone, Copy, Default)]
-struct Bin {
-    g: f64,
-    h: f64,
-    n: f64,
-}
-
-#[derive(Clone, Copy)]
-struct Split {
-    gain: f64,
-    feature: usize,
-    bin: usize,
-    nan_left: bool,
-    left: Bin,
-}
-
-struct Leaf {
-    start: usize,
-    len: usize,
-    hist: Vec<Bin>,
-    total: Bin,
-    depth: usize,
-    /// (internal node, is_left) pointing at this leaf.
-    parent: Option<(usize, bool)>,
-    best: Option<Split>,
-}
-
-fn threshold_l1(g: f64, l1: f64) -> f64 {
-    if l1 == 0.0 {
-        g
-    } else {
-        g.signum() * (g.abs() - l1).max(0.0)
-    }
-}
-
-struct Grower<'a> {
-    p: &'a GbdtParams,
-    threads: &'a Threads,
-    bins: &'a [u8],
-    n_features: usize,
-    layout: &'a [FeatureBins],
-    offsets: &'a [usize],
-    total_bins: usize,
-}
-
-/// A tree under construction, with the binned decision of each internal node.
-struct Built {
-    tree: Tree,
-    thr_bin: Vec<usize>,
-    nan_left: Vec<bool>,
-    /// (start, len) of each leaf's rows in the reordered row array.
-    ranges: Vec<(usize, usize)>,
-}
-
-impl Grower<'_> {
-    fn score(&self, b: Bin) -> f64 {
-        let g = threshold_l1(b.g, self.p.lambda_l1);
-        g * g / (b.h + self.p.lambda_l2)
-    }
-
-    fn output(&self, b: Bin) -> f64 {
-        -threshold_l1(b.g, self.p.lambda_l1) / (b.h + self.p.lambda_l2)
-    }
-
-    /// The histogram of `rows`: per feature and bin, the sums of g, h and the row count. Built
-    /// by blocks of features on the threads; each cell sums its rows in order either way.
-    fn histogram(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Bin> {
-        let mut hist = vec![Bin::default(); self.total_bins];
-        let blocks = self.threads.feature_blocks(self.n_features, rows.len());
-        if let [block] = blocks[..] {
-            self.histogram_block(rows, (g, h), block, &mut hist);
-            return hist;
-        }
-        let mut parts = Vec::with_capacity(blocks.len());
-        let mut rest: &mut [Bin] = &mut hist;
-        for (first, end) in blocks {
-            let stop = self.offsets.get(end).copied().unwrap_or(self.total_bins);
-            let (part, tail) = rest.split_at_mut(stop - self.offsets[first]);
-            parts.push(((first, end), part));
-            rest = tail;
-        }
-        self.threads.for_each(parts, |(block, part)| {
-            self.histogram_block(rows, (g, h), block, part)
-        });
-        hist
-    }
-
-    /// The histogram cells of features `first..end` (`out` starts at feature `first`'s bins).
-    fn histogram_block(
-        &self,
-        rows: &[u32],
-        (g, h): (&[f64], &[f64]),
-        (first, end): (usize, usize),
-        out: &mut [Bin],
-    ) {
-        let f = self.n_features;
-        let base = self.offsets[first];
-        let offsets = &self.offsets[first..end];
-        for &r in rows {
-            let r = r as usize;
-            let (gr, hr) = (g[r], h[r]);
-            let row = &self.bins[r * f + first..r * f + end];
-            for (&off, &b) in offsets.iter().zip(row) {
-                let i = off - base + b as usize;
-                debug_assert!(i < out.len());
-                // SAFETY: every bin index is < its feature's n_bins, and offsets are the running
-                // sums of n_bins, so off - base + b < the block's bins == out.len().
-                let cell = unsafe { out.get_unchecked_mut(i) };
-                cell.g += gr;
-                cell.h += hr;
-                cell.n += 1.0;
-            }
-        }
-    }
-
-    /// The leaf's best split over `features`: the largest gain, the first feature (then the
-    /// first bin) on ties, whether the features are searched on one thread or several.
-    fn best_split(&self, leaf: &Leaf, features: &[usize]) -> Option<Split> {
-        if self.p.max_depth > 0 && leaf.depth as i64 >= self.p.max_depth {
-            return None;
-        }
-        if leaf.total.n < 2.0 * self.p.min_data_in_leaf as f64 {
-            return None;
-        }
-        let parent = self.score(leaf.total);
-        let per_feature = if self.threads.search_in_parallel(self.total_bins) {
-            self.threads
-                .map(features, |&f| self.best_split_of(leaf, f, parent))
-        } else {
-            features
-                .iter()
-                .map(|&f| self.best_split_of(leaf, f, parent))
-                .collect()
-        };
-        per_feature
-            .into_iter()
-            .flatten()
-            .fold(None, |best: Option<Split>, s| {
-                if best.is_none_or(|b| s.gain > b.gain) {
-                    Some(s)
-                } else {
-                    best
-                }
-            })
-    }
-
-    /// The best split of the leaf on feature `f` (`parent`: the leaf's own score).
-    fn best_split_of(&self, leaf: &Leaf, f: usize, parent: f64) -> Option<Split> {
-        let min_n = self.p.min_data_in_leaf as f64;
-        let lay = &self.layout[f];
-        let off = self.offsets[f];
-        let nan = if lay.has_nan {
-            leaf.hist[off + lay.nan_bin()]
-        } else {
-            Bin::default()
-        };
-        let nan_options: &[bool] = if nan.n > 0.0 {
-            &[false, true]
-        } else {
-            &[false]
-        };
-        let mut best: Option<Split> = None;
-        let mut cum = Bin::default();
-        for b in 0..lay.n_value_bins().saturating_sub(1) {
-            let cell = leaf.hist[off + b];
-            cum.g += cell.g;
-            cum.h += cell.h;
-            cum.n += cell.n;
-            for &nan_left in nan_options {
-                let left = if nan_left {
-                    Bin {
-                        g: cum.g + nan.g,
-                        h: cum.h + nan.h,
-                        n: cum.n + nan.n,
-                    }
-                } else {
-                    cum
-                };
-                let right = Bin {
-                    g: leaf.total.g - left.g,
-                    h: leaf.total.h - left.h,
-                    n: leaf.total.n - left.n,
-                };
-                if left.n < min_n
-                    || right.n < min_n
-                    || left.h < self.p.min_sum_hessian_in_leaf
-                    || right.h < self.p.min_sum_hessian_in_leaf
-                {
-                    continue;
-                }
-                let gain = self.score(left) + self.score(right) - parent;
-                if gain > self.p.min_gain_to_split && best.is_none_or(|s| gain > s.gain) {
-                    best = Some(Split {
-                        gain,
-                        feature: f,
-                        bin: b,
-                        nan_left,
-                        left,
-                    });
-                }
-            }
-        }
-        best
-    }
-
-    #[inline]
-    fn goes_left(&self, row: usize, feature: usize, thr_bin: usize, nan_left: bool) -> bool {
-        let b = self.bins[row * self.n_features + feature] as usize;
-        let lay = &self.layout[feature];
-        if lay.has_nan && b == lay.nan_bin() {
-            nan_left
-        } else {
-            b <= thr_bin
-        }
-    }
-
-    /// Grow one tree on `rows` (reordered in place) with gradients `g`, hessians `h`: leaf-wise,
-    /// always splitting the leaf with the largest gain (the first such leaf on ties) until
-    /// `num_leaves` or no leaf has a split left.
-    fn grow(&self, rows: &mut [u32], g: &[f64], h: &[f64], features: &[usize]) -> Built {
-        let mut leaves = vec![self.root(rows, g, h, features)];
-        let mut t = Built {
-            tree: Tree {
-                num_leaves: 1,
-                shrinkage: 1.0,
-                ..Tree::default()
-            },
-            thr_bin: vec![],
-            nan_left: vec![],
-            ranges: vec![],
-        };
-        let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
-        while leaves.len() < self.p.num_leaves {
-            let Some((li, split)) = best_leaf(&leaves) else {
-                break;
-            };
-            let node = t.tree.split_feature.len();
-            let (start, len) = (leaves[li].start, leaves[li].len);
-            let leaf_rows = &mut rows[start..start + len];
-            let n_left = self.partition(leaf_rows, split, &mut scratch);
-            self.add_node(&mut t, &leaves, li, split);
-            let child_rows = leaf_rows.split_at(n_left);
-            let (left, right) =
-                self.children(&mut leaves[li], child_rows, node, split, (g, h), features);
-            leaves[li] = left;
-            leaves.push(right);
-        }
-        t.tree.num_leaves = leaves.len();
-        t.tree.leaf_value = leaves.iter().map(|l| self.output(l.total)).collect();
-        t.tree.leaf_weight = leaves.iter().map(|l| l.total.h).collect();
-        t.tree.leaf_count = leaves.iter().map(|l| l.total.n).collect();
-        t.ranges = leaves.iter().map(|l| (l.start, l.len)).collect();
-        t
-    }
-
-    /// The root leaf: all of `rows`, its histogram, totals and best split.
-    fn root(&self, rows: &[u32], g: &[f64], h: &[f64], features: &[usize]) -> Leaf {
-        let root_hist = self.histogram(rows, g, h);
-        let total = rows.iter().fold(Bin::default(), |a, &r| Bin {
-            g: a.g + g[r as usize],
-            h: a.h + h[r as usize],
-            n: a.n + 1.0,
-        });
-        let mut root = Leaf {
-            start: 0,
-            len: rows.len(),
-            hist: root_hist,
-            total,
-            depth: 0,
-            parent: None,
-            best: None,
-        };
-        root.best = self.best_split(&root, features);
-        root
-    }
-
-    /// Stable partition of a leaf's rows by `split`: the left child's rows first, both in their
-    /// original order (so the rows, and the histograms summed over them, do not depend on how
-    /// the partition is done). Returns the number of left rows.
-    fn partition(&self, leaf_rows: &mut [u32], split: Split, scratch: &mut Vec<u32>) -> usize {
-        scratch.clear();
-        let mut n_left = 0;
-        for i in 0..leaf_rows.len() {
-            let r = leaf_rows[i];
-            if self.goes_left(r as usize, split.feature, split.bin, split.nan_left) {
-                leaf_rows[n_left] = r;
-                n_left += 1;
-            } else {
-                scratch.push(r);
-            }
-        }
-        leaf_rows[n_left..].copy_from_slice(scratch);
-        n_left
-    }
-
-    /// Turn leaf `li` into a new internal node splitting by `split`: its left child keeps index
-    /// `li`, its right child becomes the next leaf, and the parent's link is repointed from the
-    /// leaf to the node.
-    fn add_node(&self, t: &mut Built, leaves: &[Leaf], li: usize, split: Split) {
-        let node = t.tree.split_feature.len();
-        let parent_total = leaves[li].total;
-        let lay = &self.layout[split.feature];
-        let missing_nan = lay.has_nan;
-        t.tree.split_feature.push(split.feature);
-        t.tree.split_gain.push(split.gain);
-        t.tree.threshold.push(lay.upper[split.bin]);
-        t.tree.decision_type.push(if missing_nan {
-            8 | if split.nan_left { 2 } else { 0 }
-        } else {
-            2
-        });
-        t.tree.internal_value.push(self.output(parent_total));
-        t.tree.internal_weight.push(parent_total.h);
-        t.tree.internal_count.push(parent_total.n);
-        t.thr_bin.push(split.bin);
-        t.nan_left.push(split.nan_left);
-        let new_leaf = leaves.len();
-        t.tree.left_child.push(!(li as i32));
-        t.tree.right_child.push(!(new_leaf as i32));
-        if let Some((p, is_left)) = leaves[li].parent {
-            if is_left {
-                t.tree.left_child[p] = node as i32
-            } else {
-                t.tree.right_child[p] = node as i32
-            }
-        }
-    }
-
-    /// The two children of `parent` (whose histogram is taken), from its partitioned rows
-    /// `(left, right)`, each with its best split.
-    fn children(
-        &self,
-        parent: &mut Leaf,
-        (left_rows, right_rows): (&[u32], &[u32]),
-        node: usize,
-        split: Split,
-        (g, h): (&[f64], &[f64]),
-        features: &[usize],
-    ) -> (Leaf, Leaf) {
-        let parent_total = parent.total;
-        let left_total = split.left;
-        let right_total = Bin {
-            g: parent_total.g - left_total.g,
-            h: parent_total.h - left_total.h,
-            n: parent_total.n - left_total.n,
-        };
-        let parent_hist = std::mem::take(&mut parent.hist);
-        let (left_hist, right_hist) =
-            self.child_histograms(&parent_hist, left_rows, right_rows, (g, h));
-        let depth = parent.depth + 1;
-        let mut left = Leaf {
-            start: parent.start,
-            len: left_rows.len(),
-            hist: left_hist,
-            total: left_total,
-            depth,
-            parent: Some((node, true)),
-            best: None,
-        };
-        let mut right = Leaf {
-            start: parent.start + left_rows.len(),
-            len: right_rows.len(),
-            hist: right_hist,
-            total: right_total,
-            depth,
-            parent: Some((node, false)),
-            best: None,
-        };
-        left.best = self.best_split(&left, features);
-        right.best = self.best_split(&right, features);
-        (left, right)
-    }
-
-    /// (left, right) histograms: the smaller child's from its rows (the left one on a tie), the
-    /// larger one as the parent's minus the smaller's (LightGBM's histogram subtraction).
-    fn child_histograms(
-        &self,
-        parent_hist: &[Bin],
-        left_rows: &[u32],
-        right_rows: &[u32],
-        (g, h): (&[f64], &[f64]),
-    ) -> (Vec<Bin>, Vec<Bin>) {
-        let small_is_left = left_rows.len() <= right_rows.len();
-        let small_rows = if small_is_left { left_rows } else { right_rows };
-        let small = self.histogram(small_rows, g, h);
-        let large: Vec<Bin> = parent_hist
-            .iter()
-            .zip(&small)
-            .map(|(p, s)| Bin {
-                g: p.g - s.g,
-                h: p.h - s.h,
-                n: p.n - s.n,
-            })
-            .collect();
-        if small_is_left {
-            (small, large)
-        } else {
-            (large, small)
-        }
-    }
-
-    /// The leaf of a training row, following the binned decisions.
-    fn leaf_of(&self, b: &Built, row: usize) -> usize {
-        if b.tree.num_leaves <= 1 {
-            return 0;
-        }
-        let mut node: i32 = 0;
-        while node >= 0 {
-            let n = node as usize;
-            node = if self.goes_left(row, b.tree.split_feature[n], b.thr_bin[n], b.nan_left[n]) {
-                b.tree.left_child[n]
-            } else {
-                b.tree.right_child[n]
-            };
-        }
-        (!node) as usize
-    }
-}
-
-/// The leaf to split next: the largest gain, the first such leaf on ties.
-fn best_leaf(leaves: &[Leaf]) -> Option<(usize, Split)> {
-    leaves
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| l.best.map(|s| (i, s)))
-        .fold(None, |acc: Option<(usize, Split)>, (i, s)| match acc {
-            Some((_, b)) if b.gain >= s.gain => acc,
-            _ => Some((i, s)),
-        })
 }
 
 /// Loss for early stopping and progress: RMSE, binary logloss, multiclass logloss.
@@ -700,73 +278,6 @@ fn check_data(p: &GbdtParams, data: &TrainData) -> Result<()> {
     Ok(())
 }
 
-/// The training rows binned once, up front: each feature's bin layout, where its bins start in
-/// a histogram, and the row-major bin of every value.
-struct Binned {
-    layout: Vec<FeatureBins>,
-    offsets: Vec<usize>,
-    total_bins: usize,
-    bins: Vec<u8>,
-}
-
-impl Binned {
-    fn fit(data: &TrainData, max_bin: usize) -> Self {
-        let n = data.n_rows();
-        let f = data.n_features;
-        let layout: Vec<FeatureBins> = (0..f)
-            .map(|j| {
-                let mut col: Vec<f64> = (0..n).map(|r| data.x[r * f + j]).collect();
-                FeatureBins::fit(&mut col, max_bin)
-            })
-            .collect();
-        let mut offsets = Vec::with_capacity(f);
-        let mut total_bins = 0;
-        for l in &layout {
-            offsets.push(total_bins);
-            total_bins += l.n_bins();
-        }
-        let bins: Vec<u8> = (0..n * f)
-            .map(|i| layout[i % f].bin(data.x[i]) as u8)
-            .collect();
-        Binned {
-            layout,
-            offsets,
-            total_bins,
-            bins,
-        }
-    }
-
-    fn grower<'a>(&'a self, p: &'a GbdtParams, threads: &'a Threads) -> Grower<'a> {
-        Grower {
-            p,
-            threads,
-            bins: &self.bins,
-            n_features: self.layout.len(),
-            layout: &self.layout,
-            offsets: &self.offsets,
-            total_bins: self.total_bins,
-        }
-    }
-}
-
-/// The starting score per output: boost from the average (mean label, log-odds of the positive
-/// rate, log class frequencies), folded into the first trees' leaves as LightGBM does.
-fn initial_scores(p: &GbdtParams, y: &[f64]) -> Vec<f64> {
-    let n = y.len();
-    match p.objective {
-        GbdtObjective::Regression => vec![y.iter().sum::<f64>() / n as f64],
-        GbdtObjective::Binary => {
-            let m = (y.iter().sum::<f64>() / n as f64).clamp(1e-15, 1.0 - 1e-15);
-            vec![(m / (1.0 - m)).ln()]
-        }
-        GbdtObjective::Multiclass => (0..p.outputs())
-            .map(|c| {
-                ((y.iter().filter(|y| **y as usize == c).count() as f64 / n as f64).max(1e-15)).ln()
-            })
-            .collect(),
-    }
-}
-
 /// Redraw the bag (each row in with probability `bagging_fraction`, at least one row) every
 /// `bagging_freq` iterations; otherwise the bag stays as it is.
 fn draw_bag(p: &GbdtParams, iter: usize, n: usize, rng: &mut ChaCha8Rng, bag: &mut Vec<u32>) {
@@ -777,61 +288,6 @@ fn draw_bag(p: &GbdtParams, iter: usize, n: usize, rng: &mut ChaCha8Rng, bag: &m
         if bag.is_empty() {
             bag.push(rng.random_range(0..n as u64) as u32);
         }
-    }
-}
-
-/// Softmax of each row's scores for multiclass (taken once per iteration, before any of its
-/// trees, as LightGBM does); empty for the other objectives.
-fn class_probabilities(p: &GbdtParams, scores: &[f64]) -> Vec<f64> {
-    if p.objective != GbdtObjective::Multiclass {
-        return Vec::new();
-    }
-    let mut out = scores.to_vec();
-    for row in out.chunks_mut(p.outputs()) {
-        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut z = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - m).exp();
-            z += *v;
-        }
-        row.iter_mut().for_each(|v| *v /= z);
-    }
-    out
-}
-
-/// Gradients `g` and hessians `h` of the loss for output `c` at the current `scores`.
-fn gradients(
-    p: &GbdtParams,
-    y: &[f64],
-    (scores, probs): (&[f64], &[f64]),
-    c: usize,
-    g: &mut [f64],
-    h: &mut [f64],
-) {
-    let k = p.outputs();
-    // LightGBM's multiclass hessian factor k / (k - 1).
-    let factor = if k > 1 {
-        k as f64 / (k as f64 - 1.0)
-    } else {
-        1.0
-    };
-    for r in 0..y.len() {
-        let s = scores[r * k + c];
-        let y = y[r];
-        (g[r], h[r]) = match p.objective {
-            GbdtObjective::Regression => (s - y, 1.0),
-            GbdtObjective::Binary => {
-                let q = 1.0 / (1.0 + (-s).exp());
-                (q - y, q * (1.0 - q))
-            }
-            GbdtObjective::Multiclass => {
-                let q = probs[r * k + c];
-                (
-                    q - f64::from(u8::from(y as usize == c)),
-                    factor * q * (1.0 - q),
-                )
-            }
-        };
     }
 }
 
@@ -853,15 +309,38 @@ fn sample_features(p: &GbdtParams, f: usize, rng: &mut ChaCha8Rng) -> Vec<usize>
     }
 }
 
-/// Scale a new tree's values by the learning rate.
+/// LightGBM's `MaybeRoundToZero`: |x| <= 1e-35 becomes 0.
+fn round_to_zero(x: f64) -> f64 {
+    if (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&x) {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Scale a new tree's leaf and internal values by the learning rate (`Tree::Shrinkage`).
 fn shrink(tree: &mut Tree, lr: f64) {
-    for v in tree.leaf_value.iter_mut() {
-        *v *= lr;
+    for v in tree
+        .leaf_value
+        .iter_mut()
+        .chain(tree.internal_value.iter_mut())
+    {
+        *v = round_to_zero(*v * lr);
     }
-    for v in tree.internal_value.iter_mut() {
-        *v *= lr;
+    tree.shrinkage *= lr;
+}
+
+/// Fold the initial score into a first tree's leaf and internal values (`Tree::AddBias`), so
+/// the model needs no separate bias.
+fn add_bias(tree: &mut Tree, init: f64) {
+    for v in tree
+        .leaf_value
+        .iter_mut()
+        .chain(tree.internal_value.iter_mut())
+    {
+        *v = round_to_zero(*v + init);
     }
-    tree.shrinkage = lr;
+    tree.shrinkage = 1.0;
 }
 
 /// Add a new tree's output to the training scores of output `c`. Rows in the bag sit in their
@@ -885,26 +364,54 @@ fn add_to_train_scores(grower: &Grower, built: &Built, rows: &[u32], scores: &mu
 }
 
 /// Add a tree's output to the validation scores of output `c` (rows of the training data's `f`
-/// features). `folded_init` is the initial score folded into a first-iteration tree's leaves,
-/// which the validation scores already hold.
+/// features), before any initial score is folded into it.
 fn add_to_valid_scores(
     tree: &Tree,
     valid: &TrainData,
     scores: &mut [f64],
     (f, k): (usize, usize),
     c: usize,
-    folded_init: Option<f64>,
 ) {
     for r in 0..valid.n_rows() {
         let row = &valid.x[r * f..(r + 1) * f];
         let x: Vec<f64> = row.iter().map(|&v| super::tree::dense_value(v)).collect();
-        let leaf = tree.leaf(&x);
-        let mut val = tree.leaf_value[leaf];
-        if let Some(init) = folded_init {
-            val -= init;
-        }
-        scores[r * k + c] += val;
+        scores[r * k + c] += tree.leaf_value[tree.leaf(&x)];
     }
+}
+
+/// The scores a new tree for output `c` adds to.
+struct Scores<'s, 'v> {
+    train: &'s mut [f64],
+    valid: Option<(&'v TrainData<'v>, &'s mut Vec<f64>)>,
+    c: usize,
+}
+
+/// A grown tree as LightGBM's `TrainOneIter` finishes it: shrunk by the learning rate and added
+/// to the scores, then on the first round (`first_init`: the initial score) the initial score
+/// folded in. A tree that could not split becomes a constant (the initial score on the first
+/// round, else 0) and adds nothing. Returns the tree and whether it split.
+fn boost(
+    grower: &Grower,
+    mut built: Built,
+    rows: &[u32],
+    s: &mut Scores,
+    first_init: Option<f64>,
+) -> (Tree, bool) {
+    let p = grower.p;
+    if built.tree.num_leaves <= 1 {
+        built.tree.leaf_value = vec![first_init.unwrap_or(0.0)];
+        built.tree.leaf_count = vec![s.train.len() as f64 / p.outputs() as f64];
+        return (built.tree, false);
+    }
+    shrink(&mut built.tree, p.learning_rate);
+    add_to_train_scores(grower, &built, rows, s.train, s.c);
+    if let Some((v, vs)) = s.valid.as_mut() {
+        add_to_valid_scores(&built.tree, v, vs, (v.n_features, p.outputs()), s.c);
+    }
+    if let Some(init) = first_init.filter(|i| *i != 0.0) {
+        add_bias(&mut built.tree, init);
+    }
+    (built.tree, true)
 }
 
 /// The best validation loss so far and its iteration (1-based; 0 before the first).
@@ -941,15 +448,16 @@ pub fn train(
     let f = data.n_features;
     let k = p.outputs();
     let threads = Threads::new(p.num_threads)?;
-    let binned = Binned::fit(data, p.max_bin);
+    let binned = Binned::fit(data, p);
     let grower = binned.grower(p, &threads);
-    let init = initial_scores(p, data.y);
+    let y = objective::labels(data.y);
+    let init = objective::initial_scores(p, &y);
     let mut scores: Vec<f64> = (0..n * k).map(|i| init[i % k]).collect();
     let mut valid_scores: Option<Vec<f64>> =
         valid.map(|v| (0..v.n_rows() * k).map(|i| init[i % k]).collect());
     let mut rng = ChaCha8Rng::seed_from_u64(strider_base::seed::derive(p.seed, &[0x6264_7400]));
-    let mut g = vec![0.0; n];
-    let mut h = vec![0.0; n];
+    let mut g = vec![0.0f32; n];
+    let mut h = vec![0.0f32; n];
     let mut trees: Vec<Tree> = Vec::new();
     let mut bag: Vec<u32> = (0..n as u32).collect();
     let mut early = EarlyStopping {
@@ -958,26 +466,35 @@ pub fn train(
     };
     for iter in 0..p.num_iterations {
         draw_bag(p, iter, n, &mut rng, &mut bag);
-        let probs = class_probabilities(p, &scores);
-        for c in 0..k {
-            gradients(p, data.y, (&scores, &probs), c, &mut g, &mut h);
+        let probs = objective::class_probabilities(p, &scores);
+        let mut grew = false;
+        for (c, &init_c) in init.iter().enumerate() {
+            objective::gradients(p, &y, (&scores, &probs), c, &mut g, &mut h);
             let features = sample_features(p, f, &mut rng);
             let mut rows = bag.clone();
-            let mut built = grower.grow(&mut rows, &g, &h, &features);
-            shrink(&mut built.tree, p.learning_rate);
-            add_to_train_scores(&grower, &built, &rows, &mut scores, c);
-            // The first trees carry the initial score, so the model needs no separate bias.
-            let folded_init = (iter == 0).then_some(init[c]);
-            if let Some(init) = folded_init {
-                for v in built.tree.leaf_value.iter_mut() {
-                    *v += init;
-                }
-                built.tree.shrinkage = 1.0;
+            let built = grower.grow(&mut rows, &g, &h, &features);
+            let mut state = Scores {
+                train: &mut scores,
+                valid: valid.zip(valid_scores.as_mut()),
+                c,
+            };
+            let (tree, split) = boost(
+                &grower,
+                built,
+                &rows,
+                &mut state,
+                (iter == 0).then_some(init_c),
+            );
+            grew |= split;
+            trees.push(tree);
+        }
+        if !grew {
+            // No tree of this round could split: LightGBM stops and drops the round (but
+            // keeps a first round, whose constant trees carry the initial score).
+            if iter > 0 {
+                trees.truncate(trees.len() - k);
             }
-            if let (Some(v), Some(vs)) = (valid, valid_scores.as_mut()) {
-                add_to_valid_scores(&built.tree, v, vs, (f, k), c, folded_init);
-            }
-            trees.push(built.tree);
+            break;
         }
         let train_loss = loss(p, &scores, data.y);
         on_iteration(iter + 1, "train_loss", train_loss);
@@ -1018,9 +535,12 @@ fn trained_model(
     };
     let feature_infos = layout
         .iter()
-        .map(|l| match (l.upper.first(), l.upper.last()) {
-            (Some(a), Some(b)) => format!("[{a:?}:{b:?}]"),
-            _ => "none".into(),
+        .map(|l| {
+            if l.trivial {
+                "none".to_string()
+            } else {
+                format!("[{:?}:{:?}]", l.min_val, l.max_val)
+            }
         })
         .collect::<Vec<_>>()
         .join(" ");

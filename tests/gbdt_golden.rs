@@ -228,7 +228,9 @@ fn lightgbm_parameter_aliases_set_their_parameter() {
         "num_leaves": 9, "max_depth": 4, "min_data_in_leaf": 3, "min_sum_hessian_in_leaf": 0.5,
         "lambda_l1": 0.3, "lambda_l2": 0.4, "min_gain_to_split": 0.1, "feature_fraction": 0.6,
         "bagging_fraction": 0.7, "bagging_freq": 2, "max_bin": 63, "early_stopping_round": 4,
-        "seed": 11, "num_threads": 3
+        "seed": 11, "num_threads": 3, "use_missing": false, "zero_as_missing": true,
+        "categorical_feature": [1, 4], "max_cat_to_onehot": 8, "cat_smooth": 5.0, "cat_l2": 2.0,
+        "max_cat_threshold": 16, "min_data_per_group": 50
     });
     let parse = |key: &str, value: &serde_json::Value| {
         serde_json::from_value::<strider_gbdt::GbdtParams>(serde_json::json!({ key: value }))

@@ -1,5 +1,6 @@
-//! Strider's trainer grows LightGBM 4.7.0's trees: for every numerical golden case in
-//! tests/golden/lightgbm/train/ (NaN, zeros, zero_as_missing, use_missing=false, binary), train
+//! Strider's trainer grows LightGBM 4.7.0's trees: for every golden case in
+//! tests/golden/lightgbm/train/ (NaN, zeros, zero_as_missing, use_missing=false, categorical
+//! features one-hot and many-vs-many, binary), train
 //! on `<case>.csv` with `<case>.params.json` and compare every tree with LightGBM's own
 //! `<case>.model.txt`: structure, thresholds and counts exactly, leaf values and weights bit for
 //! bit, and the fields LightGBM prints with 6 digits (`split_gain` of a float, `internal_value`,
@@ -7,13 +8,14 @@
 
 use strider_gbdt::{GbdtModel, GbdtParams, TrainData, Tree, train};
 
-const CASES: [&str; 7] = [
+const CASES: [&str; 8] = [
     "plain",
     "nan",
     "nan_alone",
     "zeros",
     "zero_as_missing",
     "use_missing_false",
+    "categorical",
     "binary_nan",
 ];
 
@@ -52,11 +54,16 @@ fn csv(case: &str) -> (Vec<f64>, Vec<f64>, Vec<String>) {
     (x, y, header[..header.len() - 1].to_vec())
 }
 
-/// The golden parameters as Strider's: LightGBM's run-time switches that do not change these
-/// trees (`deterministic`, `force_col_wise`, `verbose`) left out.
+/// The golden parameters as Strider's, with the categorical columns: LightGBM's run-time
+/// switches that do not change these trees (`deterministic`, `force_col_wise`, `verbose`) left
+/// out.
 fn params(case: &str) -> GbdtParams {
     let golden: serde_json::Value = serde_json::from_str(&read(case, "params.json")).unwrap();
     let mut p = golden["params"].as_object().unwrap().clone();
+    p.insert(
+        "categorical_feature".into(),
+        golden["categorical_feature"].clone(),
+    );
     for key in ["deterministic", "force_col_wise", "verbose"] {
         p.remove(key);
     }
@@ -74,8 +81,11 @@ fn same_bits(a: &[f64], b: &[f64]) -> bool {
 
 /// The first field where tree `ours` differs from LightGBM's `want`.
 fn tree_difference(ours: &Tree, want: &Tree) -> Option<String> {
-    let exact: [(&str, bool); 9] = [
+    let exact: [(&str, bool); 12] = [
         ("num_leaves", ours.num_leaves == want.num_leaves),
+        ("num_cat", ours.num_cat == want.num_cat),
+        ("cat_boundaries", ours.cat_boundaries == want.cat_boundaries),
+        ("cat_threshold", ours.cat_threshold == want.cat_threshold),
         ("split_feature", ours.split_feature == want.split_feature),
         ("decision_type", ours.decision_type == want.decision_type),
         ("threshold", same_bits(&ours.threshold, &want.threshold)),
@@ -140,7 +150,7 @@ fn check(case: &str) -> Result<(), String> {
 }
 
 #[test]
-fn trees_are_lightgbms_on_every_numerical_golden_case() {
+fn trees_are_lightgbms_on_every_golden_case() {
     let failures: Vec<String> = CASES
         .iter()
         .filter_map(|case| check(case).err().map(|e| format!("{case}: {e}")))

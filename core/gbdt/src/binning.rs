@@ -6,6 +6,8 @@
 //! All rows are the bin-construction sample (LightGBM samples `bin_construct_sample_cnt` =
 //! 200,000 rows; on more rows its bounds can differ from these).
 
+use std::collections::BTreeMap;
+
 use crate::tree::ZERO_THRESHOLD as KZERO;
 
 /// LightGBM's `min_data_in_bin` default: a bin closes only once it holds this many rows.
@@ -65,11 +67,23 @@ pub struct FeatureBins {
     pub max_val: f64,
     /// No split can use the feature (one bin, or filtered): LightGBM drops it.
     pub trivial: bool,
+    /// Categorical features only (else empty): each bin's category (`bin_2_categorical_`;
+    /// bin 0, -1, holds NaN, negative, rare and unseen categories) and each category's bin.
+    pub categories: Vec<i32>,
+    pub category_bins: BTreeMap<i32, usize>,
 }
 
 impl FeatureBins {
     pub fn n_bins(&self) -> usize {
-        self.upper.len()
+        if self.is_categorical() {
+            self.categories.len()
+        } else {
+            self.upper.len()
+        }
+    }
+
+    pub fn is_categorical(&self) -> bool {
+        !self.categories.is_empty()
     }
 
     /// The first bin of the histogram LightGBM stores: bin 0 is not stored when it is the most
@@ -78,9 +92,18 @@ impl FeatureBins {
         usize::from(self.most_freq_bin == 0)
     }
 
-    /// LightGBM's `ValueToBin`: NaN to the NaN bin, or as 0.0 without one.
+    /// LightGBM's `ValueToBin`: NaN to the NaN bin, or as 0.0 without one; a category (the
+    /// value truncated to an integer) to its bin, NaN and negative values to bin 0.
     #[inline]
     pub fn bin(&self, v: f64) -> usize {
+        if self.is_categorical() {
+            let c = v as i32;
+            return if v.is_nan() || c < 0 {
+                0
+            } else {
+                self.category_bins.get(&c).copied().unwrap_or(0)
+            };
+        }
         let last = self.n_bins().saturating_sub(1);
         if v.is_nan() && self.missing == MissingType::NaN {
             return last;
@@ -92,43 +115,113 @@ impl FeatureBins {
             .min(last_value)
     }
 
-    /// LightGBM's `FindBin` for a numerical feature over all of `column`.
-    pub fn fit(column: &[f64], opt: &BinOptions) -> Self {
+    /// LightGBM's `FindBin` over all of `column`, numerical or categorical.
+    pub fn fit(column: &[f64], opt: &BinOptions, categorical: bool) -> Self {
         let total = column.len();
-        let (mut missing, na_cnt, mut values) = sample(column, opt);
+        let (missing, na_cnt, mut values) = sample(column, opt);
         values.sort_by(f64::total_cmp);
         let zero_cnt = total - values.len() - na_cnt;
         let distinct = distinct_values(&values, zero_cnt);
-        let max_bin = opt.max_bin.max(2);
-        let mut upper = match missing {
-            MissingType::NaN => find_bin_zero_as_one_bin(&distinct, max_bin - 1, total - na_cnt),
-            _ => find_bin_zero_as_one_bin(&distinct, max_bin, total),
-        };
-        if missing == MissingType::Zero && upper.len() == 2 {
-            missing = MissingType::None;
-        }
-        if missing == MissingType::NaN {
-            upper.push(f64::NAN);
-        }
-        let cnt_in_bin = counts_in_bins(&distinct, &upper, missing, na_cnt);
         let (min_val, max_val) = match (distinct.first(), distinct.last()) {
             (Some(a), Some(b)) => (a.0, b.0),
             _ => (0.0, 0.0),
         };
         let mut bins = FeatureBins {
-            upper,
+            upper: Vec::new(),
             missing,
             default_bin: 0,
             most_freq_bin: 0,
             min_val,
             max_val,
-            trivial: cnt_in_bin.len() <= 1 || need_filter(&cnt_in_bin, total, opt.min_data_in_leaf),
+            trivial: true,
+            categories: Vec::new(),
+            category_bins: BTreeMap::new(),
         };
+        let cnt_in_bin = if categorical {
+            bins.fit_categorical(&distinct, total, na_cnt, opt.max_bin)
+        } else {
+            bins.fit_numerical(&distinct, total, na_cnt, opt.max_bin)
+        };
+        bins.trivial = cnt_in_bin.len() <= 1
+            || need_filter(&cnt_in_bin, total, opt.min_data_in_leaf, categorical);
         if !bins.trivial {
             bins.default_bin = bins.bin(0.0);
             bins.most_freq_bin = most_freq_bin(&cnt_in_bin, bins.default_bin, total);
         }
         bins
+    }
+
+    /// The numerical bounds (`FindBinWithZeroAsOneBin` with one bin kept for NaN) and the rows
+    /// per bin.
+    fn fit_numerical(
+        &mut self,
+        distinct: &[(f64, usize)],
+        total: usize,
+        na_cnt: usize,
+        max_bin: usize,
+    ) -> Vec<usize> {
+        let max_bin = max_bin.max(2);
+        self.upper = match self.missing {
+            MissingType::NaN => find_bin_zero_as_one_bin(distinct, max_bin - 1, total - na_cnt),
+            _ => find_bin_zero_as_one_bin(distinct, max_bin, total),
+        };
+        if self.missing == MissingType::Zero && self.upper.len() == 2 {
+            self.missing = MissingType::None;
+        }
+        if self.missing == MissingType::NaN {
+            self.upper.push(f64::NAN);
+        }
+        counts_in_bins(distinct, &self.upper, self.missing, na_cnt)
+    }
+
+    /// The categorical bins (`bin.cpp`): categories by falling count (the smaller first on
+    /// ties) until 99% of the non-missing rows are covered and there are `max_bin` bins or no
+    /// more categories, stopping at a rare one (under `min_data_in_bin` rows) after the second;
+    /// bin 0 holds NaN, negative and left-out categories. Returns the rows per bin.
+    fn fit_categorical(
+        &mut self,
+        distinct: &[(f64, usize)],
+        total: usize,
+        mut na_cnt: usize,
+        max_bin: usize,
+    ) -> Vec<usize> {
+        let mut cats: Vec<(i32, usize)> = Vec::new();
+        for &(v, c) in distinct {
+            let iv = v as i32;
+            match cats.last_mut() {
+                _ if iv < 0 => na_cnt += c,
+                Some(last) if last.0 == iv => last.1 += c,
+                _ => cats.push((iv, c)),
+            }
+        }
+        self.categories = vec![-1];
+        let mut cnt_in_bin = vec![0];
+        if total == na_cnt {
+            return cnt_in_bin;
+        }
+        cats.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let cut_cnt = (f64::from((total - na_cnt) as f32 * 0.99f32) + 0.5) as usize;
+        let max_bin = max_bin.min(cats.len() + usize::from(na_cnt > 0));
+        let mut used = 0;
+        let mut taken = 0;
+        while taken < cats.len() && (used < cut_cnt || self.categories.len() < max_bin) {
+            let (cat, c) = cats[taken];
+            if c < MIN_DATA_IN_BIN && taken > 1 {
+                break;
+            }
+            self.category_bins.insert(cat, self.categories.len());
+            self.categories.push(cat);
+            cnt_in_bin.push(c);
+            used += c;
+            taken += 1;
+        }
+        self.missing = if taken == cats.len() && na_cnt == 0 {
+            MissingType::None
+        } else {
+            MissingType::NaN
+        };
+        cnt_in_bin[0] = total - used;
+        cnt_in_bin
     }
 }
 
@@ -329,11 +422,15 @@ fn counts_in_bins(
     cnt
 }
 
-/// LightGBM `NeedFilter` (numerical): no threshold leaves `filter_cnt` rows on both sides.
-fn need_filter(cnt_in_bin: &[usize], total: usize, filter_cnt: usize) -> bool {
+/// LightGBM `NeedFilter`: no threshold (numerical) or, for a categorical feature with at most
+/// two bins, no bin leaves `filter_cnt` rows on both sides.
+fn need_filter(cnt_in_bin: &[usize], total: usize, filter_cnt: usize, categorical: bool) -> bool {
+    if categorical && cnt_in_bin.len() > 2 {
+        return false;
+    }
     let mut left = 0;
     for c in &cnt_in_bin[..cnt_in_bin.len() - 1] {
-        left += c;
+        left = if categorical { *c } else { left + c };
         if left >= filter_cnt && total - left >= filter_cnt {
             return false;
         }
@@ -376,7 +473,7 @@ mod tests {
             .flat_map(|x| [*x; 5])
             .chain([f64::NAN])
             .collect();
-        let b = FeatureBins::fit(&v, &opts(255));
+        let b = FeatureBins::fit(&v, &opts(255), false);
         // A zero bin below the positives, one bin per value (bounds one ulp above the
         // midpoints), then the NaN bin.
         assert_eq!(
@@ -402,19 +499,93 @@ mod tests {
     #[test]
     fn many_values_are_cut_into_at_most_max_bin_bins() {
         let v: Vec<f64> = (0..10_000).map(|i| (i as f64).sqrt()).collect();
-        let b = FeatureBins::fit(&v, &opts(63));
+        let b = FeatureBins::fit(&v, &opts(63), false);
         assert!(b.n_bins() <= 63 && b.n_bins() > 50, "{}", b.n_bins());
         assert!(b.upper.windows(2).all(|w| w[0] < w[1]));
     }
 
-    /// Every numerical feature of every golden case binned as LightGBM 4.7.0 bins it (bounds
-    /// bit for bit, missing type, default and most frequent bin, value range).
-    #[test]
-    fn bins_are_lightgbms_on_the_golden_data() {
+    /// A golden case's binning options (from its parameters), rows and bin layouts.
+    fn golden_case(case: &str) -> (BinOptions, Vec<Vec<f64>>, Vec<serde_json::Value>) {
         let dir = format!(
             "{}/../../tests/golden/lightgbm/train",
             env!("CARGO_MANIFEST_DIR")
         );
+        let read = |ext: &str| std::fs::read_to_string(format!("{dir}/{case}.{ext}")).unwrap();
+        let params: serde_json::Value = serde_json::from_str(&read("params.json")).unwrap();
+        let p = &params["params"];
+        let opt = BinOptions {
+            max_bin: p["max_bin"].as_u64().unwrap() as usize,
+            min_data_in_leaf: p["min_data_in_leaf"].as_u64().unwrap() as usize,
+            use_missing: p["use_missing"].as_bool().unwrap_or(true),
+            zero_as_missing: p["zero_as_missing"].as_bool().unwrap_or(false),
+        };
+        let cell = |c: &str| {
+            if c.is_empty() {
+                f64::NAN
+            } else {
+                c.parse().unwrap()
+            }
+        };
+        let rows = read("csv")
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(cell).collect())
+            .collect();
+        (opt, rows, serde_json::from_str(&read("bins.json")).unwrap())
+    }
+
+    /// `got` is LightGBM's layout `want` (a `lgb_findbin.py` record): bounds bit for bit or
+    /// categories, missing type, trivial, default and most frequent bin, value range.
+    fn assert_same_bins(got: &FeatureBins, want: &serde_json::Value, what: &str) {
+        if got.is_categorical() {
+            let cats: Vec<i64> = got.categories.iter().map(|c| i64::from(*c)).collect();
+            let want_cats: Vec<i64> = want["bin_2_categorical"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_i64().unwrap())
+                .collect();
+            assert_eq!(cats, want_cats, "{what}");
+        } else {
+            let upper: Vec<f64> = want["upper"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().parse().unwrap())
+                .collect();
+            let same = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            assert!(
+                got.upper.len() == upper.len()
+                    && got.upper.iter().zip(&upper).all(|(a, b)| same(a, b)),
+                "{what}: {:?} vs {upper:?}",
+                got.upper
+            );
+            let val = |k: &str| want[k].as_str().unwrap().parse::<f64>().unwrap().to_bits();
+            assert_eq!(
+                (got.min_val.to_bits(), got.max_val.to_bits()),
+                (val("min_val"), val("max_val")),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            got.n_bins() as u64,
+            want["num_bin"].as_u64().unwrap(),
+            "{what}"
+        );
+        let missing = format!("{:?}", got.missing);
+        assert_eq!(missing, want["missing_type"].as_str().unwrap(), "{what}");
+        assert_eq!(got.trivial, want["is_trivial"].as_bool().unwrap(), "{what}");
+        let bin = |k: &str| want[k].as_u64().unwrap() as usize;
+        assert_eq!(
+            (got.default_bin, got.most_freq_bin),
+            (bin("default_bin"), bin("most_freq_bin")),
+            "{what}"
+        );
+    }
+
+    /// Every feature of every golden case binned as LightGBM 4.7.0 bins it.
+    #[test]
+    fn bins_are_lightgbms_on_the_golden_data() {
         let mut checked = 0;
         for case in [
             "plain",
@@ -426,77 +597,14 @@ mod tests {
             "categorical",
             "binary_nan",
         ] {
-            let read = |ext: &str| std::fs::read_to_string(format!("{dir}/{case}.{ext}")).unwrap();
-            let params: serde_json::Value = serde_json::from_str(&read("params.json")).unwrap();
-            let p = &params["params"];
-            let opt = BinOptions {
-                max_bin: p["max_bin"].as_u64().unwrap() as usize,
-                min_data_in_leaf: p["min_data_in_leaf"].as_u64().unwrap() as usize,
-                use_missing: p["use_missing"].as_bool().unwrap_or(true),
-                zero_as_missing: p["zero_as_missing"].as_bool().unwrap_or(false),
-            };
-            let csv = read("csv");
-            let rows: Vec<Vec<f64>> = csv
-                .lines()
-                .skip(1)
-                .map(|l| {
-                    l.split(',')
-                        .map(|c| {
-                            if c.is_empty() {
-                                f64::NAN
-                            } else {
-                                c.parse().unwrap()
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            let bins: Vec<serde_json::Value> = serde_json::from_str(&read("bins.json")).unwrap();
+            let (opt, rows, bins) = golden_case(case);
             for (j, want) in bins.iter().enumerate() {
-                if want["bin_type"] != "numerical" {
-                    continue;
-                }
                 let column: Vec<f64> = rows.iter().map(|r| r[j]).collect();
-                let got = FeatureBins::fit(&column, &opt);
-                let what = format!("{case} f{j}");
-                let upper: Vec<f64> = want["upper"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap().parse().unwrap())
-                    .collect();
-                assert_eq!(got.upper.len(), upper.len(), "{what}");
-                for (a, b) in got.upper.iter().zip(&upper) {
-                    assert!(
-                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                        "{what}: {a} vs {b}"
-                    );
-                }
-                let missing = format!("{:?}", got.missing);
-                assert_eq!(missing, want["missing_type"].as_str().unwrap(), "{what}");
-                assert_eq!(got.trivial, want["is_trivial"].as_bool().unwrap(), "{what}");
-                assert_eq!(
-                    got.default_bin as u64,
-                    want["default_bin"].as_u64().unwrap(),
-                    "{what}"
-                );
-                assert_eq!(
-                    got.most_freq_bin as u64,
-                    want["most_freq_bin"].as_u64().unwrap(),
-                    "{what}"
-                );
-                let val = |k: &str| want[k].as_str().unwrap().parse::<f64>().unwrap().to_bits();
-                assert_eq!(
-                    (got.min_val.to_bits(), got.max_val.to_bits()),
-                    (val("min_val"), val("max_val")),
-                    "{what}"
-                );
-                for (v, b) in column.iter().zip(rows.iter().map(|r| r[j])) {
-                    assert!(got.bin(*v) < got.n_bins(), "{what}: {b}");
-                }
+                let got = FeatureBins::fit(&column, &opt, want["bin_type"] == "categorical");
+                assert_same_bins(&got, want, &format!("{case} f{j}"));
                 checked += 1;
             }
         }
-        assert_eq!(checked, 46);
+        assert_eq!(checked, 48);
     }
 }

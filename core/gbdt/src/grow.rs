@@ -5,6 +5,7 @@
 //! that skip features their parent could not split on, and rows partitioned in bin space.
 
 use crate::binning::{BinOptions, FeatureBins, MissingType};
+use crate::categorical;
 use crate::split::{self, Bin, LeafSums, Limits, Split};
 use crate::threads::Threads;
 use crate::train::{GbdtParams, TrainData};
@@ -51,8 +52,8 @@ pub(crate) struct Grower<'a> {
 /// A tree under construction, with the binned decision of each internal node.
 pub(crate) struct Built {
     pub tree: Tree,
-    thr_bin: Vec<usize>,
-    default_left: Vec<bool>,
+    /// Each internal node's split, for the binned decisions.
+    splits: Vec<Split>,
     /// (start, len) of each leaf's rows in the reordered row array.
     pub ranges: Vec<(usize, usize)>,
 }
@@ -190,28 +191,35 @@ impl Grower<'_> {
     fn best_split_of(&self, leaf: &Leaf, f: usize) -> (Option<Split>, bool) {
         let lay = &self.layout[f];
         let off = self.offsets[f];
-        split::best_threshold(
-            lay,
-            &leaf.hist[off..off + lay.n_bins()],
-            leaf.sums(),
-            &self.limits,
-            f,
-        )
+        let hist = &leaf.hist[off..off + lay.n_bins()];
+        if lay.is_categorical() {
+            categorical::best_categorical(lay, hist, leaf.sums(), &self.limits, f)
+        } else {
+            split::best_threshold(lay, hist, leaf.sums(), &self.limits, f)
+        }
     }
 
-    /// LightGBM's partition in bin space (`DenseBin::SplitInner`): the missing bin (NaN bin,
-    /// or the zero bin for `MissingType::Zero`) goes to the default side, any other bin left
-    /// iff it is `<= thr_bin`.
+    /// LightGBM's partition in bin space (`DenseBin::SplitInner`, `SplitCategoricalInner`):
+    /// a categorical split sends its bins left; a numerical one sends the missing bin (NaN bin,
+    /// or the zero bin for `MissingType::Zero`) to the default side, any other bin left iff it
+    /// is `<= threshold`.
     #[inline]
-    fn goes_left(&self, row: usize, feature: usize, thr_bin: usize, default_left: bool) -> bool {
-        let b = self.bins[row * self.n_features + feature] as usize;
-        let lay = &self.layout[feature];
+    fn goes_left(&self, row: usize, split: &Split) -> bool {
+        let b = self.bins[row * self.n_features + split.feature] as usize;
+        if let Some(set) = &split.categories {
+            return set.contains(b);
+        }
+        let lay = &self.layout[split.feature];
         let missing = match lay.missing {
             MissingType::None => false,
             MissingType::Zero => b == lay.default_bin,
             MissingType::NaN => b == lay.n_bins() - 1,
         };
-        if missing { default_left } else { b <= thr_bin }
+        if missing {
+            split.default_left
+        } else {
+            b <= split.threshold
+        }
     }
 
     /// Grow one tree on `rows` (reordered in place) with gradients `g`, hessians `h`: leaf-wise,
@@ -225,8 +233,7 @@ impl Grower<'_> {
                 shrinkage: 1.0,
                 ..Tree::default()
             },
-            thr_bin: vec![],
-            default_left: vec![],
+            splits: vec![],
             ranges: vec![],
         };
         let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
@@ -295,12 +302,7 @@ impl Grower<'_> {
         let mut n_left = 0;
         for i in 0..leaf_rows.len() {
             let r = leaf_rows[i];
-            if self.goes_left(
-                r as usize,
-                split.feature,
-                split.threshold,
-                split.default_left,
-            ) {
+            if self.goes_left(r as usize, &split) {
                 leaf_rows[n_left] = r;
                 n_left += 1;
             } else {
@@ -323,15 +325,20 @@ impl Grower<'_> {
         t.tree
             .split_gain
             .push(f64::from((split.gain + self.p.min_gain_to_split) as f32));
-        t.tree.threshold.push(lay.upper[split.threshold]);
-        t.tree
-            .decision_type
-            .push((u8::from(split.default_left) << 1) | (lay.missing.code() << 2));
+        match &split.categories {
+            Some(set) => add_categories(&mut t.tree, lay, set),
+            None => {
+                t.tree.threshold.push(lay.upper[split.threshold]);
+                let default_left = u8::from(split.default_left) << 1;
+                t.tree
+                    .decision_type
+                    .push(default_left | (lay.missing.code() << 2));
+            }
+        }
         t.tree.internal_value.push(leaf.value);
         t.tree.internal_weight.push(split.left_h + split.right_h);
         t.tree.internal_count.push(leaf.len as f64);
-        t.thr_bin.push(split.threshold);
-        t.default_left.push(split.default_left);
+        t.splits.push(split);
         let new_leaf = leaves.len();
         t.tree.left_child.push(!(li as i32));
         t.tree.right_child.push(!(new_leaf as i32));
@@ -417,12 +424,7 @@ impl Grower<'_> {
         let mut node: i32 = 0;
         while node >= 0 {
             let n = node as usize;
-            node = if self.goes_left(
-                row,
-                b.tree.split_feature[n],
-                b.thr_bin[n],
-                b.default_left[n],
-            ) {
+            node = if self.goes_left(row, &b.splits[n]) {
                 b.tree.left_child[n]
             } else {
                 b.tree.right_child[n]
@@ -430,6 +432,28 @@ impl Grower<'_> {
         }
         (!node) as usize
     }
+}
+
+/// A categorical node's rule in the tree (`Tree::SplitCategorical`): its threshold is the index
+/// of its category set, which is a bitset of the left bins' categories in 32-bit words.
+fn add_categories(tree: &mut Tree, lay: &FeatureBins, set: &split::BinSet) {
+    let mut words: Vec<u32> = Vec::new();
+    for bin in set.bins() {
+        let c = lay.categories[bin] as usize;
+        if words.len() <= c / 32 {
+            words.resize(c / 32 + 1, 0);
+        }
+        words[c / 32] |= 1 << (c % 32);
+    }
+    if tree.cat_boundaries.is_empty() {
+        tree.cat_boundaries.push(0);
+    }
+    tree.threshold.push(tree.num_cat as f64);
+    tree.decision_type.push(1 | (lay.missing.code() << 2));
+    tree.num_cat += 1;
+    let end = tree.cat_boundaries.last().copied().unwrap_or(0) + words.len();
+    tree.cat_boundaries.push(end);
+    tree.cat_threshold.extend(words);
 }
 
 /// The leaf to split next (LightGBM's `ArgMax` of `SplitInfo`s): the larger gain, then the
@@ -468,7 +492,7 @@ impl Binned {
         let layout: Vec<FeatureBins> = (0..f)
             .map(|j| {
                 let col: Vec<f64> = (0..n).map(|r| dense_value(data.x[r * f + j])).collect();
-                FeatureBins::fit(&col, &opt)
+                FeatureBins::fit(&col, &opt, p.categorical_feature.contains(&j))
             })
             .collect();
         let mut offsets = Vec::with_capacity(f);
@@ -503,6 +527,11 @@ impl Binned {
                 min_data_in_leaf: p.min_data_in_leaf as i64,
                 min_sum_hessian: p.min_sum_hessian_in_leaf,
                 min_gain_to_split: p.min_gain_to_split,
+                max_cat_to_onehot: p.max_cat_to_onehot,
+                cat_smooth: p.cat_smooth,
+                cat_l2: p.cat_l2,
+                max_cat_threshold: p.max_cat_threshold,
+                min_data_per_group: p.min_data_per_group as i64,
             },
         }
     }

@@ -36,6 +36,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod binning;
+mod categorical;
 mod compiled;
 mod error;
 mod grow;

@@ -18,7 +18,7 @@ pub(crate) struct Bin {
     pub h: f64,
 }
 
-/// Regularisation and leaf limits of the search.
+/// Regularisation and leaf limits of the search, and the categorical parameters.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
     pub l1: f64,
@@ -26,6 +26,30 @@ pub(crate) struct Limits {
     pub min_data_in_leaf: i64,
     pub min_sum_hessian: f64,
     pub min_gain_to_split: f64,
+    pub max_cat_to_onehot: usize,
+    pub cat_smooth: f64,
+    pub cat_l2: f64,
+    pub max_cat_threshold: usize,
+    pub min_data_per_group: i64,
+}
+
+/// A set of bins: the left side of a categorical split (bins are < 256: `max_bin` <= 255).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct BinSet([u64; 4]);
+
+impl BinSet {
+    pub fn insert(&mut self, bin: usize) {
+        self.0[bin / 64] |= 1 << (bin % 64);
+    }
+
+    pub fn contains(&self, bin: usize) -> bool {
+        bin < 256 && self.0[bin / 64] >> (bin % 64) & 1 == 1
+    }
+
+    /// The bins in the set, ascending.
+    pub fn bins(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..256).filter(|b| self.contains(*b))
+    }
 }
 
 /// A leaf's sums as LightGBM's `LeafSplits` holds them: gradient and hessian sums, rows.
@@ -53,9 +77,37 @@ pub(crate) struct Split {
     pub right_h: f64,
     pub left_output: f64,
     pub right_output: f64,
+    /// A categorical split: the bins that go left (everything else goes right).
+    pub categories: Option<BinSet>,
 }
 
 impl Split {
+    /// The split of a leaf with sums `g`, `h` (+ 2 kEpsilon, as searched) whose best left side
+    /// has sums `lg`, `lh` (+ kEpsilon) and raw gain `gain` over `min_gain_shift`, as
+    /// LightGBM's searches record it (outputs from the sums with kEpsilon, stored hessians
+    /// without); numerical, threshold and default side still to set.
+    pub fn from_left(
+        lim: &Limits,
+        (g, h): (f64, f64),
+        (lg, lh): (f64, f64),
+        gain: f64,
+        feature: usize,
+    ) -> Split {
+        Split {
+            gain,
+            feature,
+            threshold: 0,
+            default_left: false,
+            left_g: lg,
+            left_h: lh - K_EPSILON,
+            right_g: g - lg,
+            right_h: h - lh - K_EPSILON,
+            left_output: lim.leaf_output(lg, lh),
+            right_output: lim.leaf_output(g - lg, h - lh),
+            categories: None,
+        }
+    }
+
     /// LightGBM's `SplitInfo::operator>`: the larger gain, then the smaller feature.
     pub fn better_than(&self, other: &Split) -> bool {
         if self.gain != other.gain {
@@ -95,7 +147,7 @@ impl Limits {
 }
 
 /// `Common::RoundInt`: rows estimated from a hessian sum.
-fn round_int(x: f64) -> i64 {
+pub(crate) fn round_int(x: f64) -> i64 {
     (x + 0.5) as i64
 }
 
@@ -239,19 +291,17 @@ impl Scan<'_> {
         if c.gain <= current + self.min_gain_shift {
             return;
         }
-        let (rg, rh) = (self.g - c.left_g, self.h - c.left_h);
-        *out = Some(Split {
-            gain: c.gain - self.min_gain_shift,
+        let gain = c.gain - self.min_gain_shift;
+        let mut split = Split::from_left(
+            self.lim,
+            (self.g, self.h),
+            (c.left_g, c.left_h),
+            gain,
             feature,
-            threshold: c.threshold,
-            default_left,
-            left_g: c.left_g,
-            left_h: c.left_h - K_EPSILON,
-            right_g: rg,
-            right_h: rh - K_EPSILON,
-            left_output: self.lim.leaf_output(c.left_g, c.left_h),
-            right_output: self.lim.leaf_output(rg, rh),
-        });
+        );
+        split.threshold = c.threshold;
+        split.default_left = default_left;
+        *out = Some(split);
     }
 }
 

@@ -129,6 +129,25 @@ pub struct GbdtParams {
     /// LightGBM's `zero_as_missing`: zeros (and NaN) are the missing values, sent to a
     /// learned default side.
     pub zero_as_missing: bool,
+    /// Indices of the categorical features (values are category numbers; NaN and negative
+    /// values are missing).
+    #[serde(
+        alias = "cat_feature",
+        alias = "categorical_column",
+        alias = "cat_column",
+        alias = "categorical_features"
+    )]
+    pub categorical_feature: Vec<usize>,
+    /// Categorical features with at most this many bins split one category against the rest.
+    pub max_cat_to_onehot: usize,
+    /// Smoothing of the category ordering, and the fewest rows a category needs to be ordered.
+    pub cat_smooth: f64,
+    /// Extra L2 regularisation of categorical splits (many categories against many).
+    pub cat_l2: f64,
+    /// The most categories on the left side of a split.
+    pub max_cat_threshold: usize,
+    /// The fewest rows per group of categories in a split.
+    pub min_data_per_group: usize,
 }
 
 impl Default for GbdtParams {
@@ -155,6 +174,12 @@ impl Default for GbdtParams {
             num_threads: 0,
             use_missing: true,
             zero_as_missing: false,
+            categorical_feature: Vec::new(),
+            max_cat_to_onehot: 4,
+            cat_smooth: 10.0,
+            cat_l2: 10.0,
+            max_cat_threshold: 32,
+            min_data_per_group: 100,
         }
     }
 }
@@ -203,6 +228,15 @@ impl GbdtParams {
         }
         if self.objective == GbdtObjective::Multiclass && self.num_class < 2 {
             return Err(bad("multiclass needs num_class >= 2"));
+        }
+        if !(self.cat_smooth >= 0.0 && self.cat_l2 >= 0.0)
+            || self.max_cat_to_onehot == 0
+            || self.max_cat_threshold == 0
+            || self.min_data_per_group == 0
+        {
+            return Err(bad(
+                "cat_smooth and cat_l2 must be >= 0 and max_cat_to_onehot, max_cat_threshold, min_data_per_group > 0",
+            ));
         }
         Ok(())
     }
@@ -260,6 +294,11 @@ fn check_data(p: &GbdtParams, data: &TrainData) -> Result<()> {
         return Err(bad(
             "empty training data, or features do not match the labels",
         ));
+    }
+    if let Some(c) = p.categorical_feature.iter().find(|&&c| c >= f) {
+        return Err(bad(format!(
+            "categorical_feature {c}: there are {f} features"
+        )));
     }
     let k = p.outputs();
     for (i, y) in data.y.iter().enumerate() {

@@ -10,7 +10,9 @@ from lightgbm.basic import _ConfigAliases
 PARAMS = ["objective", "num_class", "num_iterations", "learning_rate", "num_leaves", "max_depth",
           "min_data_in_leaf", "min_sum_hessian_in_leaf", "lambda_l1", "lambda_l2",
           "min_gain_to_split", "feature_fraction", "bagging_fraction", "bagging_freq", "max_bin",
-          "early_stopping_round", "seed", "num_threads"]
+          "early_stopping_round", "seed", "num_threads", "use_missing", "zero_as_missing",
+          "categorical_feature", "max_cat_to_onehot", "cat_smooth", "cat_l2", "max_cat_threshold",
+          "min_data_per_group"]
 
 assert lightgbm.__version__ == "4.7.0", lightgbm.__version__
 table = _ConfigAliases._get_all_param_aliases()

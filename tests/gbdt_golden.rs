@@ -130,6 +130,9 @@ fn written_models_parse_back_to_the_same_predictions() {
             format!("{}/{name}.rewritten.txt", env!("CARGO_TARGET_TMPDIR")),
             &text,
         );
+        // LightGBM's own file, byte for byte (its number formats and header order).
+        let original = std::fs::read_to_string(format!("{}/{name}.txt", dir())).unwrap();
+        assert!(text == original, "{name}: rewritten text differs");
         let again = GbdtModel::parse(&text).unwrap();
         assert_eq!(again.trees, m.trees, "{name}");
         for row in x.iter().take(500) {

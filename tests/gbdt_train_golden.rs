@@ -4,7 +4,8 @@
 //! on `<case>.csv` with `<case>.params.json` and compare every tree with LightGBM's own
 //! `<case>.model.txt`: structure, thresholds and counts exactly, leaf values and weights bit for
 //! bit, and the fields LightGBM prints with 6 digits (`split_gain` of a float, `internal_value`,
-//! `internal_weight`) to those 6 digits. The models then predict every row identically.
+//! `internal_weight`) to those 6 digits; the written model text is LightGBM's byte for byte up to
+//! `end of trees`. The models then predict every row identically.
 
 use strider_gbdt::{GbdtModel, GbdtParams, TrainData, Tree, train};
 
@@ -116,6 +117,23 @@ fn tree_difference(ours: &Tree, want: &Tree) -> Option<String> {
     Some(format!("{field}: ours {ours:?}\nLightGBM {want:?}"))
 }
 
+/// The model text up to `end of trees` (header, tree sizes, trees) is LightGBM's, byte for byte;
+/// else the first line that differs. (After it LightGBM writes importances and parameters.)
+fn text_difference(ours: &str, want: &str) -> Result<(), String> {
+    let head = |t: &str| t[..t.find("end of trees").unwrap()].to_string();
+    let (a, b) = (head(ours), head(want));
+    match a.lines().zip(b.lines()).position(|(x, y)| x != y) {
+        Some(i) => Err(format!(
+            "model text line {}: ours\n{}\nLightGBM\n{}",
+            i + 1,
+            a.lines().nth(i).unwrap_or_default(),
+            b.lines().nth(i).unwrap_or_default()
+        )),
+        None if a != b => Err("model text: different length".into()),
+        None => Ok(()),
+    }
+}
+
 /// Train one case and compare it with LightGBM's model, tree by tree, then row by row.
 fn check(case: &str) -> Result<(), String> {
     let (x, y, names) = csv(case);
@@ -140,6 +158,7 @@ fn check(case: &str) -> Result<(), String> {
             return Err(format!("tree {i}: {d}"));
         }
     }
+    text_difference(&ours.write(), &read(case, "model.txt"))?;
     for (r, row) in x.chunks(n_features).enumerate() {
         let (a, b) = (ours.predict(row), want.predict(row));
         if !same_bits(&a, &b) {

@@ -605,47 +605,31 @@ impl GbdtModel {
         (split, gain)
     }
 
-    /// LightGBM's text format. Numbers use Rust's shortest round-trip form, so a written model
-    /// parses back to exactly the same values.
+    /// LightGBM's text format, as LightGBM 4.7 writes it (`GBDT::SaveModelToString`,
+    /// `Tree::ToString`): the header in its order with `tree_sizes`, thresholds, leaf values
+    /// and leaf weights with 17 significant digits (exact), counts as integers, and split
+    /// gains (floats), internal values and internal weights with 6 (`{:g}`), so a model
+    /// Strider trains as LightGBM does is written byte for byte as LightGBM writes it.
     pub fn write(&self) -> String {
-        fn join<T: std::fmt::Display>(v: &[T]) -> String {
-            v.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        fn joinf(v: &[f64]) -> String {
-            v.iter()
-                .map(|x| {
-                    if x.is_nan() {
-                        "nan".into()
-                    } else if x.is_infinite() {
-                        if *x > 0.0 {
-                            "inf".into()
-                        } else {
-                            "-inf".into()
-                        }
-                    } else {
-                        format!("{x:?}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
         let mut out = String::from("tree\nversion=v4\n");
         out.push_str(&format!(
             "num_class={}\nnum_tree_per_iteration={}\n",
             self.num_class, self.num_tree_per_iteration
         ));
-        for (k, v) in &self.header_extra {
-            if k == "tree" {
-                continue;
-            }
+        let extra = |k: &str, v: &str| {
             if v.is_empty() {
-                out.push_str(&format!("{k}\n"))
+                format!("{k}\n")
             } else {
-                out.push_str(&format!("{k}={v}\n"))
+                format!("{k}={v}\n")
             }
+        };
+        let (label, rest): (Vec<_>, Vec<_>) = self
+            .header_extra
+            .iter()
+            .filter(|(k, _)| k != "tree")
+            .partition(|(k, _)| k == "label_index");
+        for (k, v) in label {
+            out.push_str(&extra(k, v));
         }
         out.push_str(&format!(
             "max_feature_idx={}\nobjective={}\n",
@@ -661,36 +645,105 @@ impl GbdtModel {
         } else {
             self.feature_names.clone()
         };
-        out.push_str(&format!("feature_names={}\n\n", names.join(" ")));
-        for (i, t) in self.trees.iter().enumerate() {
-            out.push_str(&format!(
-                "Tree={i}\nnum_leaves={}\nnum_cat={}\n",
-                t.num_leaves, t.num_cat
-            ));
-            if t.num_leaves > 1 {
-                out.push_str(&format!("split_feature={}\n", join(&t.split_feature)));
-                out.push_str(&format!("split_gain={}\n", joinf(&t.split_gain)));
-                out.push_str(&format!("threshold={}\n", joinf(&t.threshold)));
-                out.push_str(&format!("decision_type={}\n", join(&t.decision_type)));
-                out.push_str(&format!("left_child={}\n", join(&t.left_child)));
-                out.push_str(&format!("right_child={}\n", join(&t.right_child)));
-            }
-            out.push_str(&format!("leaf_value={}\n", joinf(&t.leaf_value)));
-            out.push_str(&format!("leaf_weight={}\n", joinf(&t.leaf_weight)));
-            out.push_str(&format!("leaf_count={}\n", joinf(&t.leaf_count)));
-            if t.num_leaves > 1 {
-                out.push_str(&format!("internal_value={}\n", joinf(&t.internal_value)));
-                out.push_str(&format!("internal_weight={}\n", joinf(&t.internal_weight)));
-                out.push_str(&format!("internal_count={}\n", joinf(&t.internal_count)));
-            }
-            if t.num_cat > 0 {
-                out.push_str(&format!("cat_boundaries={}\n", join(&t.cat_boundaries)));
-                out.push_str(&format!("cat_threshold={}\n", join(&t.cat_threshold)));
-            }
-            out.push_str(&format!("is_linear=0\nshrinkage={}\n\n\n", t.shrinkage));
+        out.push_str(&format!("feature_names={}\n", names.join(" ")));
+        for (k, v) in rest {
+            out.push_str(&extra(k, v));
         }
+        let trees: Vec<String> = self
+            .trees
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("Tree={i}\n{}\n", tree_text(t)))
+            .collect();
+        let sizes: Vec<String> = trees.iter().map(|t| t.len().to_string()).collect();
+        out.push_str(&format!("tree_sizes={}\n\n", sizes.join(" ")));
+        trees.iter().for_each(|t| out.push_str(t));
         out.push_str("end of trees\n");
         out.push_str(&self.trailer);
         out
     }
+}
+
+/// C's `%.{precision}g` (as LightGBM's `fmt` prints doubles): `precision` significant digits,
+/// exponent form below 1e-4 or from 10^precision on (two exponent digits at least), trailing
+/// zeros dropped; `inf`, `-inf`, `nan`.
+pub(crate) fn format_g(v: f64, precision: usize) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let p = precision.max(1);
+    let sci = format!("{:.*e}", p - 1, v);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= p as i64 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (p as i64 - 1 - exp) as usize, v))
+    }
+}
+
+/// A count as LightGBM writes it (an integer; anything else a parsed file held, as is).
+fn format_count(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// One tree as `Tree::ToString` writes it (the split lines empty for a single leaf).
+fn tree_text(t: &Tree) -> String {
+    fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
+        v.iter().map(f).collect::<Vec<_>>().join(" ")
+    }
+    let g6 = |x: &f64| format_g(*x, 6);
+    let g17 = |x: &f64| format_g(*x, 17);
+    let int = |x: &dyn std::fmt::Display| x.to_string();
+    let mut out = format!("num_leaves={}\nnum_cat={}\n", t.num_leaves, t.num_cat);
+    let lines = [
+        ("split_feature", join(&t.split_feature, |x| int(x))),
+        ("split_gain", join(&t.split_gain, g6)),
+        ("threshold", join(&t.threshold, g17)),
+        ("decision_type", join(&t.decision_type, |x| int(x))),
+        ("left_child", join(&t.left_child, |x| int(x))),
+        ("right_child", join(&t.right_child, |x| int(x))),
+        ("leaf_value", join(&t.leaf_value, g17)),
+        ("leaf_weight", join(&t.leaf_weight, g17)),
+        ("leaf_count", join(&t.leaf_count, |x| format_count(*x))),
+        ("internal_value", join(&t.internal_value, g6)),
+        ("internal_weight", join(&t.internal_weight, g6)),
+        (
+            "internal_count",
+            join(&t.internal_count, |x| format_count(*x)),
+        ),
+    ];
+    for (k, v) in lines {
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    if t.num_cat > 0 {
+        out.push_str(&format!(
+            "cat_boundaries={}\n",
+            join(&t.cat_boundaries, |x| int(x))
+        ));
+        out.push_str(&format!(
+            "cat_threshold={}\n",
+            join(&t.cat_threshold, |x| int(x))
+        ));
+    }
+    out.push_str(&format!(
+        "is_linear=0\nshrinkage={}\n\n",
+        format_g(t.shrinkage, 6)
+    ));
+    out
 }

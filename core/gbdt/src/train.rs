@@ -577,8 +577,15 @@ fn trained_model(
         .map(|l| {
             if l.trivial {
                 "none".to_string()
+            } else if l.is_categorical() {
+                l.categories
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(":")
             } else {
-                format!("[{:?}:{:?}]", l.min_val, l.max_val)
+                let g17 = |v: f64| super::model::format_g(v, 17);
+                format!("[{}:{}]", g17(l.min_val), g17(l.max_val))
             }
         })
         .collect::<Vec<_>>()
@@ -673,7 +680,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.write(), again.write());
-        assert_eq!(GbdtModel::parse(&m.write()).unwrap().trees, m.trees);
+        // The text round-trips: it parses back to the same text, decisions and leaves
+        // (LightGBM's format keeps split gains and internal values to 6 digits only).
+        let text = m.write();
+        let back = GbdtModel::parse(&text).unwrap();
+        assert_eq!(back.write(), text);
+        assert_eq!(back.trees.len(), m.trees.len());
+        for (a, b) in back.trees.iter().zip(&m.trees) {
+            let key = |t: &Tree| {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let structure = (
+                    t.split_feature.clone(),
+                    t.decision_type.clone(),
+                    t.left_child.clone(),
+                    t.right_child.clone(),
+                );
+                (
+                    structure,
+                    bits(&t.threshold),
+                    bits(&t.leaf_value),
+                    bits(&t.leaf_weight),
+                    t.leaf_count.clone(),
+                    t.internal_count.clone(),
+                )
+            };
+            assert_eq!(key(a), key(b));
+        }
     }
 
     /// Any number of threads grows the one-thread trees, bit for bit: wide enough data that the

@@ -254,6 +254,14 @@ fn lightgbm_parameter_aliases_set_their_parameter() {
             assert!(written.get(alias).is_none() && written.get(canonical).is_some());
         }
     }
+    // categorical_feature also as LightGBM's comma-separated string.
+    assert_eq!(
+        parse("cat_feature", &serde_json::json!("1, 4"))
+            .unwrap()
+            .categorical_feature,
+        vec![1, 4]
+    );
+    assert!(parse("categorical_feature", &serde_json::json!("1,x")).is_err());
     // Not an alias of anything: still refused.
     assert!(parse("num_leafs", &serde_json::json!(9)).is_err());
 }

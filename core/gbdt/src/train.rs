@@ -1,9 +1,13 @@
-//! A histogram GBDT trainer with LightGBM's parameter names and defaults: leaf-wise growth,
-//! histogram subtraction, L1/L2 regularisation, NaN handling with a learned default direction,
-//! feature and row subsampling, early stopping; objectives regression (L2), binary (logloss) and
-//! multiclass (softmax). Deterministic from `seed` and independent of `num_threads` (threads
-//! take blocks of features, see `threads.rs`; one thread in wasm32), and its result is a
-//! [`GbdtModel`]: every trained model is a LightGBM `model.txt`.
+//! A histogram GBDT trainer with LightGBM's parameter names and defaults that grows LightGBM
+//! 4.7's own trees: the same bins (`binning.rs`), float32 gradients (`objective.rs`), histograms,
+//! split searches (`split.rs`, `categorical.rs`) and leaf-wise growth (`grow.rs`), checked tree
+//! for tree against LightGBM on golden data (subsampling draws its own random numbers, so with
+//! bagging or feature sampling the trees are not LightGBM's). Objectives regression (L2), binary (logloss) and
+//! multiclass (softmax); L1/L2 regularisation, missing values (NaN or zero) with a learned
+//! default side, categorical features, feature and row subsampling, early stopping.
+//! Deterministic from `seed` and independent of `num_threads` (threads take blocks of features,
+//! see `threads.rs`; one thread in wasm32), and its result is a [`GbdtModel`]: every trained
+//! model is a LightGBM `model.txt`.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -130,8 +134,9 @@ pub struct GbdtParams {
     /// learned default side.
     pub zero_as_missing: bool,
     /// Indices of the categorical features (values are category numbers; NaN and negative
-    /// values are missing).
+    /// values are missing): a list, or LightGBM's comma-separated string (`"0,3"`).
     #[serde(
+        deserialize_with = "indices",
         alias = "cat_feature",
         alias = "categorical_column",
         alias = "cat_column",
@@ -148,6 +153,33 @@ pub struct GbdtParams {
     pub max_cat_threshold: usize,
     /// The fewest rows per group of categories in a split.
     pub min_data_per_group: usize,
+}
+
+/// Feature indices as a list or as LightGBM's comma-separated string.
+fn indices<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Indices {
+        List(Vec<usize>),
+        One(usize),
+        Text(String),
+    }
+    match Indices::deserialize(d)? {
+        Indices::List(v) => Ok(v),
+        Indices::One(i) => Ok(vec![i]),
+        Indices::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "categorical_feature: `{t}` is not a feature index"
+                    ))
+                })
+            })
+            .collect(),
+    }
 }
 
 impl Default for GbdtParams {

@@ -1,6 +1,6 @@
 //! Strider's trainer grows LightGBM 4.7.0's trees: for every golden case in
 //! tests/golden/lightgbm/train/ (NaN, zeros, zero_as_missing, use_missing=false, categorical
-//! features one-hot and many-vs-many, binary), train
+//! features one-hot and many-vs-many, binary, multiclass), train
 //! on `<case>.csv` with `<case>.params.json` and compare every tree with LightGBM's own
 //! `<case>.model.txt`: structure, thresholds and counts exactly, leaf values and weights bit for
 //! bit, and the fields LightGBM prints with 6 digits (`split_gain` of a float, `internal_value`,
@@ -9,7 +9,7 @@
 
 use strider_gbdt::{GbdtModel, GbdtParams, TrainData, Tree, train};
 
-const CASES: [&str; 8] = [
+const CASES: [&str; 9] = [
     "plain",
     "nan",
     "nan_alone",
@@ -18,6 +18,7 @@ const CASES: [&str; 8] = [
     "use_missing_false",
     "categorical",
     "binary_nan",
+    "multiclass_nan",
 ];
 
 fn dir() -> String {

@@ -596,6 +596,7 @@ mod tests {
             "use_missing_false",
             "categorical",
             "binary_nan",
+            "multiclass_nan",
         ] {
             let (opt, rows, bins) = golden_case(case);
             for (j, want) in bins.iter().enumerate() {
@@ -605,6 +606,6 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 48);
+        assert_eq!(checked, 54);
     }
 }

@@ -1,5 +1,5 @@
 """Golden LightGBM 4.7.0 models for Strider's trainer: missing values, zeros, zero_as_missing,
-use_missing=false, categorical features and binary, to be reproduced tree for tree
+use_missing=false, categorical features, binary and multiclass, to be reproduced tree for tree
 (tests/gbdt_train_golden.rs and the bin-layout test in core/gbdt/src/binning.rs).
 
 Writes into this script's own folder, per case:
@@ -158,6 +158,14 @@ def case_binary_nan():
     return x, (y > np.median(y)).astype(float), {"objective": "binary"}, []
 
 
+def case_multiclass_nan():
+    rng = np.random.default_rng(808)
+    x = add_nan(base_x(rng), rng, [0.02, 0.02, 0.02, 0.02, 0.02, 0.06])
+    y = target(x, rng, extra=np.where(np.isnan(x[:, 5]), 4.0, 0.0))
+    classes = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3])).astype(float)
+    return x, classes, {"objective": "multiclass", "num_class": 3, "num_iterations": 10}, []
+
+
 CASES = {
     "plain": case_plain,
     "nan": case_nan,
@@ -167,6 +175,7 @@ CASES = {
     "use_missing_false": case_use_missing_false,
     "categorical": case_categorical,
     "binary_nan": case_binary_nan,
+    "multiclass_nan": case_multiclass_nan,
 }
 
 

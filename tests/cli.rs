@@ -580,6 +580,45 @@ fn metrics_command_reports_bad_input_precisely() {
     assert!(stderr(&o).contains("no column `zzz`"), "{}", stderr(&o));
 }
 
+/// `gbdt train --categorical` with Strider's own trainer grows LightGBM 4.7's trees: every tree
+/// of the model equals LightGBM's golden model (tests/golden/lightgbm/train/categorical.*,
+/// columns f3 and f4 categorical, one of them with missing values), text for text.
+#[test]
+fn gbdt_train_with_categorical_columns_grows_lightgbms_trees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = repo().join("tests/golden/lightgbm/train");
+    let data = g.join("categorical.csv");
+    let o = strider(
+        &[
+            "gbdt",
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "y",
+            "--categorical",
+            "f3,f4",
+            "--param",
+            "num_iterations=20",
+            "--param",
+            "num_leaves=15",
+            "--out",
+            "m.txt",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trees = |text: String| {
+        let from = text.find("Tree=0").expect("trees");
+        let to = text.find("end of trees").expect("end of trees");
+        text[from..to].to_string()
+    };
+    let got = trees(std::fs::read_to_string(tmp.path().join("m.txt")).unwrap());
+    let want = trees(std::fs::read_to_string(g.join("categorical.model.txt")).unwrap());
+    assert!(got.contains("num_cat=") && got.contains("cat_threshold="));
+    assert!(got == want, "the trees differ from LightGBM's");
+}
+
 #[test]
 fn gbdt_predict_equals_lightgbm() {
     let tmp = tempfile::tempdir().unwrap();

@@ -38,6 +38,13 @@ fn params_json(p: &GbdtParams, categorical: &[usize], has_valid: bool) -> Value 
         "max_bin": p.max_bin,
         "seed": p.seed,
         "num_threads": p.num_threads,
+        "use_missing": p.use_missing,
+        "zero_as_missing": p.zero_as_missing,
+        "max_cat_to_onehot": p.max_cat_to_onehot,
+        "cat_smooth": p.cat_smooth,
+        "cat_l2": p.cat_l2,
+        "max_cat_threshold": p.max_cat_threshold,
+        "min_data_per_group": p.min_data_per_group,
         "deterministic": true,
         "verbosity": -1,
     });
@@ -47,6 +54,10 @@ fn params_json(p: &GbdtParams, categorical: &[usize], has_valid: bool) -> Value 
     if has_valid && p.early_stopping_round > 0 {
         v["early_stopping_rounds"] = json!(p.early_stopping_round);
     }
+    let mut categorical = categorical.to_vec();
+    categorical.extend(&p.categorical_feature);
+    categorical.sort_unstable();
+    categorical.dedup();
     if !categorical.is_empty() {
         v["categorical_feature"] = json!(
             categorical

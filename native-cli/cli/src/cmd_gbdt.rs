@@ -66,7 +66,8 @@ struct TrainArgs {
     /// Validation rows for early stopping (`--param early_stopping_round=N`).
     #[arg(long)]
     valid: Option<PathBuf>,
-    /// Categorical feature columns (with `--engine lightgbm`; Strider's own trainer refuses them).
+    /// Categorical feature columns, by name (values are category numbers, as in LightGBM;
+    /// the same as `--param categorical_feature=INDICES`).
     #[arg(long, value_delimiter = ',')]
     categorical: Vec<String>,
     /// A LightGBM parameter, KEY=VALUE (repeatable), e.g. num_leaves=31.
@@ -132,27 +133,25 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         y: vy,
         feature_names: names.clone(),
     });
+    for c in &categorical {
+        let i = names
+            .iter()
+            .position(|n| n == c)
+            .with_context(|| format!("--categorical: no feature column `{c}`"))?;
+        if !gp.categorical_feature.contains(&i) {
+            gp.categorical_feature.push(i);
+        }
+    }
+    gp.categorical_feature.sort_unstable();
     let mut last = serde_json::Map::new();
     let model = if gp.engine == Engine::Lightgbm {
-        let cat: Vec<usize> = categorical
-            .iter()
-            .map(|c| {
-                names
-                    .iter()
-                    .position(|n| n == c)
-                    .with_context(|| format!("--categorical: no feature column `{c}`"))
-            })
-            .collect::<Result<_>>()?;
-        let Some(native) = strider_app::native_gbdt(cat) else {
+        let Some(native) = strider_app::native_gbdt(gp.categorical_feature.clone()) else {
             bail!(
                 "--engine lightgbm: native LightGBM is not built into this strider (cargo feature `lightgbm`)"
             );
         };
         native.train(&gp, &td, vd.as_ref())?
     } else {
-        if !categorical.is_empty() {
-            bail!("--categorical: categorical splits need --engine lightgbm");
-        }
         let bar = crate::output::progress_bar(gp.num_iterations as u64, json);
         let m = train(&gp, &td, vd.as_ref(), &mut |it, name, value| {
             bar.set_position(it as u64);

@@ -199,7 +199,10 @@ impl EnsembleFit<'_> {
         };
         let all: Vec<usize> = (0..rows.len()).collect();
         let model = spec.fit(&stacked, &all, &mut meta_ctx)?;
-        Ok(Combiner::Meta { spec, model })
+        Ok(Combiner::Meta {
+            spec: Box::new(spec),
+            model,
+        })
     }
 
     /// The training window split by date: the older part (purged of rows whose labels reach the

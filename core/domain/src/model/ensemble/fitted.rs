@@ -12,7 +12,10 @@ use crate::{Error, Result};
 pub enum Combiner {
     Mean,
     Weights(Vec<f64>),
-    Meta { spec: ModelSpec, model: BoxedModel },
+    Meta {
+        spec: Box<ModelSpec>,
+        model: BoxedModel,
+    },
 }
 
 pub struct FittedEnsemble {
@@ -140,7 +143,7 @@ impl Predict for FittedEnsemble {
                 for (name, bytes) in model.save()? {
                     files.push((format!("meta-{name}"), bytes));
                 }
-                ("meta", Vec::new(), Some(spec.clone()))
+                ("meta", Vec::new(), Some((**spec).clone()))
             }
         };
         let saved = Saved {
@@ -200,7 +203,10 @@ pub fn load_ensemble(
         }
         ("meta", Some(spec)) if matches!(spec.params.kind(), "ridge" | "logistic" | "gbdt") => {
             let model = load(spec.params.kind(), k, &|name| file(&format!("meta-{name}")))?;
-            Combiner::Meta { spec, model }
+            Combiner::Meta {
+                spec: Box::new(spec),
+                model,
+            }
         }
         (other, _) => {
             return Err(bad(format!(

@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     };
     let td = TrainData {
+        groups: &[],
         x: &x,
         n_features: f,
         y: &y,

@@ -1,6 +1,7 @@
 //! Strider's trainer grows LightGBM 4.7.0's trees: for every golden case in
 //! tests/golden/lightgbm/train/ (NaN, zeros, zero_as_missing, use_missing=false, categorical
-//! features one-hot and many-vs-many, binary, multiclass), train
+//! features one-hot and many-vs-many, binary, multiclass, huber, fair, quantile, lambdarank and
+//! rank_xendcg on query groups), train
 //! on `<case>.csv` with `<case>.params.json` and compare every tree with LightGBM's own
 //! `<case>.model.txt`: structure, thresholds and counts exactly, leaf values and weights bit for
 //! bit, and the fields LightGBM prints with 6 digits (`split_gain` of a float, `internal_value`,
@@ -9,7 +10,7 @@
 
 use strider_gbdt::{GbdtModel, GbdtParams, TrainData, Tree, train};
 
-const CASES: [&str; 9] = [
+const CASES: [&str; 14] = [
     "plain",
     "nan",
     "nan_alone",
@@ -19,6 +20,11 @@ const CASES: [&str; 9] = [
     "categorical",
     "binary_nan",
     "multiclass_nan",
+    "huber",
+    "fair",
+    "quantile",
+    "lambdarank",
+    "rank_xendcg",
 ];
 
 fn dir() -> String {
@@ -54,6 +60,12 @@ fn csv(case: &str) -> (Vec<f64>, Vec<f64>, Vec<String>) {
         y.push(*label);
     }
     (x, y, header[..header.len() - 1].to_vec())
+}
+
+/// The query group sizes of a ranking case (`group` in params.json), else none.
+fn groups(case: &str) -> Vec<u32> {
+    let golden: serde_json::Value = serde_json::from_str(&read(case, "params.json")).unwrap();
+    serde_json::from_value(golden["group"].clone()).unwrap_or_default()
 }
 
 /// The golden parameters as Strider's, with the categorical columns: LightGBM's run-time
@@ -139,7 +151,9 @@ fn text_difference(ours: &str, want: &str) -> Result<(), String> {
 fn check(case: &str) -> Result<(), String> {
     let (x, y, names) = csv(case);
     let n_features = names.len();
+    let groups = groups(case);
     let data = TrainData {
+        groups: &groups,
         x: &x,
         n_features,
         y: &y,

@@ -266,6 +266,7 @@ fn chain_model(n: usize) -> String {
     let x: Vec<f64> = (0..40).map(f64::from).collect();
     let y: Vec<f64> = x.iter().map(|v| v * 2.0).collect();
     let data = TrainData {
+        groups: &[],
         x: &x,
         n_features: 1,
         y: &y,

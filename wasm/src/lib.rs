@@ -138,6 +138,9 @@ struct TrainInput {
     y: Vec<f64>,
     #[serde(default)]
     feature_names: Vec<String>,
+    /// Query group sizes for the ranking objectives (LightGBM's `group`).
+    #[serde(default)]
+    groups: Vec<u32>,
     /// LightGBM-named parameters, as `[[models]]` of kind gbdt takes them.
     #[serde(default)]
     params: serde_json::Value,
@@ -159,6 +162,7 @@ pub fn gbdt_train(input_json: &str) -> Result<String, JsError> {
         .flat_map(|r| r.iter().map(|v| v.unwrap_or(f64::NAN)))
         .collect();
     let data = strider_core::gbdt::TrainData {
+        groups: &input.groups,
         x: &x,
         n_features: f,
         y: &input.y,

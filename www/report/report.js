@@ -327,9 +327,9 @@
     const f = folds[name];
     const t = $("fold-table");
     if (!f) { table(t, [`${name}: a blend has no folds of its own`], []); return; }
-    table(t, ["split", "train", "test", "rows train/test", "IC", "dir. acc.", "RMSE", "Sharpe", "return"],
+    table(t, ["split", "train", "test", "rows train/test", "IC", "dir. acc.", "NDCG", "RMSE", "Sharpe", "return"],
       f.map((r) => [r.split, `${r.train[0][0]} … ${r.train.at(-1)[1]}`, `${r.test[0][0]} … ${r.test.at(-1)[1]}`, `${r.train_rows}/${r.test_rows}`,
-        fmt(r.metrics.ic), fmt(r.metrics.directional_accuracy), fmt(r.metrics.rmse, 4), fmt(r.metrics.strategy_sharpe, 2), pct(r.metrics.strategy_return, 1)]));
+        fmt(r.metrics.ic), fmt(r.metrics.directional_accuracy), fmt(r.metrics.ndcg), fmt(r.metrics.rmse, 4), fmt(r.metrics.strategy_sharpe, 2), pct(r.metrics.strategy_return, 1)]));
   }
 
   function renderTimeline() {

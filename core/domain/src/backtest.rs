@@ -5,6 +5,8 @@
 //! earns the return of bar `t + 1 + execution_lag`. Costs are charged in basis points of the
 //! absolute change in position (turnover) on the day the new position is first held.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,10 @@ pub enum SignalRule {
     Threshold,
     /// Position = score * `scale`, capped by `leverage`.
     Proportional,
+    /// Cross-sectional: on each date long the `top_k` instruments with the highest scores and
+    /// short the `top_k` lowest (at most half the date's instruments a side), flat between.
+    /// For ranking models, whose scores order a date's instruments but have no zero.
+    Rank,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +45,9 @@ pub struct StrategySpec {
     /// Cap on the absolute position per instrument.
     #[serde(default = "one")]
     pub leverage: f64,
+    /// Instruments long (and short) per date for `rank`.
+    #[serde(default = "one_bar")]
+    pub top_k: usize,
     /// Cost per unit of turnover, in basis points.
     #[serde(default = "one")]
     pub cost_bps: f64,
@@ -62,6 +71,7 @@ impl Default for StrategySpec {
             scale: 1.0,
             long_only: false,
             leverage: 1.0,
+            top_k: 1,
             cost_bps: 1.0,
             execution_lag: 1,
         }
@@ -86,16 +96,20 @@ impl StrategySpec {
         if !self.scale.is_finite() {
             return bad("scale must be finite");
         }
+        if self.top_k == 0 {
+            return bad("top_k must be >= 1");
+        }
         if self.execution_lag > MAX_EXECUTION_LAG {
             return bad("execution_lag must be <= 1000 bars (MAX_EXECUTION_LAG)");
         }
         Ok(())
     }
 
-    /// Target position for a score (> 0 means long).
+    /// Target position for a score (> 0 means long); for `rank`, for the signal
+    /// [`rank_signals`] made of the score.
     pub fn position(&self, score: f64) -> f64 {
         let raw = match self.signal {
-            SignalRule::Sign => {
+            SignalRule::Sign | SignalRule::Rank => {
                 if score > 0.0 {
                     1.0
                 } else if score < 0.0 {
@@ -118,6 +132,46 @@ impl StrategySpec {
         let floor = if self.long_only { 0.0 } else { -self.leverage };
         raw.clamp(floor, self.leverage)
     }
+}
+
+/// `signal = "rank"`: each entry's signal (+1, -1 or 0) from its score's rank among the entries
+/// of the same date `key`, highest first (ties in entry order).
+pub fn rank_signals<K: Ord + Copy>(entries: &[(K, f64)], top_k: usize) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let by_score = entries[b].1.total_cmp(&entries[a].1);
+        entries[a].0.cmp(&entries[b].0).then(by_score)
+    });
+    let mut out = vec![0.0; entries.len()];
+    for date in order.chunk_by(|&a, &b| entries[a].0 == entries[b].0) {
+        let k = top_k.min(date.len() / 2);
+        date[..k].iter().for_each(|&i| out[i] = 1.0);
+        date[date.len() - k..].iter().for_each(|&i| out[i] = -1.0);
+    }
+    out
+}
+
+/// The scores as `rank` signals across the instruments of each signal date (other rules: as
+/// they are).
+fn signals<'s>(
+    instruments: &[Instrument],
+    scores: &'s [Vec<Option<f64>>],
+    spec: &StrategySpec,
+) -> Cow<'s, [Vec<Option<f64>>]> {
+    if spec.signal != SignalRule::Rank {
+        return Cow::Borrowed(scores);
+    }
+    let at: Vec<(usize, usize, NaiveDate, f64)> = (instruments.iter().zip(scores).enumerate())
+        .flat_map(|(i, (inst, sc))| {
+            (sc.iter().enumerate()).filter_map(move |(t, s)| Some((i, t, inst.dates[t], (*s)?)))
+        })
+        .collect();
+    let keyed: Vec<(NaiveDate, f64)> = at.iter().map(|&(_, _, d, s)| (d, s)).collect();
+    let mut out: Vec<Vec<Option<f64>>> = scores.iter().map(|s| vec![None; s.len()]).collect();
+    for (&(i, t, _, _), signal) in at.iter().zip(rank_signals(&keyed, spec.top_k)) {
+        out[i][t] = Some(signal);
+    }
+    Cow::Owned(out)
 }
 
 /// One instrument-day of the backtest.
@@ -165,8 +219,9 @@ pub fn run(
     spec: &StrategySpec,
 ) -> Backtest {
     let shift = 1 + spec.execution_lag;
+    let scores = signals(instruments, scores, spec);
     let mut days = Vec::new();
-    for (i, (inst, sc)) in instruments.iter().zip(scores).enumerate() {
+    for (i, (inst, sc)) in instruments.iter().zip(scores.iter()).enumerate() {
         let r = inst.returns();
         let mut prev: Option<(usize, f64)> = None; // (bar, position) of the previous held day
         for (j, &asset_return) in r.iter().enumerate().skip(shift) {
@@ -245,6 +300,34 @@ mod tests {
         assert!((bt.days[1].cost - 0.002).abs() < 1e-15);
         // The big move on bar 4 has no signal behind it and is not earned.
         assert_eq!(bt.portfolio.len(), 2);
+    }
+
+    #[test]
+    fn rank_signals_go_long_the_top_and_short_the_bottom_of_each_date() {
+        // Date 1: four instruments (k = 1: one long, one short); date 2: three, with k = 2
+        // capped at one a side; date 3: one instrument alone stays flat.
+        let e = [
+            (1, 0.3),
+            (1, -0.1),
+            (1, 0.9),
+            (1, 0.2),
+            (2, 5.0),
+            (2, 7.0),
+            (2, 6.0),
+            (3, 1.0),
+        ];
+        assert_eq!(rank_signals(&e[..4], 1), vec![0.0, -1.0, 1.0, 0.0]);
+        assert_eq!(
+            rank_signals(&e, 2),
+            vec![1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 0.0, 0.0]
+        );
+        let spec = StrategySpec {
+            signal: SignalRule::Rank,
+            long_only: true,
+            ..Default::default()
+        };
+        assert_eq!(spec.position(-1.0), 0.0);
+        assert_eq!(spec.position(1.0), 1.0);
     }
 
     #[test]

@@ -114,3 +114,40 @@ impl LabelSpec {
         }
     }
 }
+
+/// Relevance grades of one date's rows for the ranking objectives and NDCG: each row's grade is
+/// the number of the date's rows with a strictly smaller value (ties share a grade), so the best
+/// of m instruments gets m - 1. NaN values get grade 0.
+pub fn cross_section_grades(values: &[f64]) -> Vec<f64> {
+    values
+        .iter()
+        .map(|v| values.iter().filter(|w| **w < *v).count() as f64)
+        .collect()
+}
+
+/// Consecutive runs of equal keys (rows ordered by date: one run per date) as (start, len).
+pub fn runs<K: PartialEq>(keys: &[K]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        match out.last_mut() {
+            Some((s, n)) if keys[*s] == *k => *n += 1,
+            _ => out.push((i, 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod cross_section_tests {
+    #[test]
+    fn grades_rank_a_cross_section_with_ties_sharing() {
+        assert_eq!(
+            super::cross_section_grades(&[0.02, -0.01, 0.05, 0.02]),
+            vec![1.0, 0.0, 3.0, 1.0]
+        );
+        assert_eq!(
+            super::runs(&[3, 3, 4, 4, 4, 3]),
+            vec![(0, 2), (2, 3), (5, 1)]
+        );
+    }
+}

@@ -37,6 +37,7 @@ fn main() {
         ..Default::default()
     };
     let data = TrainData {
+        groups: &[],
         x: &x[..n_train * f],
         n_features: f,
         y: &y[..n_train],

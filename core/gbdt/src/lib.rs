@@ -21,7 +21,7 @@
 //!     x.extend([a, b]);
 //!     y.push(2.0 * a - b);
 //! }
-//! let data = TrainData { x: &x, n_features: 2, y: &y, feature_names: vec!["x0".into(), "x1".into()] };
+//! let data = TrainData { x: &x, n_features: 2, y: &y, feature_names: vec!["x0".into(), "x1".into()], groups: &[] };
 //! let params = GbdtParams { num_iterations: 50, num_leaves: 8, min_data_in_leaf: 5, ..Default::default() };
 //! let model = train(&params, &data, None, &mut |_iteration, _metric, _value| {})?;
 //!
@@ -40,8 +40,10 @@ mod categorical;
 mod compiled;
 mod error;
 mod grow;
+mod loss;
 mod model;
 mod objective;
+mod rank;
 mod shap;
 mod split;
 mod threads;
@@ -51,6 +53,7 @@ mod tree;
 pub use compiled::CompiledModel;
 pub use error::{Error, Result};
 pub use model::{GbdtModel, Objective};
+pub use rank::{default_label_gains, ndcg_at};
 pub use shap::MAX_SHAP_DEPTH;
 pub use train::{Engine, GbdtObjective, GbdtParams, TrainData, train};
 pub use tree::Tree;

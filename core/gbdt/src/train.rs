@@ -2,8 +2,9 @@
 //! 4.7's own trees: the same bins (`binning.rs`), float32 gradients (`objective.rs`), histograms,
 //! split searches (`split.rs`, `categorical.rs`) and leaf-wise growth (`grow.rs`), checked tree
 //! for tree against LightGBM on golden data (subsampling draws its own random numbers, so with
-//! bagging or feature sampling the trees are not LightGBM's). Objectives regression (L2), binary (logloss) and
-//! multiclass (softmax); L1/L2 regularisation, missing values (NaN or zero) with a learned
+//! bagging or feature sampling the trees are not LightGBM's). Objectives regression (L2), binary
+//! (logloss), multiclass (softmax), huber, fair, quantile (`objective.rs`), lambdarank and
+//! rank_xendcg on query groups (`rank.rs`); L1/L2 regularisation, missing values (NaN or zero) with a learned
 //! default side, categorical features, feature and row subsampling, early stopping.
 //! Deterministic from `seed` and independent of `num_threads` (threads take blocks of features,
 //! see `threads.rs`; one thread in wasm32), and its result is a [`GbdtModel`]: every trained
@@ -15,8 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::binning::FeatureBins;
 use super::grow::{Binned, Built, Grower};
+use super::loss::loss;
 use super::model::{GbdtModel, Objective};
 use super::objective;
+use super::rank;
 use super::threads::Threads;
 use super::tree::{Tree, ZERO_THRESHOLD};
 use crate::error::{Error, Result};
@@ -24,10 +27,60 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GbdtObjective {
+    /// L2 loss (LightGBM's `regression`).
     #[default]
+    #[serde(
+        alias = "regression_l2",
+        alias = "l2",
+        alias = "mean_squared_error",
+        alias = "mse",
+        alias = "l2_root",
+        alias = "root_mean_squared_error",
+        alias = "rmse"
+    )]
     Regression,
+    /// Log loss on 0/1 labels.
     Binary,
+    /// Softmax over `num_class` classes (labels are class indices).
+    #[serde(alias = "softmax")]
     Multiclass,
+    /// Huber loss: L2 within `alpha` of the label, L1 beyond (fat-tailed returns).
+    Huber,
+    /// Fair loss with scale `fair_c`.
+    Fair,
+    /// Pinball loss at quantile `alpha`; leaves are renewed to the residuals' quantile.
+    Quantile,
+    /// LambdaRank optimising NDCG within each query group (labels are relevance grades).
+    Lambdarank,
+    /// XE-NDCG (a listwise ranking loss; draws from `objective_seed`).
+    #[serde(
+        alias = "xendcg",
+        alias = "xe_ndcg",
+        alias = "xe_ndcg_mart",
+        alias = "xendcg_mart"
+    )]
+    RankXendcg,
+}
+
+impl GbdtObjective {
+    /// Ranking objectives need query groups and integer relevance labels.
+    pub fn is_ranking(self) -> bool {
+        matches!(self, Self::Lambdarank | Self::RankXendcg)
+    }
+
+    /// LightGBM's name for the objective, as its model file writes it.
+    pub fn lightgbm_name(self) -> &'static str {
+        match self {
+            Self::Regression => "regression",
+            Self::Binary => "binary",
+            Self::Multiclass => "multiclass",
+            Self::Huber => "huber",
+            Self::Fair => "fair",
+            Self::Quantile => "quantile",
+            Self::Lambdarank => "lambdarank",
+            Self::RankXendcg => "rank_xendcg",
+        }
+    }
 }
 
 /// Which implementation trains the trees. Both write LightGBM's model.txt.
@@ -153,6 +206,24 @@ pub struct GbdtParams {
     pub max_cat_threshold: usize,
     /// The fewest rows per group of categories in a split.
     pub min_data_per_group: usize,
+    /// `huber`: where the loss turns from L2 to L1; `quantile`: the quantile (in (0, 1)).
+    pub alpha: f64,
+    /// `fair`: the loss's scale.
+    pub fair_c: f64,
+    /// Ranking: the gain of each relevance grade (default 2^i - 1 for grades 0..30): a list,
+    /// or LightGBM's comma-separated string.
+    #[serde(deserialize_with = "numbers")]
+    pub label_gain: Vec<f64>,
+    /// `lambdarank`: pairs with a row ranked above this position count.
+    pub lambdarank_truncation_level: usize,
+    /// `lambdarank`: normalise the gradients per query.
+    pub lambdarank_norm: bool,
+    /// `lambdarank`: the sigmoid's scale.
+    pub sigmoid: f64,
+    /// `rank_xendcg`: seed of its per-query draws (LightGBM's generator, so the trees match);
+    /// by default derived from `seed` as LightGBM derives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective_seed: Option<u64>,
 }
 
 /// Feature indices as a list or as LightGBM's comma-separated string.
@@ -177,6 +248,27 @@ fn indices<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<us
                         "categorical_feature: `{t}` is not a feature index"
                     ))
                 })
+            })
+            .collect(),
+    }
+}
+
+/// Numbers as a list or as LightGBM's comma-separated string.
+fn numbers<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Numbers {
+        List(Vec<f64>),
+        Text(String),
+    }
+    match Numbers::deserialize(d)? {
+        Numbers::List(v) => Ok(v),
+        Numbers::Text(s) => (s.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a number")))
             })
             .collect(),
     }
@@ -212,16 +304,27 @@ impl Default for GbdtParams {
             cat_l2: 10.0,
             max_cat_threshold: 32,
             min_data_per_group: 100,
+            alpha: 0.9,
+            fair_c: 1.0,
+            label_gain: Vec::new(),
+            lambdarank_truncation_level: 30,
+            lambdarank_norm: true,
+            sigmoid: 1.0,
+            objective_seed: None,
         }
     }
 }
 
-/// Training rows: row-major features and labels (class index for multiclass).
+/// Training rows: row-major features and labels (class index for multiclass, relevance grade
+/// for ranking).
 pub struct TrainData<'a> {
     pub x: &'a [f64],
     pub n_features: usize,
     pub y: &'a [f64],
     pub feature_names: Vec<String>,
+    /// Ranking only (else empty): the sizes of the consecutive query groups the rows form, in
+    /// order (LightGBM's `group`), e.g. one group per date.
+    pub groups: &'a [u32],
 }
 
 impl TrainData<'_> {
@@ -261,6 +364,7 @@ impl GbdtParams {
         if self.objective == GbdtObjective::Multiclass && self.num_class < 2 {
             return Err(bad("multiclass needs num_class >= 2"));
         }
+        self.validate_objective_params()?;
         if !(self.cat_smooth >= 0.0 && self.cat_l2 >= 0.0)
             || self.max_cat_to_onehot == 0
             || self.max_cat_threshold == 0
@@ -273,47 +377,34 @@ impl GbdtParams {
         Ok(())
     }
 
+    /// The objectives' own parameters, as LightGBM checks them.
+    fn validate_objective_params(&self) -> Result<()> {
+        let alpha_ok = match self.objective {
+            GbdtObjective::Quantile => self.alpha > 0.0 && self.alpha < 1.0,
+            GbdtObjective::Huber => self.alpha > 0.0,
+            _ => true,
+        };
+        if !alpha_ok {
+            return Err(bad(format!(
+                "alpha {} does not fit objective {}",
+                self.alpha,
+                self.objective.lightgbm_name()
+            )));
+        }
+        if !(self.fair_c > 0.0 && self.sigmoid > 0.0) {
+            return Err(bad("fair_c and sigmoid must be > 0"));
+        }
+        if self.label_gain.iter().any(|g| !g.is_finite()) {
+            return Err(bad("label_gain must be finite numbers"));
+        }
+        Ok(())
+    }
+
     fn outputs(&self) -> usize {
         if self.objective == GbdtObjective::Multiclass {
             self.num_class
         } else {
             1
-        }
-    }
-}
-
-/// Loss for early stopping and progress: RMSE, binary logloss, multiclass logloss.
-fn loss(p: &GbdtParams, scores: &[f64], y: &[f64]) -> f64 {
-    let k = p.outputs();
-    let n = y.len() as f64;
-    match p.objective {
-        GbdtObjective::Regression => (scores
-            .iter()
-            .zip(y)
-            .map(|(s, t)| (s - t).powi(2))
-            .sum::<f64>()
-            / n)
-            .sqrt(),
-        GbdtObjective::Binary => {
-            scores
-                .iter()
-                .zip(y)
-                .map(|(s, t)| {
-                    let q = (1.0 / (1.0 + (-s).exp())).clamp(1e-15, 1.0 - 1e-15);
-                    -(t * q.ln() + (1.0 - t) * (1.0 - q).ln())
-                })
-                .sum::<f64>()
-                / n
-        }
-        GbdtObjective::Multiclass => {
-            let mut total = 0.0;
-            for (i, t) in y.iter().enumerate() {
-                let s = &scores[i * k..(i + 1) * k];
-                let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
-                total -= ((s[*t as usize] - m).exp() / z).max(1e-15).ln();
-            }
-            total / n
         }
     }
 }
@@ -335,18 +426,26 @@ fn check_data(p: &GbdtParams, data: &TrainData) -> Result<()> {
     let k = p.outputs();
     for (i, y) in data.y.iter().enumerate() {
         let ok = match p.objective {
-            GbdtObjective::Regression => y.is_finite(),
             GbdtObjective::Binary => *y == 0.0 || *y == 1.0,
             GbdtObjective::Multiclass => y.fract() == 0.0 && *y >= 0.0 && (*y as usize) < k,
+            _ => y.is_finite(),
         };
         if !ok {
             return Err(bad(format!(
-                "label {y} on row {i} does not fit objective {:?}",
-                p.objective
+                "label {y} on row {i} does not fit objective {}",
+                p.objective.lightgbm_name()
             )));
         }
     }
     Ok(())
+}
+
+/// The query groups of ranking data (checked), or none for the other objectives.
+fn queries(p: &GbdtParams, data: &TrainData) -> Result<Vec<(usize, usize)>> {
+    if !p.objective.is_ranking() {
+        return Ok(Vec::new());
+    }
+    rank::query_ranges(data.groups, data.y, rank::label_gains(p).len())
 }
 
 /// Redraw the bag (each row in with probability `bagging_fraction`, at least one row) every
@@ -386,6 +485,23 @@ fn round_to_zero(x: f64) -> f64 {
         0.0
     } else {
         x
+    }
+}
+
+/// The quantile objective's leaf renewal (LightGBM's `RenewTreeOutput`, before the learning
+/// rate): each leaf's output becomes the `alpha` quantile of its rows' residuals.
+fn renew_leaves(p: &GbdtParams, built: &mut Built, rows: &[u32], s: &Scores) {
+    if p.objective != GbdtObjective::Quantile {
+        return;
+    }
+    let k = p.outputs();
+    for (leaf, &(start, len)) in built.ranges.iter().enumerate() {
+        let mut residuals: Vec<f64> = (rows[start..start + len].iter())
+            .map(|&r| f64::from(s.labels[r as usize]) - s.train[r as usize * k + s.c])
+            .collect();
+        if let Some(v) = objective::renewed_leaf_output(p, &mut residuals) {
+            built.tree.leaf_value[leaf] = round_to_zero(v);
+        }
     }
 }
 
@@ -452,6 +568,8 @@ fn add_to_valid_scores(
 
 /// The scores a new tree for output `c` adds to.
 struct Scores<'s, 'v> {
+    /// The labels as LightGBM holds them (for the quantile leaf renewal).
+    labels: &'s [f32],
     train: &'s mut [f64],
     valid: Option<(&'v TrainData<'v>, &'s mut Vec<f64>)>,
     c: usize,
@@ -474,6 +592,7 @@ fn boost(
         built.tree.leaf_count = vec![s.train.len() as f64 / p.outputs() as f64];
         return (built.tree, false);
     }
+    renew_leaves(p, &mut built, rows, s);
     shrink(&mut built.tree, p.learning_rate);
     add_to_train_scores(grower, &built, rows, s.train, s.c);
     if let Some((v, vs)) = s.valid.as_mut() {
@@ -515,6 +634,10 @@ pub fn train(
 ) -> Result<GbdtModel> {
     p.validate()?;
     check_data(p, data)?;
+    let query_ranges = queries(p, data)?;
+    if let Some(v) = valid {
+        queries(p, v)?;
+    }
     let n = data.n_rows();
     let f = data.n_features;
     let k = p.outputs();
@@ -523,6 +646,10 @@ pub fn train(
     let grower = binned.grower(p, &threads);
     let y = objective::labels(data.y);
     let init = objective::initial_scores(p, &y);
+    let mut ranking = p
+        .objective
+        .is_ranking()
+        .then(|| rank::Ranking::new(p, &y, query_ranges));
     let mut scores: Vec<f64> = (0..n * k).map(|i| init[i % k]).collect();
     let mut valid_scores: Option<Vec<f64>> =
         valid.map(|v| (0..v.n_rows() * k).map(|i| init[i % k]).collect());
@@ -540,11 +667,15 @@ pub fn train(
         let probs = objective::class_probabilities(p, &scores);
         let mut grew = false;
         for (c, &init_c) in init.iter().enumerate() {
-            objective::gradients(p, &y, (&scores, &probs), c, &mut g, &mut h);
+            match ranking.as_mut() {
+                Some(r) => r.gradients(&y, &scores, &mut g, &mut h),
+                None => objective::gradients(p, &y, (&scores, &probs), c, &mut g, &mut h),
+            }
             let features = sample_features(p, f, &mut rng);
             let mut rows = bag.clone();
             let built = grower.grow(&mut rows, &g, &h, &features);
             let mut state = Scores {
+                labels: &y,
                 train: &mut scores,
                 valid: valid.zip(valid_scores.as_mut()),
                 c,
@@ -567,10 +698,10 @@ pub fn train(
             }
             break;
         }
-        let train_loss = loss(p, &scores, data.y);
+        let train_loss = loss(p, &scores, data.y, data.groups);
         on_iteration(iter + 1, "train_loss", train_loss);
         if let (Some(v), Some(vs)) = (valid, valid_scores.as_ref()) {
-            let vl = loss(p, vs, v.y);
+            let vl = loss(p, vs, v.y, v.groups);
             on_iteration(iter + 1, "valid_loss", vl);
             if early.stop(p, iter + 1, vl) {
                 trees.truncate(early.best_iter * k);
@@ -592,9 +723,9 @@ fn trained_model(
     let k = p.outputs();
     let f = data.n_features;
     let (objective, objective_line) = match p.objective {
-        GbdtObjective::Regression => (Objective::Identity, "regression".to_string()),
         GbdtObjective::Binary => (Objective::Sigmoid(1.0), "binary sigmoid:1".to_string()),
         GbdtObjective::Multiclass => (Objective::Softmax, format!("multiclass num_class:{k}")),
+        other => (Objective::Identity, other.lightgbm_name().to_string()),
     };
     let feature_names = if data.feature_names.len() == f {
         data.feature_names
@@ -678,6 +809,7 @@ mod tests {
         let m = train(
             &p,
             &TrainData {
+                groups: &[],
                 x: &x,
                 n_features: 6,
                 y: &y,
@@ -702,6 +834,7 @@ mod tests {
         let again = train(
             &p,
             &TrainData {
+                groups: &[],
                 x: &x,
                 n_features: 6,
                 y: &y,
@@ -755,6 +888,7 @@ mod tests {
             }));
         }
         let data = TrainData {
+            groups: &[],
             x: &x,
             n_features: 12,
             y: &y,
@@ -811,12 +945,14 @@ mod tests {
                 ..Default::default()
             };
             let tr = TrainData {
+                groups: &[],
                 x: &x[..3000 * 6],
                 n_features: 6,
                 y: &labels[..3000],
                 feature_names: vec![],
             };
             let va = TrainData {
+                groups: &[],
                 x: &x[3000 * 6..],
                 n_features: 6,
                 y: &labels[3000..],

@@ -52,6 +52,7 @@ pub fn param_importance(
         ..GbdtParams::default()
     };
     let data = TrainData {
+        groups: &[],
         x: &x,
         n_features: f,
         y: &y,

@@ -69,6 +69,41 @@ fn cell(v: &str, file: &str, line: u64, column: &str) -> Result<f64> {
     })
 }
 
+/// LightGBM's query groups from a column (`--group`): the sizes of the runs of equal
+/// consecutive values, e.g. one group per date. A value that comes back after other values is
+/// an error naming its line (LightGBM needs each query's rows together).
+pub fn query_groups(path: &Path, column: &str) -> Result<Vec<u32>> {
+    let file = path.display().to_string();
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("reading {file}"))?;
+    let Some(c) = rdr.headers()?.iter().position(|h| h == column) else {
+        bail!("{file}: no column `{column}` (--group)");
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut last: Option<String> = None;
+    let mut sizes: Vec<u32> = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| file.clone())?;
+        let v = rec.get(c).unwrap_or_default();
+        match (&last, sizes.last_mut()) {
+            (Some(l), Some(n)) if l == v => *n += 1,
+            _ => {
+                if !seen.insert(v.to_string()) {
+                    let line = rec.position().map_or(0, |p| p.line());
+                    bail!(
+                        "{file}: line {line}, column `{column}`: query `{v}` appeared before; sort the rows by `{column}`"
+                    );
+                }
+                sizes.push(1);
+                last = Some(v.to_string());
+            }
+        }
+    }
+    Ok(sizes)
+}
+
 /// Features and labels of a table; the label column must be finite.
 pub fn split_target(
     path: &Path,

@@ -18,11 +18,9 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 fn params_json(p: &GbdtParams, categorical: &[usize], has_valid: bool) -> Value {
     let mut v = json!({
-        "objective": match p.objective {
-            GbdtObjective::Regression => "regression",
-            GbdtObjective::Binary => "binary",
-            GbdtObjective::Multiclass => "multiclass",
-        },
+        "objective": p.objective.lightgbm_name(),
+        "alpha": p.alpha,
+        "fair_c": p.fair_c,
         "num_iterations": p.num_iterations,
         "learning_rate": p.learning_rate,
         "num_leaves": p.num_leaves,
@@ -78,6 +76,14 @@ impl NativeTrainer for LightGbm {
         valid: Option<&TrainData>,
     ) -> Result<GbdtModel> {
         params.validate()?;
+        if params.objective.is_ranking() {
+            // lightgbm3 1.0 has no way to set a Dataset's query groups.
+            return Err(err(format!(
+                "objective {} needs query groups, which the native engine cannot pass yet; \
+                 use engine = \"strider\" (the same trees)",
+                params.objective.lightgbm_name()
+            )));
+        }
         let f = data.n_features as i32;
         let labels: Vec<f32> = data.y.iter().map(|v| *v as f32).collect();
         let mut train = lightgbm3::Dataset::from_slice(data.x, &labels, f, true).map_err(err)?;

@@ -198,6 +198,7 @@ impl RunTracking {
             ("rmse", m.rmse),
             ("strategy_sharpe", m.strategy_sharpe),
             ("strategy_return", m.strategy_return),
+            ("ndcg", m.ndcg),
             ("train_rows", f.train_rows as f64),
             ("test_rows", f.test_rows as f64),
         ]

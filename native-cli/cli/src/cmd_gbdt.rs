@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use strider_app::gbdt_files::{
-    PredictKind, params_from_pairs, predict_file, read_table, split_target,
+    PredictKind, params_from_pairs, predict_file, query_groups, read_table, split_target,
 };
 
 #[derive(Args)]
@@ -70,6 +70,11 @@ struct TrainArgs {
     /// the same as `--param categorical_feature=INDICES`).
     #[arg(long, value_delimiter = ',')]
     categorical: Vec<String>,
+    /// The query column for the ranking objectives (`lambdarank`, `rank_xendcg`), e.g. a date:
+    /// each run of equal consecutive values is one query group (LightGBM's `group`); not a
+    /// feature.
+    #[arg(long)]
+    group: Option<String>,
     /// A LightGBM parameter, KEY=VALUE (repeatable), e.g. num_leaves=31.
     #[arg(long = "param")]
     params: Vec<String>,
@@ -95,9 +100,10 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let TrainArgs {
         data,
         target,
-        ignore,
+        mut ignore,
         valid,
         categorical,
+        group,
         params,
         engine,
         out,
@@ -108,6 +114,17 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     if matches!(engine, EngineArg::Lightgbm) {
         gp.engine = Engine::Lightgbm;
     }
+    let groups_of = |path: &PathBuf| match &group {
+        Some(g) => query_groups(path, g),
+        None => Ok(Vec::new()),
+    };
+    let groups = groups_of(&data)?;
+    let valid_groups = valid
+        .as_ref()
+        .map(groups_of)
+        .transpose()?
+        .unwrap_or_default();
+    ignore.extend(group.clone());
     let (headers, rows) = read_table(&data, &ignore)?;
     let (names, x, y) = split_target(&data, &headers, &rows, &target)?;
     let v = match &valid {
@@ -122,12 +139,14 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         None => None,
     };
     let td = TrainData {
+        groups: &groups,
         x: &x,
         n_features: names.len(),
         y: &y,
         feature_names: names.clone(),
     };
     let vd = v.as_ref().map(|(vx, vy)| TrainData {
+        groups: &valid_groups,
         x: vx,
         n_features: names.len(),
         y: vy,

@@ -142,7 +142,7 @@ fn print_tables(out: &RunOutput, dir: &Path, folds: bool) {
         s.split.n_splits
     );
     let mut t = Table::new(&[
-        "model", "split", "train", "test", "rows", "IC", "dir.acc", "sharpe", "return",
+        "model", "split", "train", "test", "rows", "IC", "dir.acc", "NDCG", "sharpe", "return",
     ]);
     for f in s.folds.iter().filter(|_| folds) {
         t.row(vec![
@@ -153,6 +153,7 @@ fn print_tables(out: &RunOutput, dir: &Path, folds: bool) {
             format!("{}/{}", f.train_rows, f.test_rows),
             num(f.metrics.ic, 3),
             num(f.metrics.directional_accuracy, 3),
+            num(f.metrics.ndcg, 3),
             num(f.metrics.strategy_sharpe, 2),
             num(f.metrics.strategy_return * 100.0, 1) + "%",
         ]);

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Bundle, bad};
 use crate::Result;
+use crate::backtest::{SignalRule, rank_signals};
 use crate::data::Instrument;
 use crate::dataset::Dataset;
 
@@ -122,6 +123,12 @@ impl Bundle {
             })
             .collect();
         out.sort_by(|a, b| (a.date, &a.instrument).cmp(&(b.date, &b.instrument)));
+        if m.strategy.signal == SignalRule::Rank {
+            let keyed: Vec<_> = out.iter().map(|p| (p.date, p.score)).collect();
+            for (p, signal) in out.iter_mut().zip(rank_signals(&keyed, m.strategy.top_k)) {
+                p.position = m.strategy.position(signal);
+            }
+        }
         Ok(out)
     }
 }

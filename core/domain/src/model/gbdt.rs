@@ -7,6 +7,7 @@ use super::{Fit, FitContext, Predict};
 use crate::Result;
 use crate::dataset::Dataset;
 use crate::gbdt::{Engine, GbdtModel, GbdtParams, TrainData, train};
+use crate::labels::{cross_section_grades, runs};
 
 pub struct FittedGbdt {
     pub model: GbdtModel,
@@ -21,13 +22,19 @@ impl Fit for GbdtParams {
             .iter()
             .flat_map(|&r| data.row(r).iter().copied())
             .collect();
-        let y: Vec<f64> = rows.iter().map(|&r| data.y[r]).collect();
+        let mut y: Vec<f64> = rows.iter().map(|&r| data.y[r]).collect();
+        let groups = if self.objective.is_ranking() {
+            rank_by_date(data, rows, &mut y)
+        } else {
+            Vec::new()
+        };
         let mut params = self.clone();
         // The run's seed (derived per model and fold) decides, unless the config pins one.
         if params.seed == 0 {
             params.seed = ctx.seed;
         }
         let td = TrainData {
+            groups: &groups,
             x: &x,
             n_features: k,
             y: &y,
@@ -46,6 +53,20 @@ impl Fit for GbdtParams {
         }?;
         Ok(FittedGbdt { model })
     }
+}
+
+/// The ranking objectives' query groups: one per date across instruments (the rows are ordered
+/// by date), with each row's label replaced by its grade within the date (the rank of its
+/// forward return). The trainer refuses more instruments than `label_gain` has grades.
+fn rank_by_date(data: &Dataset, rows: &[usize], y: &mut [f64]) -> Vec<u32> {
+    let times: Vec<usize> = rows.iter().map(|&r| data.rows[r].time).collect();
+    let mut groups = Vec::new();
+    for (start, len) in runs(&times) {
+        let grades = cross_section_grades(&y[start..start + len]);
+        y[start..start + len].copy_from_slice(&grades);
+        groups.push(len as u32);
+    }
+    groups
 }
 
 impl Predict for FittedGbdt {

@@ -244,13 +244,14 @@ impl ModelSpec {
                     message: e.to_string(),
                 })?;
                 match (p.objective, task) {
-                    (GbdtObjective::Regression, Task::Regression)
-                    | (GbdtObjective::Binary, Task::Classification) => {}
-                    _ => {
+                    (GbdtObjective::Binary, Task::Classification) => {}
+                    (GbdtObjective::Binary | GbdtObjective::Multiclass, _)
+                    | (_, Task::Classification) => {
                         return bad(
-                            "objective must be \"regression\" for label.kind = \"forward_return\" and \"binary\" for \"direction\"",
+                            "objective must be \"binary\" for label.kind = \"direction\"; for \"forward_return\" one of \"regression\", \"huber\", \"fair\", \"quantile\", \"lambdarank\", \"rank_xendcg\"",
                         );
                     }
+                    _ => {}
                 }
                 Ok(())
             }

@@ -10,7 +10,7 @@ use super::{FoldMetrics, FoldRecord, PredictionRow};
 use crate::backtest::{self, Backtest, InstrumentDay};
 use crate::config::Config;
 use crate::dataset::Dataset;
-use crate::labels::Task;
+use crate::labels::{Task, cross_section_grades, runs};
 use crate::metrics::{self, mean};
 use crate::model::ModelSpec;
 use crate::splits::SplitPlan;
@@ -121,5 +121,33 @@ fn fold_metrics(
         strategy_sharpe: metrics::sharpe(strat, &config.metrics),
         strategy_return: strat.iter().map(|x| 1.0 + x).product::<f64>() - 1.0,
         strategy_days: strat.len(),
+        ndcg: cross_section_ndcg(preds),
+    }
+}
+
+/// Mean NDCG of each date's cross-section (per path): instruments ordered by prediction against
+/// their realised forward returns' ranks as relevance (`cross_section_grades`, LightGBM's gains
+/// 2^g - 1), over every date with at least two instruments; NaN when there is none.
+fn cross_section_ndcg(preds: &[PredictionRow]) -> f64 {
+    let mut order: Vec<usize> = (0..preds.len()).collect();
+    order.sort_by_key(|&i| (preds[i].path, preds[i].date));
+    let keys: Vec<_> = order
+        .iter()
+        .map(|&i| (preds[i].path, preds[i].date))
+        .collect();
+    let gains = crate::gbdt::default_label_gains();
+    let (mut sum, mut dates) = (0.0, 0usize);
+    for (start, len) in runs(&keys).into_iter().filter(|(_, len)| *len >= 2) {
+        let rows = &order[start..start + len];
+        let fwd: Vec<f64> = rows.iter().map(|&i| preds[i].forward_return).collect();
+        let score: Vec<f64> = rows.iter().map(|&i| preds[i].prediction).collect();
+        let grades = cross_section_grades(&fwd);
+        sum += crate::gbdt::ndcg_at(len, &grades, &score, &[len as u32], &gains);
+        dates += 1;
+    }
+    if dates == 0 {
+        f64::NAN
+    } else {
+        sum / dates as f64
     }
 }

@@ -63,6 +63,9 @@ pub struct FoldMetrics {
     pub strategy_sharpe: f64,
     pub strategy_return: f64,
     pub strategy_days: usize,
+    /// Mean NDCG of the predictions' order of each date's instruments against their realised
+    /// forward returns (1 = always the right order; NaN with one instrument).
+    pub ndcg: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -110,6 +110,7 @@ fn folds_csv(out: &RunOutput) -> Result<Vec<u8>> {
             "rmse",
             "strategy_sharpe",
             "strategy_return",
+            "ndcg",
         ],
         out.summary.folds.iter().map(|f| {
             let m = &f.metrics;
@@ -129,6 +130,7 @@ fn folds_csv(out: &RunOutput) -> Result<Vec<u8>> {
                 m.rmse.to_string(),
                 m.strategy_sharpe.to_string(),
                 m.strategy_return.to_string(),
+                m.ndcg.to_string(),
             ]
         }),
     )

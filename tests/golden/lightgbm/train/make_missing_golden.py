@@ -1,5 +1,6 @@
 """Golden LightGBM 4.7.0 models for Strider's trainer: missing values, zeros, zero_as_missing,
-use_missing=false, categorical features, binary and multiclass, to be reproduced tree for tree
+use_missing=false, categorical features, binary and multiclass, the huber, fair and quantile
+losses, lambdarank and rank_xendcg on query groups (`group` in params.json), to be reproduced tree for tree
 (tests/gbdt_train_golden.rs and the bin-layout test in core/gbdt/src/binning.rs).
 
 Writes into this script's own folder, per case:
@@ -166,6 +167,63 @@ def case_multiclass_nan():
     return x, classes, {"objective": "multiclass", "num_class": 3, "num_iterations": 10}, []
 
 
+def case_huber():
+    rng = np.random.default_rng(909)
+    x = add_nan(base_x(rng), rng, [0.02] * F)
+    y = target(x, rng) + q(rng.standard_t(2, N))  # fat tails
+    return x, q(y), {"objective": "huber", "alpha": 2.0}, []
+
+
+def case_fair():
+    rng = np.random.default_rng(910)
+    x = add_nan(base_x(rng), rng, [0.02] * F)
+    y = target(x, rng) + q(rng.standard_t(2, N))
+    return x, q(y), {"objective": "fair", "fair_c": 2.0}, []
+
+
+def case_quantile():
+    rng = np.random.default_rng(911)
+    x = add_nan(base_x(rng), rng, [0.02] * F)
+    y = target(x, rng) + q(rng.standard_t(3, N))
+    return x, q(y), {"objective": "quantile", "alpha": 0.25}, []
+
+
+def query_groups(rng):
+    """Query sizes from 1 to 40 rows (a last one filling up to N): single-row queries and
+    queries longer than the truncation level too."""
+    sizes = []
+    while sum(sizes) < N:
+        sizes.append(int(min(rng.integers(1, 41), N - sum(sizes))))
+    return sizes
+
+
+def grades(y, sizes, levels=5):
+    """Relevance grades 0..levels-1 by rank of y within each query."""
+    out = np.empty(N)
+    start = 0
+    for s in sizes:
+        part = y[start:start + s]
+        ranks = part.argsort().argsort()
+        out[start:start + s] = np.floor(ranks * levels / s)
+        start += s
+    return out
+
+
+def case_ranking(seed, objective):
+    rng = np.random.default_rng(seed)
+    x = add_nan(base_x(rng), rng, [0.02] * F)
+    sizes = query_groups(rng)
+    return x, grades(target(x, rng), sizes), {"objective": objective}, [], sizes
+
+
+def case_lambdarank():
+    return case_ranking(912, "lambdarank")
+
+
+def case_rank_xendcg():
+    return case_ranking(913, "rank_xendcg")
+
+
 CASES = {
     "plain": case_plain,
     "nan": case_nan,
@@ -176,6 +234,11 @@ CASES = {
     "categorical": case_categorical,
     "binary_nan": case_binary_nan,
     "multiclass_nan": case_multiclass_nan,
+    "huber": case_huber,
+    "fair": case_fair,
+    "quantile": case_quantile,
+    "lambdarank": case_lambdarank,
+    "rank_xendcg": case_rank_xendcg,
 }
 
 
@@ -227,18 +290,22 @@ def check_thresholds(model_txt, bins, cat):
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, make in CASES.items():
-        x, y, extra, cat = make()
+        x, y, extra, cat, *group = make()
         params = dict(BASE, **extra)
         write_csv(os.path.join(OUT, f"{name}.csv"), x, y)
         ds = lgb.Dataset(x, label=y, feature_name=NAMES,
                          categorical_feature=cat if cat else "auto", free_raw_data=False,
+                         group=group[0] if group else None,
                          params={k: params[k] for k in ("max_bin", "verbose")})
         booster = lgb.train(params, ds)
         txt = booster.model_to_string()
         with open(os.path.join(OUT, f"{name}.model.txt"), "w") as f:
             f.write(txt)
         with open(os.path.join(OUT, f"{name}.params.json"), "w") as f:
-            json.dump({"params": params, "categorical_feature": cat}, f, indent=1)
+            golden = {"params": params, "categorical_feature": cat}
+            if group:
+                golden["group"] = group[0]
+            json.dump(golden, f, indent=1)
         bins = [lgb_findbin.find_bin(x[:, j], max_bin=params["max_bin"],
                                      min_split_data=params["min_data_in_leaf"],
                                      categorical=j in cat,

@@ -7,7 +7,7 @@
 use super::fitted::{Combiner, FittedEnsemble, stacked_dataset};
 use super::weights::{least_squares, max_sharpe};
 use super::{EnsembleMethod, EnsembleParams, WeightObjective};
-use crate::backtest::StrategySpec;
+use crate::backtest::{SignalRule, StrategySpec, rank_signals};
 use crate::dataset::Dataset;
 use crate::model::{BoxedModel, FitContext, ModelSpec};
 use crate::{Result, seed};
@@ -166,12 +166,10 @@ impl EnsembleFit<'_> {
                 let s: Vec<Vec<f64>> = p
                     .iter()
                     .map(|m| {
+                        let signals = self.signals(data, rows, m);
                         rows.iter()
-                            .zip(m)
-                            .map(|(&r, &x)| {
-                                let ret = data.forward_return[r];
-                                self.strategy.position(data.task.score(x)) * ret
-                            })
+                            .zip(signals)
+                            .map(|(&r, x)| self.strategy.position(x) * data.forward_return[r])
                             .collect()
                     })
                     .collect();
@@ -179,6 +177,22 @@ impl EnsembleFit<'_> {
             }
             _ => self.fit_meta(data, rows, p, members, ctx)?,
         })
+    }
+
+    /// A member's signals on `rows`: its scores, or for `signal = "rank"` their ranks within
+    /// each date.
+    fn signals(&self, data: &Dataset, rows: &[usize], p: &[f64]) -> Vec<f64> {
+        let scores = p.iter().map(|&x| data.task.score(x));
+        if self.strategy.signal == SignalRule::Rank {
+            let keyed: Vec<_> = rows
+                .iter()
+                .map(|&r| data.rows[r].time)
+                .zip(scores)
+                .collect();
+            rank_signals(&keyed, self.strategy.top_k)
+        } else {
+            scores.collect()
+        }
     }
 
     fn fit_meta(

@@ -51,6 +51,9 @@ pub(crate) fn query_ranges(groups: &[u32], y: &[f64], gains: usize) -> Result<Ve
     let mut ranges = Vec::with_capacity(groups.len());
     let mut start = 0;
     for (q, &size) in groups.iter().enumerate() {
+        if size == 0 {
+            return Err(bad(format!("query group {q} is empty")));
+        }
         if size as usize > MAX_QUERY_ROWS {
             return Err(bad(format!(
                 "query group {q} has {size} rows, more than LightGBM's {MAX_QUERY_ROWS}"
@@ -194,7 +197,8 @@ impl SigmoidTable {
         } else if s >= self.max_input {
             self.table[SIGMOID_BINS - 1]
         } else {
-            self.table[((s - self.min_input) * self.idx_factor) as usize]
+            // (Rounding may reach the end just below `max_input`.)
+            self.table[(((s - self.min_input) * self.idx_factor) as usize).min(SIGMOID_BINS - 1)]
         }
     }
 }
@@ -367,6 +371,47 @@ mod tests {
         // x = 5: 5 * 214013 + 2531011 = 3601076; (3601076 >> 16) & 0x7FFF = 54.
         let mut r = LcgRandom(5);
         assert_eq!(r.next_float(), 54.0 / 32768.0);
+    }
+
+    #[test]
+    fn bad_query_groups_and_grades_are_errors_not_panics() {
+        use crate::train::{TrainData, train};
+        let x: Vec<f64> = (0..40).map(f64::from).collect();
+        let y: Vec<f64> = (0..40).map(|i| f64::from(i % 4)).collect();
+        let p = GbdtParams {
+            objective: GbdtObjective::Lambdarank,
+            num_iterations: 2,
+            min_data_in_leaf: 1,
+            ..GbdtParams::default()
+        };
+        let run = |groups: &[u32], y: &[f64], p: &GbdtParams| {
+            let data = TrainData {
+                x: &x,
+                n_features: 1,
+                y,
+                feature_names: vec![],
+                groups,
+            };
+            train(p, &data, None, &mut |_, _, _| {}).map(|_| ())
+        };
+        assert!(run(&[20, 20], &y, &p).is_ok());
+        for (groups, want) in [
+            (&[][..], "need query groups"),
+            (&[20, 0, 20][..], "query group 1 is empty"),
+            (&[20, 19][..], "sizes sum to 39"),
+        ] {
+            let e = run(groups, &y, &p).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let mut y31 = y.clone();
+        y31[7] = 31.0;
+        let e = run(&[40], &y31, &p).unwrap_err().to_string();
+        assert!(e.contains("row 7"), "{e}");
+        let mut tiny = p.clone();
+        tiny.sigmoid = 1e-300;
+        assert!(run(&[40], &y, &tiny).is_ok());
+        tiny.sigmoid = f64::INFINITY;
+        assert!(run(&[40], &y, &tiny).is_err());
     }
 
     #[test]

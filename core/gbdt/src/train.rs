@@ -391,8 +391,11 @@ impl GbdtParams {
                 self.objective.lightgbm_name()
             )));
         }
-        if !(self.fair_c > 0.0 && self.sigmoid > 0.0) {
-            return Err(bad("fair_c and sigmoid must be > 0"));
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if !(positive(self.fair_c) && positive(self.sigmoid) && self.alpha.is_finite()) {
+            return Err(bad(
+                "fair_c and sigmoid must be finite and > 0, alpha finite",
+            ));
         }
         if self.label_gain.iter().any(|g| !g.is_finite()) {
             return Err(bad("label_gain must be finite numbers"));

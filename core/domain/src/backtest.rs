@@ -135,12 +135,17 @@ impl StrategySpec {
 }
 
 /// `signal = "rank"`: each entry's signal (+1, -1 or 0) from its score's rank among the entries
-/// of the same date `key`, highest first (ties in entry order).
-pub fn rank_signals<K: Ord + Copy>(entries: &[(K, f64)], top_k: usize) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
+/// of the same date `key`, highest first, ties broken by `tie` (the instrument's name, so every
+/// caller ranks alike). Non-finite scores are not ranked (signal 0).
+pub fn rank_signals<K: Ord + Copy, T: Ord>(entries: &[(K, f64, T)], top_k: usize) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].1.is_finite())
+        .collect();
     order.sort_by(|&a, &b| {
-        let by_score = entries[b].1.total_cmp(&entries[a].1);
-        entries[a].0.cmp(&entries[b].0).then(by_score)
+        let (ea, eb) = (&entries[a], &entries[b]);
+        (ea.0.cmp(&eb.0))
+            .then(eb.1.total_cmp(&ea.1))
+            .then(ea.2.cmp(&eb.2))
     });
     let mut out = vec![0.0; entries.len()];
     for date in order.chunk_by(|&a, &b| entries[a].0 == entries[b].0) {
@@ -151,9 +156,9 @@ pub fn rank_signals<K: Ord + Copy>(entries: &[(K, f64)], top_k: usize) -> Vec<f6
     out
 }
 
-/// The scores as `rank` signals across the instruments of each signal date (other rules: as
-/// they are).
-fn signals<'s>(
+/// The scores as the strategy's signals: for `rank`, +1 / -1 / 0 across the instruments of
+/// each signal date; for the other rules the scores as they are.
+pub fn signals<'s>(
     instruments: &[Instrument],
     scores: &'s [Vec<Option<f64>>],
     spec: &StrategySpec,
@@ -166,7 +171,9 @@ fn signals<'s>(
             (sc.iter().enumerate()).filter_map(move |(t, s)| Some((i, t, inst.dates[t], (*s)?)))
         })
         .collect();
-    let keyed: Vec<(NaiveDate, f64)> = at.iter().map(|&(_, _, d, s)| (d, s)).collect();
+    let keyed: Vec<(NaiveDate, f64, &str)> = (at.iter())
+        .map(|&(i, _, d, s)| (d, s, instruments[i].name.as_str()))
+        .collect();
     let mut out: Vec<Vec<Option<f64>>> = scores.iter().map(|s| vec![None; s.len()]).collect();
     for (&(i, t, _, _), signal) in at.iter().zip(rank_signals(&keyed, spec.top_k)) {
         out[i][t] = Some(signal);
@@ -307,20 +314,28 @@ mod tests {
         // Date 1: four instruments (k = 1: one long, one short); date 2: three, with k = 2
         // capped at one a side; date 3: one instrument alone stays flat.
         let e = [
-            (1, 0.3),
-            (1, -0.1),
-            (1, 0.9),
-            (1, 0.2),
-            (2, 5.0),
-            (2, 7.0),
-            (2, 6.0),
-            (3, 1.0),
+            (1, 0.3, "a"),
+            (1, -0.1, "b"),
+            (1, 0.9, "c"),
+            (1, 0.2, "d"),
+            (2, 5.0, "a"),
+            (2, 7.0, "b"),
+            (2, 6.0, "c"),
+            (3, 1.0, "a"),
         ];
         assert_eq!(rank_signals(&e[..4], 1), vec![0.0, -1.0, 1.0, 0.0]);
         assert_eq!(
             rank_signals(&e, 2),
             vec![1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 0.0, 0.0]
         );
+        // Ties go by name whatever the entries' order; NaN is not ranked.
+        let tied = [
+            (1, 0.5, "z"),
+            (1, 0.5, "m"),
+            (1, f64::NAN, "a"),
+            (1, 0.1, "b"),
+        ];
+        assert_eq!(rank_signals(&tied, 1), vec![0.0, 1.0, 0.0, -1.0]);
         let spec = StrategySpec {
             signal: SignalRule::Rank,
             long_only: true,

@@ -115,13 +115,25 @@ impl LabelSpec {
     }
 }
 
-/// Relevance grades of one date's rows for the ranking objectives and NDCG: each row's grade is
-/// the number of the date's rows with a strictly smaller value (ties share a grade), so the best
-/// of m instruments gets m - 1. NaN values get grade 0.
+/// Relevance grades of one date's rows for the ranking objectives and NDCG: the number of the
+/// date's rows with a strictly smaller value (ties share a grade), so the best of m instruments
+/// gets m - 1; with more than 31 instruments the ranks are bucketed into LightGBM's 31 default
+/// grades (0..=30). NaN values get grade 0.
 pub fn cross_section_grades(values: &[f64]) -> Vec<f64> {
+    const GRADES: usize = 31;
+    let m = values.len();
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    sorted.sort_by(f64::total_cmp);
     values
         .iter()
-        .map(|v| values.iter().filter(|w| **w < *v).count() as f64)
+        .map(|v| {
+            let below = if v.is_nan() {
+                0
+            } else {
+                sorted.partition_point(|w| w < v)
+            };
+            (below * GRADES.min(m) / m) as f64
+        })
         .collect()
 }
 
@@ -145,6 +157,10 @@ mod cross_section_tests {
             super::cross_section_grades(&[0.02, -0.01, 0.05, 0.02]),
             vec![1.0, 0.0, 3.0, 1.0]
         );
+        // 62 instruments: two ranks a grade, the best in grade 30.
+        let many: Vec<f64> = (0..62).map(f64::from).collect();
+        let g = super::cross_section_grades(&many);
+        assert_eq!((g[0], g[1], g[2], g[61]), (0.0, 0.0, 1.0, 30.0));
         assert_eq!(
             super::runs(&[3, 3, 4, 4, 4, 3]),
             vec![(0, 2), (2, 3), (5, 1)]

@@ -1,6 +1,6 @@
 //! The loss reported after every iteration and used for early stopping: LightGBM's default
-//! metric of each objective (RMSE, log loss, Huber, Fair, quantile loss), and 1 - NDCG for the
-//! ranking objectives (lower is better for all).
+//! metric of each objective (RMSE, log loss, Huber, Fair, quantile loss), and 1 - NDCG@5 for
+//! the ranking objectives (LightGBM's last default `eval_at`; lower is better for all).
 
 use crate::rank;
 use crate::train::{GbdtObjective, GbdtParams};
@@ -46,7 +46,7 @@ pub(crate) fn loss(p: &GbdtParams, scores: &[f64], y: &[f64], groups: &[u32]) ->
         }),
         GbdtObjective::Lambdarank | GbdtObjective::RankXendcg => {
             let gains = rank::label_gains(p);
-            1.0 - rank::ndcg_at(p.lambdarank_truncation_level, y, scores, groups, &gains)
+            1.0 - rank::ndcg_at(5, y, scores, groups, &gains)
         }
     }
 }

@@ -99,9 +99,15 @@ fn max_dcg_at(k: usize, label: &[f32], gains: &[f64]) -> f64 {
     dcg
 }
 
-/// Mean NDCG@k over the queries (`ranges`), LightGBM's `ndcg@k` metric: a query whose labels
-/// are all 0 counts as 1.
+/// Mean NDCG@k over the queries (`groups`: their sizes), LightGBM's `ndcg@k` metric: a query
+/// whose labels are all 0 counts as 1. NaN when a label is not a grade with a gain, or the
+/// groups do not cover the rows.
 pub fn ndcg_at(k: usize, label: &[f64], score: &[f64], groups: &[u32], gains: &[f64]) -> f64 {
+    let rows: u64 = groups.iter().map(|&g| u64::from(g)).sum();
+    let graded = |v: &f64| v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < gains.len();
+    if rows != label.len() as u64 || score.len() != label.len() || !label.iter().all(graded) {
+        return f64::NAN;
+    }
     let mut sum = 0.0;
     let mut start = 0;
     for &size in groups {
@@ -426,5 +432,6 @@ mod tests {
         let want = (1.0 / 3f64.log2() + 1.5) / (3.0 + 1.0 / 3f64.log2());
         assert!((worst - want).abs() < 1e-15, "{worst} vs {want}");
         assert_eq!(ndcg_at(3, &[0.0, 0.0], &[1.0, 2.0], &[2], &gains), 1.0);
+        assert!(ndcg_at(3, &[31.0, 0.0], &[1.0, 2.0], &[2], &gains).is_nan());
     }
 }

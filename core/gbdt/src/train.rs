@@ -221,7 +221,8 @@ pub struct GbdtParams {
     /// `lambdarank`: the sigmoid's scale.
     pub sigmoid: f64,
     /// `rank_xendcg`: seed of its per-query draws (LightGBM's generator, so the trees match);
-    /// by default derived from `seed` as LightGBM derives it.
+    /// by default derived from `seed` as LightGBM derives it when given a seed (Strider always
+    /// has one, 0 by default: set `objective_seed = 5` to match a LightGBM run without `seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub objective_seed: Option<u64>,
 }
@@ -259,10 +260,12 @@ fn numbers<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<f6
     #[serde(untagged)]
     enum Numbers {
         List(Vec<f64>),
+        One(f64),
         Text(String),
     }
     match Numbers::deserialize(d)? {
         Numbers::List(v) => Ok(v),
+        Numbers::One(v) => Ok(vec![v]),
         Numbers::Text(s) => (s.split(','))
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -380,7 +383,8 @@ impl GbdtParams {
     /// The objectives' own parameters, as LightGBM checks them.
     fn validate_objective_params(&self) -> Result<()> {
         let alpha_ok = match self.objective {
-            GbdtObjective::Quantile => self.alpha > 0.0 && self.alpha < 1.0,
+            // Checked as LightGBM holds it, a float.
+            GbdtObjective::Quantile => (self.alpha as f32) > 0.0 && (self.alpha as f32) < 1.0,
             GbdtObjective::Huber => self.alpha > 0.0,
             _ => true,
         };
@@ -399,6 +403,9 @@ impl GbdtParams {
         }
         if self.label_gain.iter().any(|g| !g.is_finite()) {
             return Err(bad("label_gain must be finite numbers"));
+        }
+        if self.lambdarank_truncation_level == 0 {
+            return Err(bad("lambdarank_truncation_level must be > 0"));
         }
         Ok(())
     }

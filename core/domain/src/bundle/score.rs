@@ -124,7 +124,9 @@ impl Bundle {
             .collect();
         out.sort_by(|a, b| (a.date, &a.instrument).cmp(&(b.date, &b.instrument)));
         if m.strategy.signal == SignalRule::Rank {
-            let keyed: Vec<_> = out.iter().map(|p| (p.date, p.score)).collect();
+            let keyed: Vec<_> = (out.iter())
+                .map(|p| (p.date, p.score, p.instrument.clone()))
+                .collect();
             for (p, signal) in out.iter_mut().zip(rank_signals(&keyed, m.strategy.top_k)) {
                 p.position = m.strategy.position(signal);
             }

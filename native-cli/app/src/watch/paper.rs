@@ -90,11 +90,13 @@ pub fn matured(
     now: NaiveDate,
 ) -> Vec<Matured> {
     let mut out = Vec::new();
-    for (inst, scores) in instruments.iter().zip(live) {
+    // A `rank` strategy's position needs the date's cross-section, not the score alone.
+    let signals = backtest::signals(instruments, live, strategy);
+    for ((inst, scores), signals) in instruments.iter().zip(live).zip(signals.iter()) {
         let price = inst.price();
         let last = inst.dates.partition_point(|d| *d <= now);
-        for (t, (&d, s)) in inst.dates.iter().zip(scores).enumerate() {
-            let (Some(score), true) = (*s, d > from && d <= to) else {
+        for (t, ((&d, s), signal)) in inst.dates.iter().zip(scores).zip(signals).enumerate() {
+            let (Some(score), Some(signal), true) = (*s, *signal, d > from && d <= to) else {
                 continue;
             };
             if t + horizon >= last {
@@ -103,7 +105,7 @@ pub fn matured(
             out.push(Matured {
                 score,
                 forward_return: price[t + horizon] / price[t] - 1.0,
-                position: strategy.position(score),
+                position: strategy.position(signal),
             });
         }
     }

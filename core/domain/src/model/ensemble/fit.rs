@@ -180,19 +180,23 @@ impl EnsembleFit<'_> {
     }
 
     /// A member's signals on `rows`: its scores, or for `signal = "rank"` their ranks within
-    /// each date.
+    /// each date. A row seen again (another CPCV path) joins that path's cross-section: the key
+    /// is (how many times the row came before, date).
     fn signals(&self, data: &Dataset, rows: &[usize], p: &[f64]) -> Vec<f64> {
         let scores = p.iter().map(|&x| data.task.score(x));
-        if self.strategy.signal == SignalRule::Rank {
-            let keyed: Vec<_> = rows
-                .iter()
-                .map(|&r| data.rows[r].time)
-                .zip(scores)
-                .collect();
-            rank_signals(&keyed, self.strategy.top_k)
-        } else {
-            scores.collect()
+        if self.strategy.signal != SignalRule::Rank {
+            return scores.collect();
         }
+        let mut seen: std::collections::HashMap<usize, usize> = Default::default();
+        let keyed: Vec<_> = (rows.iter().zip(scores))
+            .map(|(&r, s)| {
+                let n = seen.entry(r).or_insert(0);
+                *n += 1;
+                let name = data.instruments[data.rows[r].instrument].as_str();
+                ((*n, data.rows[r].time), s, name)
+            })
+            .collect();
+        rank_signals(&keyed, self.strategy.top_k)
     }
 
     fn fit_meta(

@@ -6,10 +6,12 @@
 use crate::error::{Error, Result};
 
 /// Below this many (row, feature) cells a histogram is built on the calling thread: handing
-/// small leaves to other threads costs more than it saves. It only decides speed, not results.
-const MIN_PARALLEL_CELLS: usize = 16 * 1024;
-/// Below this many bins the split search stays on the calling thread (same reason).
-const MIN_PARALLEL_BINS: usize = 2 * 1024;
+/// small leaves to other threads costs more than it saves (a sleeping rayon worker takes tens of
+/// microseconds to wake on a VM). It only decides speed, not results.
+pub(crate) const MIN_PARALLEL_CELLS: usize = 64 * 1024;
+/// Below this many bins the split search stays on the calling thread: 30 features of 255 bins
+/// search in tens of microseconds, about a wake-up's cost.
+pub(crate) const MIN_PARALLEL_BINS: usize = 64 * 1024;
 
 /// Where the trainer's parallel work runs.
 pub(crate) enum Threads {
@@ -25,12 +27,17 @@ pub(crate) enum Threads {
 }
 
 impl Threads {
-    /// The threads `num_threads` asks for, LightGBM's way: 0 = all, n = n.
+    /// The threads `num_threads` asks for, LightGBM's way: 0 = all, n = n. All cores from
+    /// outside any pool get a pool of their own, so that the trainer can run inside it
+    /// ([`Self::install`]): handing each histogram from a foreign thread to the global pool and
+    /// sleeping until it is done cost more than the second core saved.
     pub(crate) fn new(num_threads: usize) -> Result<Self> {
         #[cfg(feature = "parallel")]
         {
+            let all = rayon::current_num_threads();
             match num_threads {
-                0 if rayon::current_num_threads() > 1 => Ok(Threads::Ambient),
+                0 if all > 1 && rayon::current_thread_index().is_some() => Ok(Threads::Ambient),
+                0 if all > 1 => Self::new(all),
                 0 | 1 => Ok(Threads::Single),
                 n => rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
@@ -72,6 +79,16 @@ impl Threads {
     /// Whether a split search over `bins` histogram bins is worth spreading over threads.
     pub(crate) fn search_in_parallel(&self, bins: usize) -> bool {
         self.count() > 1 && bins >= MIN_PARALLEL_BINS
+    }
+
+    /// `f` run as one of the pool's threads (so the parallel loops inside it start on a worker,
+    /// which takes its share of the work instead of waiting).
+    pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            #[cfg(feature = "parallel")]
+            Threads::Own(pool) => pool.install(f),
+            _ => f(),
+        }
     }
 
     /// `f` on every item, on the threads when there are several.

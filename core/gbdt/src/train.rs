@@ -683,7 +683,7 @@ pub fn train(
             }
             let features = sample_features(p, f, &mut rng);
             let mut rows = bag.clone();
-            let built = grower.grow(&mut rows, &g, &h, &features);
+            let built = threads.install(|| grower.grow(&mut rows, &g, &h, &features));
             let mut state = Scores {
                 labels: &y,
                 train: &mut scores,
@@ -924,6 +924,45 @@ mod tests {
             Threads::new(2).unwrap().feature_blocks(12, 6000).len() > 1
                 || cfg!(not(feature = "parallel"))
         );
+    }
+
+    /// So many features that the split search goes parallel too (and every histogram).
+    #[test]
+    fn wide_data_searches_splits_on_threads_and_grows_the_same_trees() {
+        use crate::threads::{MIN_PARALLEL_BINS, MIN_PARALLEL_CELLS};
+        let (n, f) = (1000, 300);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x: Vec<f64> = (0..n * f).map(|_| rng.random::<f64>()).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|r| x[r * f] + 2.0 * x[r * f + 7] * x[r * f + 150] + 0.1 * rng.random::<f64>())
+            .collect();
+        let data = TrainData {
+            groups: &[],
+            x: &x,
+            n_features: f,
+            y: &y,
+            feature_names: vec![],
+        };
+        let bins = crate::grow::Binned::fit(&data, &GbdtParams::default()).total_bins;
+        assert!(
+            n * f >= MIN_PARALLEL_CELLS && bins >= MIN_PARALLEL_BINS,
+            "{bins} bins"
+        );
+        let model = |num_threads| {
+            let p = GbdtParams {
+                num_iterations: 8,
+                min_data_in_leaf: 5,
+                num_threads,
+                seed: 5,
+                ..Default::default()
+            };
+            train(&p, &data, None, &mut |_, _, _| {}).unwrap().write()
+        };
+        let one = model(1);
+        assert!(one.contains("split_feature="), "the trees split");
+        for n in [2, 0] {
+            assert!(model(n) == one, "{n} threads grew other trees");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn cap(level: Level) -> Level {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn allowed(level: Level) -> bool {
     CAP.load(Ordering::Relaxed) >= level as u8
 }

@@ -45,16 +45,27 @@ fn fma_available() -> bool {
     false
 }
 
-/// Rows of `c` computed together.
+/// Rows of `c` computed together: 4 natively; 2 in wasm, whose engines map its SIMD registers
+/// onto the host's 16, so a 4 × 16 tile (16 accumulators) would spill.
+#[cfg(not(target_family = "wasm"))]
 const MR: usize = 4;
-/// Columns computed together by the narrow tile (4 wasm SIMD registers, 1 AVX-512 register).
+#[cfg(target_family = "wasm")]
+const MR: usize = 2;
+/// Columns computed together by the narrow tile (4 wasm or NEON registers, 2 AVX2 registers, 1
+/// AVX-512 register).
 const NR: usize = 16;
-/// Columns computed together by the wide tile: 4 × 64 floats keep 16 AVX-512 registers of
-/// accumulators busy. wasm's 128-bit registers would spill at that width, so it stays narrow.
+/// Columns computed together by the wide tile, on CPUs with AVX-512 only: 4 × 64 floats keep 16
+/// of its 32 registers of accumulators busy (AVX2 or NEON would spill at that width).
 #[cfg(not(target_family = "wasm"))]
 const WIDE: usize = 64;
-#[cfg(target_family = "wasm")]
-const WIDE: usize = NR;
+
+/// Whether this CPU takes the wide tile.
+fn wide_tiles() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return strider_base::cpu::avx512();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
 
 #[inline(always)]
 fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
@@ -80,16 +91,21 @@ pub fn matmul(
     a: Lhs<'_>,
     b: &[f32],
 ) {
-    match kernel {
-        // wasm never trains with FMA (`Kernel::for_training`): no code for it there.
+    // wasm never trains with FMA (`Kernel::for_training`) nor takes the wide tile: no code for
+    // either there.
+    match (kernel, wide_tiles()) {
         #[cfg(not(target_family = "wasm"))]
-        Kernel::Fused => matmul_with::<true>(m, n, kd, c, accumulate, a, b),
-        _ => matmul_with::<false>(m, n, kd, c, accumulate, a, b),
+        (Kernel::Fused, true) => matmul_with::<true, WIDE>(m, n, kd, c, accumulate, a, b),
+        #[cfg(not(target_family = "wasm"))]
+        (Kernel::Fused, false) => matmul_with::<true, NR>(m, n, kd, c, accumulate, a, b),
+        #[cfg(not(target_family = "wasm"))]
+        (Kernel::Exact, true) => matmul_with::<false, WIDE>(m, n, kd, c, accumulate, a, b),
+        _ => matmul_with::<false, NR>(m, n, kd, c, accumulate, a, b),
     }
 }
 
 #[inline(always)]
-fn matmul_with<const FMA: bool>(
+fn matmul_with<const FMA: bool, const W: usize>(
     m: usize,
     n: usize,
     kd: usize,
@@ -116,9 +132,9 @@ fn matmul_with<const FMA: bool>(
     let mut i = 0;
     while i + MR <= m {
         let mut j = 0;
-        while j + WIDE <= n {
-            tile::<WIDE, FMA>((i, j), n, kd, c, &at, b);
-            j += WIDE;
+        while j + W <= n {
+            tile::<W, FMA>((i, j), n, kd, c, &at, b);
+            j += W;
         }
         while j + NR <= n {
             tile::<NR, FMA>((i, j), n, kd, c, &at, b);
@@ -251,11 +267,18 @@ mod tests {
             let b: Vec<f32> = (0..kd * n)
                 .map(|i| ((i * 104_729) % 89) as f32 * 0.021 - 0.9)
                 .collect();
-            let mut c = vec![0.0f32; m * n];
-            matmul(Kernel::Exact, m, n, kd, &mut c, false, (&a, kd, 1), &b);
             let want = naive(m, n, kd, &a, &b);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let mut c = vec![0.0f32; m * n];
+            matmul(Kernel::Exact, m, n, kd, &mut c, false, (&a, kd, 1), &b);
             assert_eq!(bits(&c), bits(&want), "m={m} n={n} k={kd}");
+            // Both tile widths, whichever this CPU takes.
+            let mut c = vec![0.0f32; m * n];
+            matmul_with::<false, NR>(m, n, kd, &mut c, false, (&a, kd, 1), &b);
+            assert_eq!(bits(&c), bits(&want), "narrow m={m} n={n} k={kd}");
+            let mut c = vec![0.0f32; m * n];
+            matmul_with::<false, WIDE>(m, n, kd, &mut c, false, (&a, kd, 1), &b);
+            assert_eq!(bits(&c), bits(&want), "wide m={m} n={n} k={kd}");
             let mut f = vec![0.0f32; m * n];
             matmul(Kernel::Fused, m, n, kd, &mut f, false, (&a, kd, 1), &b);
             for (x, y) in f.iter().zip(&want) {

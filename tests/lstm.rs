@@ -500,6 +500,8 @@ fn burn_engine_also_learns_a_small_task() {
 #[test]
 fn the_fma_path_trains_what_the_exact_path_trains() {
     use strider_core::model::lstm::kernels::Kernel;
+    // Whether the FMA kernel runs depends on the dispatch cap another test lowers.
+    let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
     let (x, y) = sine_ar(300, 16, 42);
     let base = TrainSpec {
         shape: NetShape {
@@ -533,4 +535,39 @@ fn the_fma_path_trains_what_the_exact_path_trains() {
         assert_ne!(le.to_bits(), lf.to_bits());
     }
     assert_eq!(Kernel::for_training(true), Kernel::Exact);
+}
+
+/// Held while a test lowers the CPU dispatch cap or depends on it.
+static CPU_CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The exact kernel's bits are pinned: the anchor workload's loss after 10 epochs is the value the
+/// engine gave before its workspace and tiling were reworked (and the browser's wasm gives), on
+/// every CPU level the dispatch may pick.
+#[test]
+fn the_exact_kernel_trains_the_pinned_bits() {
+    let (x, y) = sine_ar(2000, 32, 42);
+    let device = burn::tensor::Device::flex();
+    let samples = Samples { x: &x, y: &y };
+    let loss = || {
+        let spec = anchor_spec(10);
+        let trained =
+            strider_core::model::lstm::fused::train(&device, &spec, &samples, None, &mut |_| {});
+        trained.history.last().unwrap().train_loss
+    };
+    let pinned = 0.013_240_641_339_714_245_f64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
+        use strider_base::cpu::{Level, cap};
+        // Lowering the cap only changes which compiled copy runs, never a result, so the other
+        // tests running meanwhile are unaffected.
+        for level in [Level::Avx2, Level::Baseline] {
+            let before = cap(level);
+            let l = loss();
+            cap(before);
+            assert_eq!(l.to_bits(), pinned.to_bits(), "{level:?}: {l}");
+        }
+    }
+    let l = loss();
+    assert_eq!(l.to_bits(), pinned.to_bits(), "{l}");
 }

@@ -122,7 +122,7 @@ impl Grower<'_> {
                 let i = off + b as usize;
                 debug_assert!(i < out.len());
                 // SAFETY: every bin index is < its feature's n_bins, and offsets are the running
-                // sums of n_bins, so off - base + b < the block's bins == out.len().
+                // sums of n_bins, so off (already less base) + b < the block's bins == out.len().
                 let cell = unsafe { out.get_unchecked_mut(i) };
                 cell.g += gr;
                 cell.h += hr;

@@ -27,17 +27,13 @@ pub(crate) enum Threads {
 }
 
 impl Threads {
-    /// The threads `num_threads` asks for, LightGBM's way: 0 = all, n = n. All cores from
-    /// outside any pool get a pool of their own, so that the trainer can run inside it
-    /// ([`Self::install`]): handing each histogram from a foreign thread to the global pool and
-    /// sleeping until it is done cost more than the second core saved.
+    /// The threads `num_threads` asks for, LightGBM's way: 0 = all (the pool the caller is in,
+    /// or the global one), n = a pool of n.
     pub(crate) fn new(num_threads: usize) -> Result<Self> {
         #[cfg(feature = "parallel")]
         {
-            let all = rayon::current_num_threads();
             match num_threads {
-                0 if all > 1 && rayon::current_thread_index().is_some() => Ok(Threads::Ambient),
-                0 if all > 1 => Self::new(all),
+                0 if rayon::current_num_threads() > 1 => Ok(Threads::Ambient),
                 0 | 1 => Ok(Threads::Single),
                 n => rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
@@ -81,13 +77,19 @@ impl Threads {
         self.count() > 1 && bins >= MIN_PARALLEL_BINS
     }
 
-    /// `f` run as one of the pool's threads (so the parallel loops inside it start on a worker,
-    /// which takes its share of the work instead of waiting).
+    /// `f` run as one of the pool's threads, so the parallel loops inside it start on a worker,
+    /// which takes its share of the work: handing each histogram from a foreign thread to the
+    /// pool and sleeping until it is done cost more than the second core saved. (`rayon::scope`
+    /// called from outside the global pool runs its closure on one of its workers.)
     pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match self {
+            Threads::Single => f(),
+            #[cfg(feature = "parallel")]
+            Threads::Ambient if rayon::current_thread_index().is_none() => rayon::scope(|_| f()),
+            #[cfg(feature = "parallel")]
+            Threads::Ambient => f(),
             #[cfg(feature = "parallel")]
             Threads::Own(pool) => pool.install(f),
-            _ => f(),
         }
     }
 

@@ -81,7 +81,7 @@ pub type Lhs<'a> = (&'a [f32], usize, usize);
     clippy::too_many_arguments,
     reason = "a GEMM's shape, operands and kernel"
 )]
-pub fn matmul(
+pub(crate) fn matmul(
     kernel: Kernel,
     m: usize,
     n: usize,
@@ -173,6 +173,7 @@ fn tile<const W: usize, const FMA: bool>(
     at: &impl Fn(usize, usize) -> f32,
     b: &[f32],
 ) {
+    debug_assert!(j + W <= n && b.len() >= kd * n && c.len() >= (i + MR) * n);
     let mut acc = [[0f32; W]; MR];
     for (ii, row) in acc.iter_mut().enumerate() {
         row.copy_from_slice(&c[(i + ii) * n + j..(i + ii) * n + j + W]);
@@ -276,9 +277,12 @@ mod tests {
             let mut c = vec![0.0f32; m * n];
             matmul_with::<false, NR>(m, n, kd, &mut c, false, (&a, kd, 1), &b);
             assert_eq!(bits(&c), bits(&want), "narrow m={m} n={n} k={kd}");
-            let mut c = vec![0.0f32; m * n];
-            matmul_with::<false, WIDE>(m, n, kd, &mut c, false, (&a, kd, 1), &b);
-            assert_eq!(bits(&c), bits(&want), "wide m={m} n={n} k={kd}");
+            #[cfg(not(target_family = "wasm"))]
+            {
+                let mut c = vec![0.0f32; m * n];
+                matmul_with::<false, WIDE>(m, n, kd, &mut c, false, (&a, kd, 1), &b);
+                assert_eq!(bits(&c), bits(&want), "wide m={m} n={n} k={kd}");
+            }
             let mut f = vec![0.0f32; m * n];
             matmul(Kernel::Fused, m, n, kd, &mut f, false, (&a, kd, 1), &b);
             for (x, y) in f.iter().zip(&want) {

@@ -46,7 +46,6 @@ fn learns_sine_ar_to_its_noise_floor() {
         dropout: 0.0,
         loss: Loss::Mse,
         seed: 1,
-        deterministic: true,
     };
     let device = burn::tensor::Device::flex();
     let mut epochs = Vec::new();
@@ -296,19 +295,11 @@ fn validation_tail_is_the_latest_dates_and_purged() {
 }
 
 /// The fused CPU engine's hand-written back-propagation equals burn's autodiff on the same
-/// network, batch and dropout masks (2 layers, dropout, both losses), with the exact kernel and
-/// with the FMA kernel of `deterministic = false`.
+/// network, batch and dropout masks (2 layers, dropout, both losses).
 #[test]
 fn fused_gradients_equal_burn_autodiff() {
-    use strider_core::model::lstm::kernels::Kernel;
-    fused_gradients_equal_burn_autodiff_with(Kernel::Exact);
-    fused_gradients_equal_burn_autodiff_with(Kernel::Fused);
-}
-
-fn fused_gradients_equal_burn_autodiff_with(kernel: strider_core::model::lstm::kernels::Kernel) {
     use rand::SeedableRng;
-    use strider_core::model::lstm::bptt::{Batch, Workspace, loss_and_gradients_in};
-    use strider_core::model::lstm::fused::{FlatMasks, FlatParams};
+    use strider_core::model::lstm::fused::{FlatMasks, FlatParams, loss_and_gradients};
     use strider_core::model::lstm::net::DropoutMasks;
     use strider_core::model::lstm::train::loss_of;
 
@@ -327,13 +318,7 @@ fn fused_gradients_equal_burn_autodiff_with(kernel: strider_core::model::lstm::k
         let mut g = p.zeros_like();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let masks = FlatMasks::draw(&mut rng, 0.3, shape, x.n, x.window);
-        let batch = Batch {
-            x: &x.x,
-            y: &y,
-            window: x.window,
-        };
-        let mut ws = Workspace::new(kernel);
-        let fused_loss = loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g, &mut ws);
+        let fused_loss = loss_and_gradients(&p, &x.x, &y, x.window, loss, Some(&masks), &mut g);
 
         let device = burn::tensor::Device::flex().autodiff();
         let net = p.to_net(&device);
@@ -398,56 +383,9 @@ fn fused_gradients_equal_burn_autodiff_with(kernel: strider_core::model::lstm::k
                 .fold(0.0f32, f32::max);
             assert!(
                 worst < 2e-4 * scale,
-                "{kernel:?} {loss:?} {name}: max |fused - burn| = {worst} (scale {scale})"
+                "{loss:?} {name}: max |fused - burn| = {worst} (scale {scale})"
             );
         }
-    }
-}
-
-/// Training keeps one workspace across batches of different sizes (the last batch of an epoch is
-/// smaller): reusing it gives the same bits as a fresh one, for every batch, layer and mask.
-#[test]
-fn a_reused_workspace_gives_the_bits_of_a_fresh_one() {
-    use rand::SeedableRng;
-    use strider_core::model::lstm::bptt::{Batch, Workspace, loss_and_gradients_in};
-    use strider_core::model::lstm::fused::{FlatMasks, FlatParams};
-    use strider_core::model::lstm::kernels::Kernel;
-
-    let shape = NetShape {
-        inputs: 8,
-        hidden: 12,
-        layers: 3,
-    };
-    let (x, y) = sine_ar(24, 7, 3);
-    let p = FlatParams::from_values(shape, 17);
-    let per = x.window * x.features;
-    let mut reused = Workspace::new(Kernel::Exact);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-    for (n, loss) in [
-        (24, Loss::Mse),
-        (5, Loss::Bce),
-        (24, Loss::Mse),
-        (1, Loss::Mse),
-    ] {
-        let masks = FlatMasks::draw(&mut rng, 0.2, shape, n, x.window);
-        let y: Vec<f32> = match loss {
-            Loss::Mse => y[..n].to_vec(),
-            Loss::Bce => y[..n].iter().map(|v| f32::from(*v > 0.0)).collect(),
-        };
-        let batch = Batch {
-            x: &x.x[..n * per],
-            y: &y,
-            window: x.window,
-        };
-        let mut g_reused = p.zeros_like();
-        let mut g_fresh = p.zeros_like();
-        let l_reused =
-            loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g_reused, &mut reused);
-        let mut fresh = Workspace::new(Kernel::Exact);
-        let l_fresh =
-            loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g_fresh, &mut fresh);
-        assert_eq!(l_reused.to_bits(), l_fresh.to_bits(), "batch of {n}");
-        assert_eq!(g_reused, g_fresh, "batch of {n}");
     }
 }
 
@@ -492,82 +430,4 @@ fn burn_engine_also_learns_a_small_task() {
         burn_mse < 0.05 && fused_mse < 0.05,
         "burn {burn_mse}, fused {fused_mse}"
     );
-}
-
-/// `deterministic = false` (the FMA kernel, where the CPU has FMA) trains the same network to
-/// float precision: a few epochs end within 0.1% of the exact kernel's loss, and its predictions
-/// (always the exact kernel) differ only by the weights' rounding.
-#[test]
-fn the_fma_path_trains_what_the_exact_path_trains() {
-    use strider_core::model::lstm::kernels::Kernel;
-    // Whether the FMA kernel runs depends on the dispatch cap another test lowers.
-    let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
-    let (x, y) = sine_ar(300, 16, 42);
-    let base = TrainSpec {
-        shape: NetShape {
-            inputs: 8,
-            hidden: 16,
-            layers: 2,
-        },
-        batch_size: 32,
-        seed: 4,
-        ..anchor_spec(4)
-    };
-    let fast = TrainSpec {
-        deterministic: false,
-        ..base.clone()
-    };
-    let device = burn::tensor::Device::flex();
-    let samples = Samples { x: &x, y: &y };
-    let train = |spec: &TrainSpec| {
-        strider_core::model::lstm::fused::train(&device, spec, &samples, None, &mut |_| {})
-    };
-    let (exact, fused) = (train(&base), train(&fast));
-    let (le, lf) = (
-        exact.history.last().unwrap().train_loss,
-        fused.history.last().unwrap().train_loss,
-    );
-    assert!((le - lf).abs() < 1e-3 * le, "exact {le} vs fma {lf}");
-    #[cfg(target_arch = "x86_64")]
-    if strider_base::cpu::avx2() {
-        assert_eq!(Kernel::for_training(false), Kernel::Fused);
-        // Different roundings, so not the same bits: the FMA path really ran.
-        assert_ne!(le.to_bits(), lf.to_bits());
-    }
-    assert_eq!(Kernel::for_training(true), Kernel::Exact);
-}
-
-/// Held while a test lowers the CPU dispatch cap or depends on it.
-static CPU_CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The exact kernel's bits are pinned: the anchor workload's loss after 10 epochs is the value the
-/// engine gave before its workspace and tiling were reworked (and the browser's wasm gives), on
-/// every CPU level the dispatch may pick.
-#[test]
-fn the_exact_kernel_trains_the_pinned_bits() {
-    let (x, y) = sine_ar(2000, 32, 42);
-    let device = burn::tensor::Device::flex();
-    let samples = Samples { x: &x, y: &y };
-    let loss = || {
-        let spec = anchor_spec(10);
-        let trained =
-            strider_core::model::lstm::fused::train(&device, &spec, &samples, None, &mut |_| {});
-        trained.history.last().unwrap().train_loss
-    };
-    let pinned = 0.013_240_641_339_714_245_f64;
-    #[cfg(target_arch = "x86_64")]
-    {
-        let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
-        use strider_base::cpu::{Level, cap};
-        // Lowering the cap only changes which compiled copy runs, never a result, so the other
-        // tests running meanwhile are unaffected.
-        for level in [Level::Avx2, Level::Baseline] {
-            let before = cap(level);
-            let l = loss();
-            cap(before);
-            assert_eq!(l.to_bits(), pinned.to_bits(), "{level:?}: {l}");
-        }
-    }
-    let l = loss();
-    assert_eq!(l.to_bits(), pinned.to_bits(), "{l}");
 }

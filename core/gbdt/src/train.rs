@@ -943,20 +943,23 @@ mod tests {
             y: &y,
             feature_names: vec![],
         };
-        let bins = crate::grow::Binned::fit(&data, &GbdtParams::default()).total_bins;
+        let params = |num_threads| GbdtParams {
+            num_iterations: 8,
+            min_data_in_leaf: 5,
+            num_threads,
+            seed: 5,
+            ..Default::default()
+        };
+        // The bins the training itself makes (min_data_in_leaf shapes them).
+        let bins = crate::grow::Binned::fit(&data, &params(1)).total_bins;
         assert!(
             n * f >= MIN_PARALLEL_CELLS && bins >= MIN_PARALLEL_BINS,
             "{bins} bins"
         );
         let model = |num_threads| {
-            let p = GbdtParams {
-                num_iterations: 8,
-                min_data_in_leaf: 5,
-                num_threads,
-                seed: 5,
-                ..Default::default()
-            };
-            train(&p, &data, None, &mut |_, _, _| {}).unwrap().write()
+            train(&params(num_threads), &data, None, &mut |_, _, _| {})
+                .unwrap()
+                .write()
         };
         let one = model(1);
         assert!(one.contains("split_feature="), "the trees split");

@@ -46,6 +46,7 @@ fn learns_sine_ar_to_its_noise_floor() {
         dropout: 0.0,
         loss: Loss::Mse,
         seed: 1,
+        deterministic: true,
     };
     let device = burn::tensor::Device::flex();
     let mut epochs = Vec::new();
@@ -295,11 +296,19 @@ fn validation_tail_is_the_latest_dates_and_purged() {
 }
 
 /// The fused CPU engine's hand-written back-propagation equals burn's autodiff on the same
-/// network, batch and dropout masks (2 layers, dropout, both losses).
+/// network, batch and dropout masks (2 layers, dropout, both losses), with the exact kernel and
+/// with the FMA kernel of `deterministic = false`.
 #[test]
 fn fused_gradients_equal_burn_autodiff() {
+    use strider_core::model::lstm::kernels::Kernel;
+    fused_gradients_equal_burn_autodiff_with(Kernel::Exact);
+    fused_gradients_equal_burn_autodiff_with(Kernel::Fused);
+}
+
+fn fused_gradients_equal_burn_autodiff_with(kernel: strider_core::model::lstm::kernels::Kernel) {
     use rand::SeedableRng;
-    use strider_core::model::lstm::fused::{FlatMasks, FlatParams, loss_and_gradients};
+    use strider_core::model::lstm::bptt::{Batch, Workspace, loss_and_gradients_in};
+    use strider_core::model::lstm::fused::{FlatMasks, FlatParams};
     use strider_core::model::lstm::net::DropoutMasks;
     use strider_core::model::lstm::train::loss_of;
 
@@ -318,7 +327,13 @@ fn fused_gradients_equal_burn_autodiff() {
         let mut g = p.zeros_like();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let masks = FlatMasks::draw(&mut rng, 0.3, shape, x.n, x.window);
-        let fused_loss = loss_and_gradients(&p, &x.x, &y, x.window, loss, Some(&masks), &mut g);
+        let batch = Batch {
+            x: &x.x,
+            y: &y,
+            window: x.window,
+        };
+        let mut ws = Workspace::new(kernel);
+        let fused_loss = loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g, &mut ws);
 
         let device = burn::tensor::Device::flex().autodiff();
         let net = p.to_net(&device);
@@ -383,9 +398,56 @@ fn fused_gradients_equal_burn_autodiff() {
                 .fold(0.0f32, f32::max);
             assert!(
                 worst < 2e-4 * scale,
-                "{loss:?} {name}: max |fused - burn| = {worst} (scale {scale})"
+                "{kernel:?} {loss:?} {name}: max |fused - burn| = {worst} (scale {scale})"
             );
         }
+    }
+}
+
+/// Training keeps one workspace across batches of different sizes (the last batch of an epoch is
+/// smaller): reusing it gives the same bits as a fresh one, for every batch, layer and mask.
+#[test]
+fn a_reused_workspace_gives_the_bits_of_a_fresh_one() {
+    use rand::SeedableRng;
+    use strider_core::model::lstm::bptt::{Batch, Workspace, loss_and_gradients_in};
+    use strider_core::model::lstm::fused::{FlatMasks, FlatParams};
+    use strider_core::model::lstm::kernels::Kernel;
+
+    let shape = NetShape {
+        inputs: 8,
+        hidden: 12,
+        layers: 3,
+    };
+    let (x, y) = sine_ar(24, 7, 3);
+    let p = FlatParams::from_values(shape, 17);
+    let per = x.window * x.features;
+    let mut reused = Workspace::new(Kernel::Exact);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    for (n, loss) in [
+        (24, Loss::Mse),
+        (5, Loss::Bce),
+        (24, Loss::Mse),
+        (1, Loss::Mse),
+    ] {
+        let masks = FlatMasks::draw(&mut rng, 0.2, shape, n, x.window);
+        let y: Vec<f32> = match loss {
+            Loss::Mse => y[..n].to_vec(),
+            Loss::Bce => y[..n].iter().map(|v| f32::from(*v > 0.0)).collect(),
+        };
+        let batch = Batch {
+            x: &x.x[..n * per],
+            y: &y,
+            window: x.window,
+        };
+        let mut g_reused = p.zeros_like();
+        let mut g_fresh = p.zeros_like();
+        let l_reused =
+            loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g_reused, &mut reused);
+        let mut fresh = Workspace::new(Kernel::Exact);
+        let l_fresh =
+            loss_and_gradients_in(&p, batch, loss, Some(&masks), &mut g_fresh, &mut fresh);
+        assert_eq!(l_reused.to_bits(), l_fresh.to_bits(), "batch of {n}");
+        assert_eq!(g_reused, g_fresh, "batch of {n}");
     }
 }
 
@@ -430,4 +492,104 @@ fn burn_engine_also_learns_a_small_task() {
         burn_mse < 0.05 && fused_mse < 0.05,
         "burn {burn_mse}, fused {fused_mse}"
     );
+}
+
+/// `deterministic = false` (the FMA kernel, where the CPU has FMA) trains the same network to
+/// float precision: a few epochs end within 0.1% of the exact kernel's loss, and its predictions
+/// (always the exact kernel) differ only by the weights' rounding.
+#[test]
+fn the_fma_path_trains_what_the_exact_path_trains() {
+    use strider_core::model::lstm::kernels::Kernel;
+    // Whether the FMA kernel runs depends on the dispatch cap another test lowers.
+    let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
+    let (x, y) = sine_ar(300, 16, 42);
+    let base = TrainSpec {
+        shape: NetShape {
+            inputs: 8,
+            hidden: 16,
+            layers: 2,
+        },
+        batch_size: 32,
+        seed: 4,
+        ..anchor_spec(4)
+    };
+    let fast = TrainSpec {
+        deterministic: false,
+        ..base.clone()
+    };
+    let device = burn::tensor::Device::flex();
+    let samples = Samples { x: &x, y: &y };
+    let train = |spec: &TrainSpec| {
+        strider_core::model::lstm::fused::train(&device, spec, &samples, None, &mut |_| {})
+    };
+    let (exact, fused) = (train(&base), train(&fast));
+    let (le, lf) = (
+        exact.history.last().unwrap().train_loss,
+        fused.history.last().unwrap().train_loss,
+    );
+    assert!((le - lf).abs() < 1e-3 * le, "exact {le} vs fma {lf}");
+    #[cfg(target_arch = "x86_64")]
+    if strider_base::cpu::avx2() {
+        assert_eq!(Kernel::for_training(false), Kernel::Fused);
+        // Different roundings, so not the same bits: the FMA path really ran.
+        assert_ne!(le.to_bits(), lf.to_bits());
+    }
+    assert_eq!(Kernel::for_training(true), Kernel::Exact);
+}
+
+/// Held while a test lowers the CPU dispatch cap or depends on it.
+static CPU_CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The exact kernel's bits are pinned: two small trainings (the anchor network; and two layers
+/// with dropout, AdamW, clipping, a ragged last batch and a hidden size no tile divides) end on
+/// the losses the engine gave before its workspace and tiling were reworked (and the browser's
+/// wasm gives), on every CPU level the dispatch may pick. (Small, because CI's coverage counters
+/// make the engine about 100 times slower.)
+#[test]
+fn the_exact_kernel_trains_the_pinned_bits() {
+    let device = burn::tensor::Device::flex();
+    let last_loss = |n: usize, window: usize, seed: u64, spec: &TrainSpec| {
+        let (x, y) = sine_ar(n, window, seed);
+        let samples = Samples { x: &x, y: &y };
+        let trained =
+            strider_core::model::lstm::fused::train(&device, spec, &samples, None, &mut |_| {});
+        trained.history.last().unwrap().train_loss
+    };
+    let ragged = TrainSpec {
+        shape: NetShape {
+            inputs: 8,
+            hidden: 24,
+            layers: 2,
+        },
+        batch_size: 50,
+        dropout: 0.2,
+        optimizer: strider_core::model::lstm::train::Optimizer::Adamw,
+        weight_decay: 1e-2,
+        clip_norm: Some(1.0),
+        seed: 3,
+        ..anchor_spec(2)
+    };
+    let losses = || {
+        [
+            last_loss(256, 32, 42, &anchor_spec(3)),
+            last_loss(300, 20, 7, &ragged),
+        ]
+    };
+    let pinned = [0.079_721_314_823_031_59_f64, 0.155_520_601_722_847_48];
+    let bits = |v: [f64; 2]| v.map(f64::to_bits);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let _cap = CPU_CAP.lock().unwrap_or_else(|e| e.into_inner());
+        use strider_base::cpu::{Level, cap};
+        // Lowering the cap only changes which compiled copy runs, never a result, so the other
+        // tests running meanwhile are unaffected.
+        for level in [Level::Avx2, Level::Baseline] {
+            let before = cap(level);
+            let l = losses();
+            cap(before);
+            assert_eq!(bits(l), bits(pinned), "{level:?}: {l:?}");
+        }
+    }
+    let l = losses();
+    assert_eq!(bits(l), bits(pinned), "{l:?}");
 }

@@ -1,5 +1,6 @@
 //! Median epoch time of the LSTM anchor workload (2,000 × 32 × 8 → 32, batch 64, Adam 1e-2, MSE)
-//! on both CPU engines, as JSON, for `benches/reference/lstm_vs_torch.py`.
+//! on both CPU engines (the fused one with its exact and its FMA kernel), as JSON, for
+//! `benches/reference/lstm_vs_torch.py`.
 //!
 //!     cargo run --release -p strider-core --example lstm_epoch -- [EPOCHS]
 
@@ -39,6 +40,13 @@ fn main() {
     let (fused, fused_loss) = timed(&mut |cb| {
         strider_core::model::lstm::fused::train(&device, &spec, &samples, None, cb);
     });
+    let fast_spec = strider_core::model::lstm::train::TrainSpec {
+        deterministic: false,
+        ..spec.clone()
+    };
+    let (fast, fast_loss) = timed(&mut |cb| {
+        strider_core::model::lstm::fused::train(&device, &fast_spec, &samples, None, cb);
+    });
     // `lstm_epoch EPOCHS fused` skips burn (for profiling the fused engine alone).
     let (burn_flex, burn_loss) = if std::env::args().nth(2).as_deref() == Some("fused") {
         (f64::NAN, f64::NAN)
@@ -53,6 +61,8 @@ fn main() {
             "epochs": epochs,
             "fused_cpu_s_per_epoch": fused,
             "fused_cpu_final_loss": fused_loss,
+            "fused_fast_s_per_epoch": fast,
+            "fused_fast_final_loss": fast_loss,
             "burn_flex_s_per_epoch": burn_flex,
             "burn_flex_final_loss": burn_loss,
         })

@@ -5,7 +5,9 @@
 //! - [`net`]: the burn module (fused gates, seeded initialisation, host-drawn dropout).
 //! - [`train`]: the async training loop (Adam / AdamW, clipping, schedule, early stopping).
 
+pub mod bptt;
 pub mod fused;
+pub mod kernels;
 pub mod net;
 pub mod sequences;
 pub mod synthetic;
@@ -97,6 +99,10 @@ pub struct LstmParams {
     /// Epochs without a better validation loss before stopping; 0 trains every epoch.
     pub patience: usize,
     pub backend: Backend,
+    /// true (the default): the CPU engine trains with the exact kernel, the same bits natively and
+    /// in the browser. false: fused multiply-adds on CPUs that have them (native only), faster
+    /// but with bits of its own. Predictions always use the exact kernel.
+    pub deterministic: bool,
 }
 
 /// The largest hidden layer an LSTM may have (its weights grow as hidden²).
@@ -126,6 +132,7 @@ impl Default for LstmParams {
             validation_fraction: 0.15,
             patience: 5,
             backend: Backend::Cpu,
+            deterministic: true,
         }
     }
 }
@@ -196,6 +203,7 @@ impl LstmParams {
                 Task::Classification => Loss::Bce,
             },
             seed,
+            deterministic: self.deterministic,
         }
     }
 }

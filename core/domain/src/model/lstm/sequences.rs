@@ -85,12 +85,19 @@ impl Sequences {
 
     /// Samples `idx` (in that order) as a new buffer: a mini-batch.
     pub fn gather(&self, idx: &[usize]) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.gather_into(idx, &mut out);
+        out
+    }
+
+    /// [`Self::gather`] into `out`, keeping its allocation.
+    pub fn gather_into(&self, idx: &[usize], out: &mut Vec<f32>) {
         let per = self.window * self.features;
-        let mut out = Vec::with_capacity(idx.len() * per);
+        out.clear();
+        out.reserve(idx.len() * per);
         for &i in idx {
             out.extend_from_slice(&self.x[i * per..(i + 1) * per]);
         }
-        out
     }
 }
 

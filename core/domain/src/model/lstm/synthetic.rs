@@ -95,6 +95,7 @@ pub fn anchor_spec(epochs: usize) -> super::train::TrainSpec {
         dropout: 0.0,
         loss: Loss::Mse,
         seed: 0,
+        deterministic: true,
     }
 }
 
@@ -180,6 +181,7 @@ pub async fn run_synthetic(
         dropout: 0.0,
         loss: Loss::Mse,
         seed: run.seed,
+        deterministic: true,
     };
     let validation = Samples { x: &xv, y: &yv };
     let validation = (!run.anchor && run.n_validation > 0).then_some(&validation);

@@ -59,6 +59,9 @@ pub struct TrainSpec {
     pub dropout: f64,
     pub loss: Loss,
     pub seed: u64,
+    /// The fused engine's exact kernel (the same bits everywhere); false allows fused
+    /// multiply-adds where the CPU has them ([`super::kernels::Kernel::for_training`]).
+    pub deterministic: bool,
 }
 
 /// One epoch's record, streamed to the caller while training runs.

@@ -60,13 +60,14 @@ impl Threads {
     }
 
     /// Contiguous blocks of features for building one histogram over `rows` rows: one block
-    /// when the work is small or there is one thread, else about two blocks per thread.
+    /// when the work is small or there is one thread, else one block per thread (every block
+    /// walks all the rows, so more blocks would repeat each row's gradients and prefetches).
     pub(crate) fn feature_blocks(&self, n_features: usize, rows: usize) -> Vec<(usize, usize)> {
         let threads = self.count();
         if threads == 1 || n_features < 2 || rows.saturating_mul(n_features) < MIN_PARALLEL_CELLS {
             return vec![(0, n_features)];
         }
-        let blocks = (2 * threads).min(n_features);
+        let blocks = threads.min(n_features);
         (0..blocks)
             .map(|i| (i * n_features / blocks, (i + 1) * n_features / blocks))
             .collect()

@@ -541,7 +541,8 @@ fn the_fma_path_trains_what_the_exact_path_trains() {
 static CPU_CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The exact kernel's bits are pinned: two small trainings (the anchor network; and two layers
-/// with dropout, AdamW, clipping, a ragged last batch and a hidden size no tile divides) end on
+/// with dropout, AdamW, clipping and a hidden size no tile divides; both with a short last
+/// batch, so a workspace sized for a full batch is reused for it) end on
 /// the losses the engine gave before its workspace and tiling were reworked (and the browser's
 /// wasm gives), on every CPU level the dispatch may pick. (Small, because CI's coverage counters
 /// make the engine about 100 times slower.)
@@ -571,11 +572,11 @@ fn the_exact_kernel_trains_the_pinned_bits() {
     };
     let losses = || {
         [
-            last_loss(256, 32, 42, &anchor_spec(3)),
-            last_loss(300, 20, 7, &ragged),
+            last_loss(250, 32, 42, &anchor_spec(3)),
+            last_loss(310, 20, 7, &ragged),
         ]
     };
-    let pinned = [0.079_721_314_823_031_59_f64, 0.155_520_601_722_847_48];
+    let pinned = [0.084_372_206_492_113_15_f64, 0.174_533_425_719_765_82];
     let bits = |v: [f64; 2]| v.map(f64::to_bits);
     #[cfg(target_arch = "x86_64")]
     {

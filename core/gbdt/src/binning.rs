@@ -59,7 +59,8 @@ pub struct FeatureBins {
     pub missing: MissingType,
     /// The bin of 0.0.
     pub default_bin: usize,
-    /// The bin whose rows histograms skip (rebuilt from the leaf's sums).
+    /// The bin whose histogram cell is rebuilt from the leaf's sums (`FixHistogram`), or left
+    /// at zero when it is bin 0.
     pub most_freq_bin: usize,
     /// Smallest and largest distinct value (0.0 included when the data has zeros): the
     /// model's `feature_infos`.

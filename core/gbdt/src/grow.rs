@@ -1,6 +1,6 @@
 //! Growing one tree leaf-wise as LightGBM 4.7's serial tree learner does
-//! (`serial_tree_learner.cpp`): histograms that skip each feature's most frequent bin and
-//! rebuild it from the leaf's sums (`FixHistogram`), the smaller child's histogram from its rows
+//! (`serial_tree_learner.cpp`): histograms whose cell for each feature's most frequent bin is
+//! rebuilt from the leaf's sums (`FixHistogram`), the smaller child's histogram from its rows
 //! and the larger's by subtraction, LightGBM's split search per feature (`split.rs`), children
 //! that skip features their parent could not split on, and rows partitioned in bin space.
 

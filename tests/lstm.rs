@@ -542,10 +542,10 @@ static CPU_CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The exact kernel's bits are pinned: two small trainings (the anchor network; and two layers
 /// with dropout, AdamW, clipping and a hidden size no tile divides; both with a short last
-/// batch, so a workspace sized for a full batch is reused for it) end on
-/// the losses the engine gave before its workspace and tiling were reworked (and the browser's
-/// wasm gives), on every CPU level the dispatch may pick. (Small, because CI's coverage counters
-/// make the engine about 100 times slower.)
+/// batch, so a workspace sized for a full batch is reused for it) end on the losses the engine
+/// gave before its workspace and tiling were reworked (and the browser's wasm gives), on every
+/// CPU level the dispatch may pick. (Small, because CI's coverage build is about ten times
+/// slower.)
 #[test]
 fn the_exact_kernel_trains_the_pinned_bits() {
     let device = burn::tensor::Device::flex();
@@ -556,7 +556,7 @@ fn the_exact_kernel_trains_the_pinned_bits() {
             strider_core::model::lstm::fused::train(&device, spec, &samples, None, &mut |_| {});
         trained.history.last().unwrap().train_loss
     };
-    let ragged = TrainSpec {
+    let two_layers = TrainSpec {
         shape: NetShape {
             inputs: 8,
             hidden: 24,
@@ -573,7 +573,7 @@ fn the_exact_kernel_trains_the_pinned_bits() {
     let losses = || {
         [
             last_loss(250, 32, 42, &anchor_spec(3)),
-            last_loss(310, 20, 7, &ragged),
+            last_loss(310, 20, 7, &two_layers),
         ]
     };
     let pinned = [0.084_372_206_492_113_15_f64, 0.174_533_425_719_765_82];

@@ -163,9 +163,10 @@ fn matmul_with<const FMA: bool, const W: usize>(
     }
 }
 
-/// `acc[l] = acc[l] + av · b[l]` (or its FMA) for the 16 lanes, written out rather than looped:
-/// in CI's coverage build every loop iteration in this crate bumps an atomic counter, which made
-/// the per-element loop a hundred times slower; straight-line code vectorises just the same.
+/// [`madd`] on each of the 16 lanes (`acc[l] + av · b[l]`, or its FMA), written out rather than
+/// looped or called: in CI's coverage build every loop iteration and call in this crate bumps an
+/// atomic counter, which made the per-element loop a hundred times slower; straight-line code
+/// vectorises just the same.
 macro_rules! madd16 {
     ($fma:expr, $acc:ident, $av:ident, $b:ident) => {
         if $fma {

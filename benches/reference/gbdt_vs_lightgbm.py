@@ -1,8 +1,9 @@
 """Strider's GBDT trainer against Python LightGBM on the issue's benchmark: 200,000 x 30
 (gbdt_gen_data.py, numpy seed 20240601), rows 0..160k train, 160k..200k holdout, 200 rounds,
 31 leaves, learning rate 0.05; on one thread (CPU seconds) and on all cores (wall seconds, both
-sides at the same thread count); prints train time, holdout RMSE, the ratios, and whether
-Strider's trees are LightGBM's and its all-core trees its one-thread trees, text for text.
+sides at the same thread count), each the best of three runs; prints train time, holdout RMSE,
+the ratios, and whether Strider's trees are LightGBM's and its all-core trees its one-thread
+trees, text for text.
 `gbdt_gen_data.py 0.02` makes the same data with 2% of the cells missing.
 
   pip install numpy lightgbm
@@ -27,9 +28,14 @@ d = np.loadtxt(data, delimiter=",", skiprows=1)
 y, X = d[:, 0], d[:, 1:]
 p = dict(objective="regression", num_iterations=200, num_leaves=31, learning_rate=0.05, seed=42,
          deterministic=True, force_row_wise=True, num_threads=1, verbosity=-1)
-t = time.process_time()
-booster = lgb.train(p, lgb.Dataset(X[:160000], y[:160000]))
-lgb_train = time.process_time() - t
+# Every training is timed three times per side and the best kept: on a shared VM
+# a single run moves by 20% or more with the neighbours' load.
+RUNS = 3
+lgb_train = float("inf")
+for _ in range(RUNS):
+    t = time.process_time()
+    booster = lgb.train(p, lgb.Dataset(X[:160000], y[:160000]))
+    lgb_train = min(lgb_train, time.process_time() - t)
 lgb_pred = float("inf")
 for _ in range(5):  # best of five, as the Rust side
     t = time.process_time()
@@ -46,11 +52,15 @@ def ours(threads, model_out):
 
 
 ours_train, ours_rmse, ours_pred = ours(1, "/tmp/strider_bench_1.txt")
+for _ in range(RUNS - 1):
+    ours_train = min(ours_train, ours(1, "/tmp/strider_bench_1.txt")[0])
 cores = os.cpu_count()
-t = time.perf_counter()
-lgb.train(dict(p, num_threads=cores), lgb.Dataset(X[:160000], y[:160000]))
-lgb_wall = time.perf_counter() - t
-ours_wall = ours(0, "/tmp/strider_bench_all.txt")[0]
+lgb_wall = ours_wall = float("inf")
+for _ in range(RUNS):
+    t = time.perf_counter()
+    lgb.train(dict(p, num_threads=cores), lgb.Dataset(X[:160000], y[:160000]))
+    lgb_wall = min(lgb_wall, time.perf_counter() - t)
+    ours_wall = min(ours_wall, ours(0, "/tmp/strider_bench_all.txt")[0])
 same = open("/tmp/strider_bench_1.txt").read() == open("/tmp/strider_bench_all.txt").read()
 
 

@@ -3,13 +3,20 @@
 //! rebuilt from the leaf's sums (`FixHistogram`), the smaller child's histogram from its rows
 //! and the larger's by subtraction, LightGBM's split search per feature (`split.rs`), children
 //! that skip features their parent could not split on, and rows partitioned in bin space.
+//! `histogram.rs` sums one block of features' cells, `search.rs` finds a leaf's best split in
+//! one block, `partition.rs` splits a leaf's rows; one split's histograms and searches are a
+//! single fork over the blocks (`threads.rs`).
+
+mod histogram;
+mod partition;
+mod search;
 
 use crate::binning::{BinOptions, FeatureBins, MissingType};
-use crate::categorical;
 use crate::split::{self, Bin, LeafSums, Limits, Split};
 use crate::threads::Threads;
 use crate::train::{GbdtParams, TrainData};
 use crate::tree::{Tree, dense_value};
+use search::LeafInfo;
 
 struct Leaf {
     start: usize,
@@ -29,11 +36,14 @@ struct Leaf {
 }
 
 impl Leaf {
-    fn sums(&self) -> LeafSums {
-        LeafSums {
-            g: self.g,
-            h: self.h,
-            n: self.len,
+    fn info(&self) -> LeafInfo {
+        LeafInfo {
+            sums: LeafSums {
+                g: self.g,
+                h: self.h,
+                n: self.len,
+            },
+            depth: self.depth,
         }
     }
 }
@@ -41,7 +51,10 @@ impl Leaf {
 pub(crate) struct Grower<'a> {
     pub p: &'a GbdtParams,
     threads: &'a Threads,
+    /// The bins block by block of features (`blocks`), each block row-major: a thread's
+    /// histogram reads only its block's bytes of each row, which stay in its core's cache.
     bins: &'a [u8],
+    blocks: &'a [(usize, usize)],
     /// The same bins feature by feature (`[feature][row]`): a split's partition reads one
     /// feature of scattered rows, which stays in cache this way (row-major it missed on
     /// almost every row).
@@ -69,150 +82,6 @@ struct Children<'r> {
 }
 
 impl Grower<'_> {
-    /// The histogram of `rows` (a leaf with sums `sums`): per feature and bin, the sums of g
-    /// and h over the rows not in the feature's most frequent bin, that bin then rebuilt as the
-    /// leaf's sums less the other bins (LightGBM's `FixHistogram`). Built by blocks of features
-    /// on the threads; each cell sums its rows in order either way.
-    fn histogram(&self, rows: &[u32], gh: (&[f32], &[f32]), sums: (f64, f64)) -> Vec<Bin> {
-        let mut hist = vec![Bin::default(); self.total_bins];
-        let blocks = self.threads.feature_blocks(self.n_features, rows.len());
-        if let [block] = blocks[..] {
-            self.histogram_block(rows, gh, block, &mut hist);
-            self.fix_block(block, sums, &mut hist);
-            return hist;
-        }
-        let mut parts = Vec::with_capacity(blocks.len());
-        let mut rest: &mut [Bin] = &mut hist;
-        for (first, end) in blocks {
-            let stop = self.offsets.get(end).copied().unwrap_or(self.total_bins);
-            let (part, tail) = rest.split_at_mut(stop - self.offsets[first]);
-            parts.push(((first, end), part));
-            rest = tail;
-        }
-        self.threads.for_each(parts, |(block, part)| {
-            self.histogram_block(rows, gh, block, part);
-            self.fix_block(block, sums, part);
-        });
-        hist
-    }
-
-    /// The histogram cells of features `first..end` (`out` starts at feature `first`'s bins).
-    fn histogram_block(
-        &self,
-        rows: &[u32],
-        (g, h): (&[f32], &[f32]),
-        (first, end): (usize, usize),
-        out: &mut [Bin],
-    ) {
-        let f = self.n_features;
-        let base = self.offsets[first];
-        // Per feature of the block, its first cell in `out`.
-        let features: Vec<usize> = (first..end).map(|j| self.offsets[j] - base).collect();
-        for (i, &r) in rows.iter().enumerate() {
-            if let Some(&ahead) = rows.get(i + PREFETCH_AHEAD) {
-                let a = ahead as usize;
-                prefetch(self.bins.as_ptr().wrapping_add(a * f + first));
-                prefetch(g.as_ptr().wrapping_add(a));
-                prefetch(h.as_ptr().wrapping_add(a));
-            }
-            let r = r as usize;
-            let (gr, hr) = (f64::from(g[r]), f64::from(h[r]));
-            let row = &self.bins[r * f + first..r * f + end];
-            // Every bin is summed, the most frequent one too, although `fix_block` then
-            // overwrites it: skipping it (as LightGBM does) is a branch that data with a few
-            // percent missing mispredicts on every missing value.
-            for (&off, &b) in features.iter().zip(row) {
-                let i = off + b as usize;
-                debug_assert!(i < out.len());
-                // SAFETY: every bin index is < its feature's n_bins, and offsets are the running
-                // sums of n_bins, so off (already less base) + b < the block's bins == out.len().
-                let cell = unsafe { out.get_unchecked_mut(i) };
-                cell.g += gr;
-                cell.h += hr;
-            }
-        }
-    }
-
-    /// `FixHistogram` for features `first..end`: the most frequent bin gets the leaf's sums
-    /// less every other bin, in bin order, or zeros when it is bin 0 (which LightGBM does not
-    /// store).
-    fn fix_block(&self, (first, end): (usize, usize), (g, h): (f64, f64), out: &mut [Bin]) {
-        let base = self.offsets[first];
-        for j in first..end {
-            let lay = &self.layout[j];
-            let mfb = lay.most_freq_bin;
-            let cells = &mut out[self.offsets[j] - base..][..lay.n_bins()];
-            if mfb == 0 {
-                if let Some(c) = cells.first_mut() {
-                    *c = Bin::default();
-                }
-                continue;
-            }
-            let mut fixed = Bin { g, h };
-            for (i, c) in cells.iter().enumerate() {
-                if i != mfb {
-                    fixed.g -= c.g;
-                    fixed.h -= c.h;
-                }
-            }
-            cells[mfb] = fixed;
-        }
-    }
-
-    /// The leaf's best split over `features` (the first feature on equal gains) and which
-    /// features it could split on; features its parent could not split on are skipped, as
-    /// LightGBM does. `None` for a leaf too deep or too small to split.
-    fn best_split(
-        &self,
-        leaf: &Leaf,
-        features: &[usize],
-        parent: &[bool],
-    ) -> (Option<Split>, Vec<bool>) {
-        let mut splittable = vec![false; self.n_features];
-        if (self.p.max_depth > 0 && leaf.depth as i64 >= self.p.max_depth)
-            || leaf.len < 2 * self.p.min_data_in_leaf
-        {
-            return (None, splittable);
-        }
-        let searched: Vec<usize> = features
-            .iter()
-            .copied()
-            .filter(|&f| parent[f] && !self.layout[f].trivial)
-            .collect();
-        let per_feature: Vec<(Option<Split>, bool)> =
-            if self.threads.search_in_parallel(self.total_bins) {
-                self.threads
-                    .map(&searched, |&f| self.best_split_of(leaf, f))
-            } else {
-                searched
-                    .iter()
-                    .map(|&f| self.best_split_of(leaf, f))
-                    .collect()
-            };
-        let mut best: Option<Split> = None;
-        for (&f, (s, ok)) in searched.iter().zip(per_feature) {
-            splittable[f] = ok;
-            if let Some(s) = s
-                && best.is_none_or(|b| s.better_than(&b))
-            {
-                best = Some(s);
-            }
-        }
-        (best, splittable)
-    }
-
-    /// The best split of the leaf on feature `f` and whether `f` can split it at all.
-    fn best_split_of(&self, leaf: &Leaf, f: usize) -> (Option<Split>, bool) {
-        let lay = &self.layout[f];
-        let off = self.offsets[f];
-        let hist = &leaf.hist[off..off + lay.n_bins()];
-        if lay.is_categorical() {
-            categorical::best_categorical(lay, hist, leaf.sums(), &self.limits, f)
-        } else {
-            split::best_threshold(lay, hist, leaf.sums(), &self.limits, f)
-        }
-    }
-
     /// LightGBM's partition in bin space (`DenseBin::SplitInner`, `SplitCategoricalInner`):
     /// a categorical split sends its bins left; a numerical one sends the missing bin (NaN bin,
     /// or the zero bin for `MissingType::Zero`) to the default side, any other bin left iff it
@@ -224,8 +93,13 @@ impl Grower<'_> {
 
     /// Feature `j`'s bin of every row.
     fn column(&self, j: usize) -> &[u8] {
-        let n = self.columns.len() / self.n_features.max(1);
+        let n = self.n_rows();
         &self.columns[j * n..(j + 1) * n]
+    }
+
+    /// Training rows (every one, bagged or not).
+    fn n_rows(&self) -> usize {
+        self.columns.len() / self.n_features.max(1)
     }
 
     #[inline(always)]
@@ -260,7 +134,7 @@ impl Grower<'_> {
             splits: vec![],
             ranges: vec![],
         };
-        let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
+        let mut scratch = vec![0u32; rows.len()];
         while leaves.len() < self.p.num_leaves {
             let Some((li, split)) = best_leaf(&leaves) else {
                 break;
@@ -296,16 +170,16 @@ impl Grower<'_> {
     }
 
     /// The root leaf: all of `rows`, its sums (in row order), histogram and best split.
-    fn root(&self, rows: &[u32], (g, h): (&[f32], &[f32]), features: &[usize]) -> Leaf {
+    fn root(&self, rows: &[u32], gh: (&[f32], &[f32]), features: &[usize]) -> Leaf {
         let (mut sg, mut sh) = (0.0, 0.0);
         for &r in rows {
-            sg += f64::from(g[r as usize]);
-            sh += f64::from(h[r as usize]);
+            sg += f64::from(gh.0[r as usize]);
+            sh += f64::from(gh.1[r as usize]);
         }
         let mut root = Leaf {
             start: 0,
             len: rows.len(),
-            hist: self.histogram(rows, (g, h), (sg, sh)),
+            hist: vec![Bin::default(); self.total_bins],
             g: sg,
             h: sh,
             value: self.limits.leaf_output(sg, sh),
@@ -314,32 +188,24 @@ impl Grower<'_> {
             best: None,
             splittable: vec![],
         };
-        (root.best, root.splittable) =
-            self.best_split(&root, features, &vec![true; self.n_features]);
+        let info = root.info();
+        let all = vec![true; self.n_features];
+        let work = rows.len() * self.n_features + self.search_work(1);
+        let parts: Vec<_> = self
+            .blocks
+            .iter()
+            .copied()
+            .zip(self.block_parts(&mut root.hist))
+            .collect();
+        let found = self
+            .threads
+            .for_work(work)
+            .map_into(parts, |(block, part)| {
+                self.fixed_histogram_block(rows, gh, block, (sg, sh), part);
+                self.search_block(info, block, part, features, &all)
+            });
+        (root.best, root.splittable) = self.merge(found.iter());
         root
-    }
-
-    /// Stable partition of a leaf's rows by `split`: the left child's rows first, both in their
-    /// original order (as LightGBM keeps them). Returns the number of left rows. Branch-free:
-    /// each row is written to both sides and only the counts move, because a split's left/right
-    /// decision is a coin flip the branch predictor cannot learn.
-    fn partition(&self, leaf_rows: &mut [u32], split: Split, scratch: &mut Vec<u32>) -> usize {
-        scratch.clear();
-        scratch.resize(leaf_rows.len(), 0);
-        let (mut n_left, mut n_right) = (0, 0);
-        let column = self.column(split.feature);
-        for i in 0..leaf_rows.len() {
-            let r = leaf_rows[i];
-            let left = self.bin_goes_left(column[r as usize] as usize, &split);
-            // n_left <= i and n_right <= i: both writes land in bounds, and position n_left was
-            // read already.
-            leaf_rows[n_left] = r;
-            scratch[n_right] = r;
-            n_left += usize::from(left);
-            n_right += usize::from(!left);
-        }
-        leaf_rows[n_left..].copy_from_slice(&scratch[..n_right]);
-        n_left
     }
 
     /// Turn leaf `li` into a new internal node splitting by `split` (LightGBM's `Tree::Split`):
@@ -425,24 +291,52 @@ impl Grower<'_> {
         }
         // The smaller child (the right one on a tie) from its rows, the larger by subtraction.
         let small_is_left = nl < nr;
+        let small_rows = if small_is_left { rows.left } else { rows.right };
         let (small, large) = if small_is_left {
             (&mut left, &mut right)
         } else {
             (&mut right, &mut left)
         };
-        let small_rows = if small_is_left { rows.left } else { rows.right };
-        small.hist = self.histogram(small_rows, gh, (small.g, small.h));
-        large.hist = parent_hist
-            .iter()
-            .zip(&small.hist)
-            .map(|(p, s)| Bin {
-                g: p.g - s.g,
-                h: p.h - s.h,
-            })
-            .collect();
-        (left.best, left.splittable) = self.best_split(&left, features, &parent.splittable);
-        (right.best, right.splittable) = self.best_split(&right, features, &parent.splittable);
+        let parent = (parent_hist, parent.splittable.as_slice());
+        self.histograms_and_splits((small, large), parent, small_rows, gh, features);
         (left, right)
+    }
+
+    /// The children's histograms (the smaller's from `small_rows`, the larger's as its parent's
+    /// less the smaller's) and best splits, by blocks of features on the threads: one fork per
+    /// split for all of it.
+    fn histograms_and_splits(
+        &self,
+        (small, large): (&mut Leaf, &mut Leaf),
+        (parent_hist, parent): (Vec<Bin>, &[bool]),
+        small_rows: &[u32],
+        gh: (&[f32], &[f32]),
+        features: &[usize],
+    ) {
+        let (si, li) = (small.info(), large.info());
+        small.hist = vec![Bin::default(); self.total_bins];
+        large.hist = parent_hist;
+        let work = small_rows.len() * self.n_features + self.search_work(2);
+        let parts: Vec<_> = self
+            .blocks
+            .iter()
+            .copied()
+            .zip(self.block_parts(&mut small.hist))
+            .zip(self.block_parts(&mut large.hist))
+            .collect();
+        let found = self
+            .threads
+            .for_work(work)
+            .map_into(parts, |((block, s), l)| {
+                self.fixed_histogram_block(small_rows, gh, block, (si.sums.g, si.sums.h), s);
+                histogram::subtract(l, s);
+                (
+                    self.search_block(si, block, s, features, parent),
+                    self.search_block(li, block, l, features, parent),
+                )
+            });
+        (small.best, small.splittable) = self.merge(found.iter().map(|f| &f.0));
+        (large.best, large.splittable) = self.merge(found.iter().map(|f| &f.1));
     }
 
     /// The leaf of a training row, following the binned decisions.
@@ -461,25 +355,6 @@ impl Grower<'_> {
         }
         (!node) as usize
     }
-}
-
-/// Rows ahead whose bins and gradients the histogram asks the cache for while it sums the
-/// current row (LightGBM's `pf_offset`): a child's rows lie scattered over the data, and
-/// waiting on memory for each one took most of the histogram's time.
-const PREFETCH_AHEAD: usize = 16;
-
-/// Asks the CPU to bring `p`'s cache line closer; a hint only (a no-op off x86-64).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch neither faults nor reads anything into the program, whatever the
-    // address (callers pass addresses inside their slices anyway).
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// A categorical node's rule in the tree (`Tree::SplitCategorical`): its threshold is the index
@@ -519,17 +394,21 @@ fn best_leaf(leaves: &[Leaf]) -> Option<(usize, Split)> {
 }
 
 /// The training rows binned once, up front: each feature's bin layout, where its bins start in
-/// a histogram, and the row-major bin of every value.
+/// a histogram, and the bin of every value twice: row-major within each block of features (one
+/// block per thread, for the histograms) and feature by feature (for the partitions).
 pub(crate) struct Binned {
     pub layout: Vec<FeatureBins>,
     offsets: Vec<usize>,
     pub total_bins: usize,
     bins: Vec<u8>,
+    blocks: Vec<(usize, usize)>,
     columns: Vec<u8>,
 }
 
 impl Binned {
-    pub fn fit(data: &TrainData, p: &GbdtParams) -> Self {
+    /// Each feature's bins fitted to its column and every value binned, feature by feature on
+    /// the threads.
+    pub fn fit(data: &TrainData, p: &GbdtParams, threads: &Threads) -> Self {
         let n = data.y.len();
         let f = data.n_features;
         let opt = BinOptions {
@@ -538,27 +417,37 @@ impl Binned {
             use_missing: p.use_missing,
             zero_as_missing: p.zero_as_missing,
         };
-        let layout: Vec<FeatureBins> = (0..f)
-            .map(|j| {
-                let col: Vec<f64> = (0..n).map(|r| dense_value(data.x[r * f + j])).collect();
-                FeatureBins::fit(&col, &opt, p.categorical_feature.contains(&j))
-            })
-            .collect();
+        let features: Vec<usize> = (0..f).collect();
+        let fitted: Vec<(FeatureBins, Vec<u8>)> = threads.map(&features, |&j| {
+            let col: Vec<f64> = (0..n).map(|r| dense_value(data.x[r * f + j])).collect();
+            let lay = FeatureBins::fit(&col, &opt, p.categorical_feature.contains(&j));
+            let bins = col.iter().map(|&v| lay.bin(v) as u8).collect();
+            (lay, bins)
+        });
+        let (layout, columns): (Vec<FeatureBins>, Vec<Vec<u8>>) = fitted.into_iter().unzip();
         let mut offsets = Vec::with_capacity(f);
         let mut total_bins = 0;
         for l in &layout {
             offsets.push(total_bins);
             total_bins += l.n_bins();
         }
-        let bins: Vec<u8> = (0..n * f)
-            .map(|i| layout[i % f].bin(dense_value(data.x[i])) as u8)
-            .collect();
-        let columns: Vec<u8> = (0..f * n).map(|i| bins[(i % n) * f + i / n]).collect();
+        let blocks = threads.feature_blocks(f);
+        let mut bins = vec![0u8; n * f];
+        for &(first, end) in &blocks {
+            let block = &mut bins[n * first..n * end];
+            for (j, col) in columns[first..end].iter().enumerate() {
+                for (r, &b) in col.iter().enumerate() {
+                    block[r * (end - first) + j] = b;
+                }
+            }
+        }
+        let columns = columns.concat();
         Binned {
             layout,
             offsets,
             total_bins,
             bins,
+            blocks,
             columns,
         }
     }
@@ -568,6 +457,7 @@ impl Binned {
             p,
             threads,
             bins: &self.bins,
+            blocks: &self.blocks,
             columns: &self.columns,
             n_features: self.layout.len(),
             layout: &self.layout,

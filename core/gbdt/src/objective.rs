@@ -3,6 +3,7 @@
 //! The rounding decides near-ties between splits, so it is part of the trees.
 
 use crate::split::K_EPSILON;
+use crate::threads::Threads;
 use crate::train::{GbdtObjective, GbdtParams};
 
 /// The labels as LightGBM stores them (f32).
@@ -69,6 +70,39 @@ pub(crate) fn class_probabilities(p: &GbdtParams, scores: &[f64]) -> Vec<f64> {
         row.iter_mut().for_each(|v| *v /= z);
     }
     out
+}
+
+/// [`gradients`] by chunks of rows on the threads (each row's are its own, so the bits do not
+/// depend on the chunks).
+pub(crate) fn gradients_on(
+    threads: &Threads,
+    p: &GbdtParams,
+    y: &[f32],
+    (scores, probs): (&[f64], &[f64]),
+    c: usize,
+    (g, h): (&mut [f32], &mut [f32]),
+) {
+    let k = scores.len() / y.len().max(1);
+    let chunks = threads.row_chunks(y.len());
+    let mut parts = Vec::with_capacity(chunks.len());
+    let (mut g_rest, mut h_rest) = (g, h);
+    for &(start, end) in &chunks {
+        let (g_part, g_tail) = g_rest.split_at_mut(end - start);
+        let (h_part, h_tail) = h_rest.split_at_mut(end - start);
+        parts.push(((start, end), g_part, h_part));
+        (g_rest, h_rest) = (g_tail, h_tail);
+    }
+    threads.map_into(parts, |((start, end), g, h)| {
+        let probs = probs.get(start * k..end * k).unwrap_or(&[]);
+        gradients(
+            p,
+            &y[start..end],
+            (&scores[start * k..end * k], probs),
+            c,
+            g,
+            h,
+        );
+    });
 }
 
 /// Gradients `g` and hessians `h` (rounded to f32) of the loss for output `c` at the current

@@ -652,7 +652,7 @@ pub fn train(
     let f = data.n_features;
     let k = p.outputs();
     let threads = Threads::new(p.num_threads)?;
-    let binned = Binned::fit(data, p);
+    let binned = Binned::fit(data, p, &threads);
     let grower = binned.grower(p, &threads);
     let y = objective::labels(data.y);
     let init = objective::initial_scores(p, &y);
@@ -677,13 +677,19 @@ pub fn train(
         let probs = objective::class_probabilities(p, &scores);
         let mut grew = false;
         for (c, &init_c) in init.iter().enumerate() {
-            match ranking.as_mut() {
-                Some(r) => r.gradients(&y, &scores, &mut g, &mut h),
-                None => objective::gradients(p, &y, (&scores, &probs), c, &mut g, &mut h),
+            if let Some(r) = ranking.as_mut() {
+                r.gradients(&y, &scores, &mut g, &mut h);
             }
             let features = sample_features(p, f, &mut rng);
             let mut rows = bag.clone();
-            let built = threads.install(|| grower.grow(&mut rows, &g, &h, &features));
+            // The gradients on the threads the tree grows on: one hand-over to the pool.
+            let built = threads.install(|| {
+                if ranking.is_none() {
+                    let gh = (&mut g[..], &mut h[..]);
+                    objective::gradients_on(&threads, p, &y, (&scores, &probs), c, gh);
+                }
+                grower.grow(&mut rows, &g, &h, &features)
+            });
             let mut state = Scores {
                 labels: &y,
                 train: &mut scores,
@@ -883,13 +889,15 @@ mod tests {
         }
     }
 
-    /// Any number of threads grows the one-thread trees, bit for bit: wide enough data that the
-    /// histograms and the split search both go parallel, with NaN, bagging and feature sampling.
+    /// Any number of threads grows the one-thread trees, bit for bit: enough rows that the
+    /// histograms, split searches and the large leaves' partitions go parallel (3 threads cut
+    /// them unevenly), with NaN, bagging and feature sampling; an absurd thread count is capped.
     #[test]
     fn the_trees_are_the_same_on_any_number_of_threads() {
-        let (base, y) = friedman(6000, 4);
+        const ROWS: usize = 20_000;
+        let (base, y) = friedman(ROWS, 4);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
-        let mut x = Vec::with_capacity(6000 * 12);
+        let mut x = Vec::with_capacity(ROWS * 12);
         for row in base.chunks(6) {
             x.extend_from_slice(row);
             x.extend((0..6).map(|j| {
@@ -917,19 +925,30 @@ mod tests {
             train(&p, &data, None, &mut |_, _, _| {}).unwrap().write()
         };
         let one = model(1);
-        for n in [2, 3, 0] {
+        // A million threads asked for: a few per core started, the same trees.
+        for n in [2, 3, 0, 1 << 20] {
             assert!(model(n) == one, "{n} threads grew other trees");
         }
+        // Trainings inside a parallel loop share its pool (as cross-validation folds do).
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            let inside: Vec<String> = (0..3).into_par_iter().map(|_| model(0)).collect();
+            assert!(inside.iter().all(|m| *m == one), "a training inside a pool");
+        }
+        let two = Threads::new(2).unwrap();
         assert!(
-            Threads::new(2).unwrap().feature_blocks(12, 6000).len() > 1
+            (two.feature_blocks(12).len() > 1
+                && !matches!(two.for_work(ROWS * 12), Threads::Single)
+                && two.row_chunks(ROWS).len() > 1)
                 || cfg!(not(feature = "parallel"))
         );
     }
 
-    /// So many features that the split search goes parallel too (and every histogram).
+    /// So many features that the split search alone goes parallel, even in the small leaves.
     #[test]
     fn wide_data_searches_splits_on_threads_and_grows_the_same_trees() {
-        use crate::threads::{MIN_PARALLEL_BINS, MIN_PARALLEL_CELLS};
+        use crate::threads::{MIN_PARALLEL_WORK, SCAN_COST};
         let (n, f) = (1000, 300);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let x: Vec<f64> = (0..n * f).map(|_| rng.random::<f64>()).collect();
@@ -951,11 +970,8 @@ mod tests {
             ..Default::default()
         };
         // The bins the training itself makes (min_data_in_leaf shapes them).
-        let bins = crate::grow::Binned::fit(&data, &params(1)).total_bins;
-        assert!(
-            n * f >= MIN_PARALLEL_CELLS && bins >= MIN_PARALLEL_BINS,
-            "{bins} bins"
-        );
+        let bins = crate::grow::Binned::fit(&data, &params(1), &Threads::Single).total_bins;
+        assert!(SCAN_COST * bins >= MIN_PARALLEL_WORK, "{bins} bins");
         let model = |num_threads| {
             train(&params(num_threads), &data, None, &mut |_, _, _| {})
                 .unwrap()

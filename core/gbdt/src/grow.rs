@@ -190,7 +190,7 @@ impl Grower<'_> {
         };
         let info = root.info();
         let all = vec![true; self.n_features];
-        let work = rows.len() * self.n_features + self.search_work(1);
+        let work = rows.len().saturating_mul(self.n_features) + self.search_work(1);
         let parts: Vec<_> = self
             .blocks
             .iter()
@@ -316,7 +316,7 @@ impl Grower<'_> {
         let (si, li) = (small.info(), large.info());
         small.hist = vec![Bin::default(); self.total_bins];
         large.hist = parent_hist;
-        let work = small_rows.len() * self.n_features + self.search_work(2);
+        let work = small_rows.len().saturating_mul(self.n_features) + self.search_work(2);
         let parts: Vec<_> = self
             .blocks
             .iter()
@@ -418,13 +418,19 @@ impl Binned {
             zero_as_missing: p.zero_as_missing,
         };
         let features: Vec<usize> = (0..f).collect();
-        let fitted: Vec<(FeatureBins, Vec<u8>)> = threads.map(&features, |&j| {
+        // Each feature's task holds its column as f64 and the bin finder's sorted copy.
+        let fitted: Vec<(FeatureBins, Vec<u8>)> = threads.for_memory(16 * n).map(&features, |&j| {
             let col: Vec<f64> = (0..n).map(|r| dense_value(data.x[r * f + j])).collect();
             let lay = FeatureBins::fit(&col, &opt, p.categorical_feature.contains(&j));
             let bins = col.iter().map(|&v| lay.bin(v) as u8).collect();
             (lay, bins)
         });
-        let (layout, columns): (Vec<FeatureBins>, Vec<Vec<u8>>) = fitted.into_iter().unzip();
+        let (layout, per_feature): (Vec<FeatureBins>, Vec<Vec<u8>>) = fitted.into_iter().unzip();
+        // Each feature's bins freed once copied.
+        let mut columns = Vec::with_capacity(n * f);
+        for col in per_feature {
+            columns.extend_from_slice(&col);
+        }
         let mut offsets = Vec::with_capacity(f);
         let mut total_bins = 0;
         for l in &layout {
@@ -435,13 +441,12 @@ impl Binned {
         let mut bins = vec![0u8; n * f];
         for &(first, end) in &blocks {
             let block = &mut bins[n * first..n * end];
-            for (j, col) in columns[first..end].iter().enumerate() {
+            for (j, col) in columns[n * first..n * end].chunks(n.max(1)).enumerate() {
                 for (r, &b) in col.iter().enumerate() {
                     block[r * (end - first) + j] = b;
                 }
             }
         }
-        let columns = columns.concat();
         Binned {
             layout,
             offsets,

@@ -3,8 +3,9 @@
 //! rows in row order, and the best split is still chosen in feature order. Work that is cut by
 //! rows (a leaf's partition, the gradients) computes each row on its own and puts the chunks
 //! back in row order. So the trees are the ones one thread grows. One split's histograms and
-//! searches are a single fork, so the threads stay awake between splits. Without the `parallel`
-//! feature (wasm32) everything runs on the caller.
+//! searches are a single fork, and the training's own pool keeps its workers polling while a
+//! tree grows (`with_workers_awake`). Without the `parallel` feature (wasm32) everything runs
+//! on the caller.
 
 use crate::error::{Error, Result};
 
@@ -15,8 +16,12 @@ use crate::error::{Error, Result};
 pub(crate) const MIN_PARALLEL_WORK: usize = 16 * 1024;
 /// What searching one histogram bin costs, in histogram cells (about 5 ns against 0.8 ns).
 pub(crate) const SCAN_COST: usize = 6;
-/// Below this many rows a leaf's partition stays on the calling thread (about 1 ns a row).
+/// Below this many rows a leaf's partition, or the gradients, stay on the calling thread (about
+/// 1 ns a row).
 pub(crate) const MIN_PARALLEL_ROWS: usize = 8 * 1024;
+
+/// The most memory tasks on the threads may hold at once (see `Threads::for_memory`).
+const MAX_PARALLEL_BYTES: usize = 1 << 30;
 
 /// The most threads `num_threads` starts per hardware thread. The trees do not depend on the
 /// count, so fewer change nothing but speed.
@@ -31,8 +36,8 @@ pub(crate) enum Threads {
     /// cross-validation shares that pool's threads instead of adding its own.
     #[cfg(feature = "parallel")]
     Ambient,
-    /// On a pool of the training's own, which no other work shares (its idle workers may
-    /// poll for its jobs without stalling anyone else's).
+    /// On a pool of the training's own, which no other work shares (so its idle workers poll
+    /// for this training's jobs only).
     #[cfg(feature = "parallel")]
     Own(rayon::ThreadPool),
 }
@@ -99,8 +104,18 @@ impl Threads {
         }
     }
 
-    /// Contiguous chunks of a leaf's `rows` rows to partition: one per thread, or a single one
-    /// for a small leaf.
+    /// Where tasks that each hold `bytes` of memory at once run: on these threads, or on the
+    /// calling one when all the threads' share would pass `MAX_PARALLEL_BYTES`.
+    pub(crate) fn for_memory(&self, bytes: usize) -> &Threads {
+        if bytes.saturating_mul(self.count()) > MAX_PARALLEL_BYTES {
+            &Threads::Single
+        } else {
+            self
+        }
+    }
+
+    /// Contiguous chunks of `rows` rows (a leaf's to partition, or all for the gradients): one
+    /// per thread, or a single one when they are few.
     pub(crate) fn row_chunks(&self, rows: usize) -> Vec<(usize, usize)> {
         let threads = self.count();
         if threads == 1 || rows < MIN_PARALLEL_ROWS {
@@ -168,33 +183,79 @@ impl Threads {
     }
 }
 
-/// `f` on the current worker while every other worker of its pool (the training's own) looks
-/// for work without going to sleep, until `f` returns. A tree's forks come every few tens of microseconds, with
+/// `f` on the current worker while the pool's other workers (the training's own pool) poll for
+/// its jobs instead of falling asleep. A tree's forks come every few tens of microseconds, with
 /// serial work in between; a rayon worker idle that long falls asleep, and waking it again
-/// costs tens of microseconds on a VM, as much as the fork saves. The other workers poll with
-/// `rayon::yield_now` (which runs a job if there is one) and give the CPU to the OS scheduler
-/// between polls, as rayon's own idle loop does before it sleeps.
+/// costs tens of microseconds on a VM, as much as the fork saves. Each other worker runs one
+/// poller (a broadcast job: exactly one per worker), which takes jobs with `rayon::yield_now`
+/// and gives the CPU to the OS scheduler between polls, as rayon's own idle loop does before it
+/// sleeps. A poller stops when `f` is done (or panics), or after `MAX_IDLE_POLLS` polls in a
+/// row without a job, so pollers cost little where trainings share the cores (several at once,
+/// or a pool larger than the machine, where none are started).
 #[cfg(feature = "parallel")]
 fn with_workers_awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let done = AtomicBool::new(false);
-    rayon::scope(|s| {
-        for _ in 1..rayon::current_num_threads() {
-            s.spawn(|_| {
-                while !done.load(Ordering::Acquire) {
-                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                        std::thread::yield_now();
-                    }
-                }
-            });
+    /// Sets the flag when dropped, so the pollers stop even when `f` panics (the scope waits for
+    /// them before it passes the panic on).
+    struct Done<'a>(&'a AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
         }
-        let out = f();
-        done.store(true, Ordering::Release);
-        out
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if rayon::current_num_threads() > cores {
+        return f();
+    }
+    let done = AtomicBool::new(false);
+    let me = rayon::current_thread_index();
+    rayon::scope(|s| {
+        s.spawn_broadcast(|_, worker| {
+            let mut idle = 0;
+            while Some(worker.index()) != me
+                && idle < MAX_IDLE_POLLS
+                && !done.load(Ordering::Acquire)
+            {
+                if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                    idle = 0;
+                } else {
+                    idle += 1;
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let _done = Done(&done);
+        f()
     })
 }
+
+/// Polls in a row without a job after which a poller stops (about a millisecond when the core
+/// is free: far longer than the gaps between a tree's forks).
+#[cfg(feature = "parallel")]
+const MAX_IDLE_POLLS: usize = 1024;
 
 /// `0..n` cut into `k` contiguous blocks of near-equal length, in order.
 fn even_blocks(n: usize, k: usize) -> Vec<(usize, usize)> {
     (0..k).map(|i| (i * n / k, (i + 1) * n / k)).collect()
+}
+
+#[cfg(all(test, feature = "parallel"))]
+mod tests {
+    use super::*;
+
+    /// The pollers stop when a tree panics, so the panic reaches the caller (it would hang,
+    /// the pool's threads spinning, if they waited for a tree that never finishes).
+    #[test]
+    fn a_panic_inside_a_tree_reaches_the_caller() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let threads = Threads::new(2).unwrap();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                threads.install(|| -> usize { panic!("a tree panics") })
+            }));
+            tx.send(out.is_err()).unwrap();
+        });
+        let back = rx.recv_timeout(std::time::Duration::from_secs(60));
+        assert_eq!(back, Ok(true), "the panic did not come back");
+    }
 }

@@ -6,9 +6,9 @@
 //! (logloss), multiclass (softmax), huber, fair, quantile (`objective.rs`), lambdarank and
 //! rank_xendcg on query groups (`rank.rs`); L1/L2 regularisation, missing values (NaN or zero) with a learned
 //! default side, categorical features, feature and row subsampling, early stopping.
-//! Deterministic from `seed` and independent of `num_threads` (threads take blocks of features,
-//! see `threads.rs`; one thread in wasm32), and its result is a [`GbdtModel`]: every trained
-//! model is a LightGBM `model.txt`.
+//! Deterministic from `seed` and independent of `num_threads` (sums are split by feature, never
+//! by row, see `threads.rs`; one thread in wasm32), and its result is a [`GbdtModel`]: every
+//! trained model is a LightGBM `model.txt`.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -173,7 +173,8 @@ pub struct GbdtParams {
     #[serde(alias = "random_seed", alias = "random_state")]
     pub seed: u64,
     /// Threads for training, LightGBM's way: 0 = all cores. The trees are the same on any number
-    /// (work is split by feature); in the browser, and without the `parallel` feature, one.
+    /// (sums are split by feature, never by row); in the browser, and without the `parallel`
+    /// feature, one. At most four per core are started.
     #[serde(
         alias = "num_thread",
         alias = "nthread",

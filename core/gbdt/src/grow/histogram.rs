@@ -20,7 +20,9 @@ impl Grower<'_> {
         (first, end): (usize, usize),
         out: &mut [Bin],
     ) {
-        // The block's bins: row-major, `width` to a row.
+        // The block's bins: row-major, `width` to a row, feature `first + j`'s at `j` of a row
+        // only for a block of the layout (`Binned::fit`).
+        debug_assert!(self.blocks.contains(&(first, end)));
         let width = end - first;
         let bins = &self.bins[self.n_rows() * first..self.n_rows() * end];
         let base = self.offsets[first];
@@ -42,8 +44,10 @@ impl Grower<'_> {
             for (&off, &b) in features.iter().zip(row) {
                 let i = off + b as usize;
                 debug_assert!(i < out.len());
-                // SAFETY: every bin index is < its feature's n_bins, and offsets are the running
-                // sums of n_bins, so off (already less base) + b < the block's bins == out.len().
+                // SAFETY: `(first, end)` is one of `self.blocks` (every caller zips the blocks
+                // with `block_parts`), so `b` is feature `first + j`'s bin, < its n_bins; offsets
+                // are the running sums of n_bins, so off (already less base) + b < the block's
+                // bins == out.len() (`block_parts` cuts `out` at the block's bins).
                 let cell = unsafe { out.get_unchecked_mut(i) };
                 cell.g += gr;
                 cell.h += hr;

@@ -82,6 +82,6 @@ impl Grower<'_> {
 
     /// The work of searching `leaves` leaves' bins, in histogram cells (`MIN_PARALLEL_WORK`).
     pub(super) fn search_work(&self, leaves: usize) -> usize {
-        leaves * crate::threads::SCAN_COST * self.total_bins
+        (leaves * crate::threads::SCAN_COST).saturating_mul(self.total_bins)
     }
 }

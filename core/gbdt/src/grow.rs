@@ -419,7 +419,8 @@ impl Binned {
         };
         let features: Vec<usize> = (0..f).collect();
         // Each feature's task holds its column as f64 and the bin finder's sorted copy.
-        let fitted: Vec<(FeatureBins, Vec<u8>)> = threads.for_memory(16 * n).map(&features, |&j| {
+        let on = threads.for_memory(16 * n);
+        let fitted: Vec<(FeatureBins, Vec<u8>)> = on.map_into(features, |j| {
             let col: Vec<f64> = (0..n).map(|r| dense_value(data.x[r * f + j])).collect();
             let lay = FeatureBins::fit(&col, &opt, p.categorical_feature.contains(&j));
             let bins = col.iter().map(|&v| lay.bin(v) as u8).collect();

@@ -3,7 +3,7 @@
 //! The rounding decides near-ties between splits, so it is part of the trees.
 
 use crate::split::K_EPSILON;
-use crate::threads::Threads;
+use crate::threads::{Threads, cut};
 use crate::train::{GbdtObjective, GbdtParams};
 
 /// The labels as LightGBM stores them (f32).
@@ -84,15 +84,13 @@ pub(crate) fn gradients_on(
 ) {
     let k = scores.len() / y.len().max(1);
     let chunks = threads.row_chunks(y.len());
-    let mut parts = Vec::with_capacity(chunks.len());
-    let (mut g_rest, mut h_rest) = (g, h);
-    for &(start, end) in &chunks {
-        let (g_part, g_tail) = g_rest.split_at_mut(end - start);
-        let (h_part, h_tail) = h_rest.split_at_mut(end - start);
-        parts.push(((start, end), g_part, h_part));
-        (g_rest, h_rest) = (g_tail, h_tail);
-    }
-    threads.map_into(parts, |((start, end), g, h)| {
+    let parts: Vec<_> = chunks
+        .iter()
+        .copied()
+        .zip(cut(g, &chunks))
+        .zip(cut(h, &chunks))
+        .collect();
+    threads.map_into(parts, |(((start, end), g), h)| {
         let probs = probs.get(start * k..end * k).unwrap_or(&[]);
         gradients(
             p,

@@ -37,9 +37,10 @@ pub(crate) enum Threads {
     #[cfg(feature = "parallel")]
     Ambient,
     /// On a pool of the training's own, which no other work shares (so its idle workers poll
-    /// for this training's jobs only).
+    /// for this training's jobs only); `poll`: whether they do, decided once (not when the pool
+    /// has more threads than the machine has cores).
     #[cfg(feature = "parallel")]
-    Own(rayon::ThreadPool),
+    Own { pool: rayon::ThreadPool, poll: bool },
 }
 
 impl Threads {
@@ -73,7 +74,10 @@ impl Threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
-            .map(Threads::Own)
+            .map(|pool| Threads::Own {
+                pool,
+                poll: n <= cores,
+            })
             .map_err(|e| Error::Train(format!("cannot start {n} threads: {e}")))
     }
 
@@ -83,7 +87,7 @@ impl Threads {
             #[cfg(feature = "parallel")]
             Threads::Ambient => rayon::current_num_threads(),
             #[cfg(feature = "parallel")]
-            Threads::Own(pool) => pool.current_num_threads(),
+            Threads::Own { pool, .. } => pool.current_num_threads(),
         }
     }
 
@@ -135,7 +139,9 @@ impl Threads {
             #[cfg(feature = "parallel")]
             Threads::Ambient => f(),
             #[cfg(feature = "parallel")]
-            Threads::Own(pool) => pool.install(|| with_workers_awake(f)),
+            Threads::Own { pool, poll: true } => pool.install(|| with_workers_awake(f)),
+            #[cfg(feature = "parallel")]
+            Threads::Own { pool, poll: false } => pool.install(f),
         }
     }
 
@@ -154,30 +160,9 @@ impl Threads {
                 items.into_par_iter().map(f).collect()
             }
             #[cfg(feature = "parallel")]
-            Threads::Own(pool) => pool.install(|| {
+            Threads::Own { pool, .. } => pool.install(|| {
                 use rayon::prelude::*;
                 items.into_par_iter().map(f).collect()
-            }),
-        }
-    }
-
-    /// `f` of every item, in the items' order, on the threads when there are several.
-    pub(crate) fn map<T: Sync, R: Send>(
-        &self,
-        items: &[T],
-        f: impl Fn(&T) -> R + Sync + Send,
-    ) -> Vec<R> {
-        match self {
-            Threads::Single => items.iter().map(f).collect(),
-            #[cfg(feature = "parallel")]
-            Threads::Ambient => {
-                use rayon::prelude::*;
-                items.par_iter().map(f).collect()
-            }
-            #[cfg(feature = "parallel")]
-            Threads::Own(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                items.par_iter().map(f).collect()
             }),
         }
     }
@@ -190,8 +175,8 @@ impl Threads {
 /// poller (a broadcast job: exactly one per worker), which takes jobs with `rayon::yield_now`
 /// and gives the CPU to the OS scheduler between polls, as rayon's own idle loop does before it
 /// sleeps. A poller stops when `f` is done (or panics), or after `MAX_IDLE_POLLS` polls in a
-/// row without a job, so pollers cost little where trainings share the cores (several at once,
-/// or a pool larger than the machine, where none are started).
+/// row without a job, so pollers cost little where trainings share the cores (several at once;
+/// a pool larger than the machine starts none, see `Threads::Own`).
 #[cfg(feature = "parallel")]
 fn with_workers_awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -202,10 +187,6 @@ fn with_workers_awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         fn drop(&mut self) {
             self.0.store(true, Ordering::Release);
         }
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if rayon::current_num_threads() > cores {
-        return f();
     }
     let done = AtomicBool::new(false);
     let me = rayon::current_thread_index();
@@ -233,6 +214,18 @@ fn with_workers_awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// is free: far longer than the gaps between a tree's forks).
 #[cfg(feature = "parallel")]
 const MAX_IDLE_POLLS: usize = 1024;
+
+/// `items` cut into the consecutive parts `ranges` (contiguous, in order, from 0) name.
+pub(crate) fn cut<'a, T>(items: &'a mut [T], ranges: &[(usize, usize)]) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(ranges.len());
+    let mut rest = items;
+    for &(start, end) in ranges {
+        let (part, tail) = rest.split_at_mut(end - start);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
 
 /// `0..n` cut into `k` contiguous blocks of near-equal length, in order.
 fn even_blocks(n: usize, k: usize) -> Vec<(usize, usize)> {

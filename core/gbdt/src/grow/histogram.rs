@@ -102,15 +102,15 @@ impl Grower<'_> {
 
     /// `hist`'s cells cut at the feature blocks' boundaries, one part per block.
     pub(super) fn block_parts<'h>(&self, hist: &'h mut [Bin]) -> Vec<&'h mut [Bin]> {
-        let mut parts = Vec::with_capacity(self.blocks.len());
-        let mut rest = hist;
-        for &(first, end) in self.blocks {
-            let stop = self.offsets.get(end).copied().unwrap_or(self.total_bins);
-            let (part, tail) = rest.split_at_mut(stop - self.offsets[first]);
-            parts.push(part);
-            rest = tail;
-        }
-        parts
+        let bin_ranges: Vec<(usize, usize)> = self
+            .blocks
+            .iter()
+            .map(|&(first, end)| {
+                let stop = self.offsets.get(end).copied().unwrap_or(self.total_bins);
+                (self.offsets[first], stop)
+            })
+            .collect();
+        crate::threads::cut(hist, &bin_ranges)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::Grower;
 use crate::split::Split;
+use crate::threads::cut;
 
 impl Grower<'_> {
     /// Stable partition of a leaf's rows by `split`: the left child's rows first, both in their
@@ -18,14 +19,10 @@ impl Grower<'_> {
     ) -> usize {
         let scratch = &mut scratch[..leaf_rows.len()];
         let chunks = self.threads.row_chunks(leaf_rows.len());
-        let mut pairs = Vec::with_capacity(chunks.len());
-        let (mut rows, mut spare): (&mut [u32], &mut [u32]) = (leaf_rows, scratch);
-        for &(start, end) in &chunks {
-            let (r, r_tail) = rows.split_at_mut(end - start);
-            let (s, s_tail) = spare.split_at_mut(end - start);
-            pairs.push((r, s));
-            (rows, spare) = (r_tail, s_tail);
-        }
+        let pairs: Vec<_> = cut(leaf_rows, &chunks)
+            .into_iter()
+            .zip(cut(scratch, &chunks))
+            .collect();
         let lefts = self
             .threads
             .map_into(pairs, |(r, s)| self.partition_chunk(r, s, &split));
